@@ -1,0 +1,210 @@
+//! Access URL: GET `{access URL}/healthz` and judge the answer as Coder does, plus a look at
+//! who answered when the body is not Coder's `OK`.
+
+use serde::Serialize;
+
+use crate::checks::Context;
+use crate::codes::Code;
+use crate::net::http::{snippet, HttpResponse};
+use crate::redact::redact_url;
+use crate::report::{BaseReport, SectionReport, Severity};
+
+/// How much of a body goes into a finding.
+const SNIPPET_CHARS: usize = 120;
+
+#[derive(Debug, Default, Serialize)]
+pub struct AccessUrlReport {
+    #[serde(flatten)]
+    pub base: BaseReport,
+    pub healthy: bool,
+    pub access_url: String,
+    pub reachable: bool,
+    pub status_code: u16,
+    pub healthz_response: String,
+    /// Additive: where redirects led, when they did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redirected_to: Option<String>,
+}
+
+impl SectionReport for AccessUrlReport {
+    fn base(&self) -> &BaseReport {
+        &self.base
+    }
+    fn base_mut(&mut self) -> &mut BaseReport {
+        &mut self.base
+    }
+    fn summary(&self) -> String {
+        let mut line = format!("GET /healthz answered {} {:?}", self.status_code, self.healthz_response.trim());
+        if let Some(to) = &self.redirected_to {
+            line.push_str(&format!(" after redirects to {to}"));
+        }
+        line
+    }
+    fn details(&self) -> Vec<String> {
+        vec![format!("access URL: {}", self.access_url)]
+    }
+}
+
+/// Parses the access URL, accepting only http and https (Coder would fail later, as EACS03).
+pub fn parse_access_url(raw: &str) -> Result<url::Url, String> {
+    let shown = redact_url(raw);
+    let url = url::Url::parse(raw.trim())
+        .map_err(|e| format!("access URL {shown:?} does not parse: {e} (expected e.g. https://coder.example.com)"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!(
+            "access URL {shown:?} has scheme {:?}; expected http or https",
+            url.scheme()
+        ));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(format!("access URL {shown:?} has no host"));
+    }
+    Ok(url)
+}
+
+pub fn run(ctx: &Context) -> AccessUrlReport {
+    let mut report = AccessUrlReport::default();
+    let Some(raw) = ctx.settings.access_url.as_deref() else {
+        report.base.fail(Code::Eacs01, "Access URL not set");
+        return report;
+    };
+    report.access_url = redact_url(raw);
+    let url = match parse_access_url(raw) {
+        Ok(url) => url,
+        Err(e) => {
+            report.base.fail(Code::Eacs02, e);
+            return report;
+        }
+    };
+    // An absolute reference: the access URL's own path is replaced, as in Coder.
+    let healthz = match url.join("/healthz") {
+        Ok(u) => u,
+        Err(e) => {
+            report.base.fail(Code::Eacs02, format!("parse healthz endpoint: {e}"));
+            return report;
+        }
+    };
+    let shown = redact_url(healthz.as_str());
+    let response = match ctx.net.http.get(healthz.as_str(), ctx.deadline, &[]) {
+        Ok(r) => r,
+        Err(e) => {
+            report.base.fail(Code::Eacs03, format!("get healthz endpoint {shown}: {e}"));
+            return report;
+        }
+    };
+    report.reachable = true;
+    report.status_code = response.status;
+    report.healthz_response = response.body.clone();
+    if response.final_url != healthz.as_str() {
+        report.redirected_to = Some(redact_url(&response.final_url));
+    }
+    let via = report
+        .redirected_to
+        .as_ref()
+        .map(|to| format!(" (after redirects, from {to})"))
+        .unwrap_or_default();
+    if response.status != 200 {
+        report.base.warn(
+            Severity::Warning,
+            Code::Eacs04,
+            format!(
+                "/healthz did not return 200 OK: got {}{via} from {}; body: {:?}",
+                status_text(response.status),
+                who_answered(&response),
+                snippet(&response.body, SNIPPET_CHARS)
+            ),
+        );
+    } else if response.body.trim() != "OK" {
+        // Beyond Coder: a 200 that is not Coder's "OK" means something else answered.
+        report.base.warn(
+            Severity::Warning,
+            Code::Eacs04,
+            format!(
+                "/healthz returned 200{via} but not Coder's \"OK\": {} answered with {:?}",
+                who_answered(&response),
+                snippet(&response.body, SNIPPET_CHARS)
+            ),
+        );
+    } else {
+        report.healthy = true;
+    }
+    report
+}
+
+/// Names what answered: the Server header, a page title, and whether Coder's header is there.
+fn who_answered(response: &HttpResponse) -> String {
+    let mut parts = Vec::new();
+    match response.header("Server") {
+        Some(server) => parts.push(format!("server {server:?}")),
+        None => parts.push("a server".to_string()),
+    }
+    if let Some(title) = html_title(&response.body) {
+        parts.push(format!("page {title:?}"));
+    }
+    let coder = match response.header("X-Coder-Build-Version") {
+        Some(version) => format!("Coder {version}"),
+        None => "no X-Coder-Build-Version header, so not Coder itself".to_string(),
+    };
+    format!("{} ({coder})", parts.join(", "))
+}
+
+fn html_title(body: &str) -> Option<String> {
+    let lower = body.to_ascii_lowercase();
+    let start = lower.find("<title")?;
+    let open_end = start + lower[start..].find('>')? + 1;
+    let close = open_end + lower[open_end..].find("</title")?;
+    let title = snippet(&body[open_end..close], 80);
+    (!title.is_empty()).then_some(title)
+}
+
+fn status_text(status: u16) -> String {
+    let reason = match status {
+        301 => "Moved Permanently",
+        302 => "Found",
+        307 => "Temporary Redirect",
+        308 => "Permanent Redirect",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        500 => "Internal Server Error",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Gateway Timeout",
+        _ => "",
+    };
+    if reason.is_empty() {
+        status.to_string()
+    } else {
+        format!("{status} {reason}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rejects_non_http_schemes_and_garbage() {
+        assert!(parse_access_url("ftp://coder.example.com")
+            .unwrap_err()
+            .contains("expected http or https"));
+        assert!(parse_access_url("coder.example.com")
+            .unwrap_err()
+            .contains("does not parse"));
+        assert!(parse_access_url("https://user:hunter22@coder.example.com:99999")
+            .map(|_| ())
+            .unwrap_err()
+            .contains("[REDACTED]"));
+        assert!(parse_access_url("https://coder.example.com/prefix").is_ok());
+    }
+
+    #[test]
+    fn finds_page_titles() {
+        assert_eq!(
+            html_title("<html><head><TITLE>Sign in - SSO</title>").as_deref(),
+            Some("Sign in - SSO")
+        );
+        assert_eq!(html_title("OK"), None);
+    }
+}

@@ -1,0 +1,74 @@
+//! Facts about the deployment that several sections need, gathered once before the sections
+//! run: the server's version from `/api/v2/buildinfo` (no session needed) and the deployment's
+//! own list of dismissed sections.
+
+use std::collections::BTreeSet;
+use std::time::Instant;
+
+use serde::Deserialize;
+
+use crate::net::Net;
+use crate::section::SectionId;
+use crate::settings::Settings;
+
+#[derive(Clone, Debug, Default)]
+pub struct Deployment {
+    /// The server's build version, e.g. `v2.18.1+abc1234`.
+    pub coder_version: Option<String>,
+    /// The provisioner API version the server speaks, e.g. `1.20` (absent on older servers).
+    pub provisioner_api_version: Option<String>,
+    /// Why the version is unknown, when it is.
+    pub buildinfo_error: Option<String>,
+    /// Sections the deployment itself has dismissed (Coder's health settings).
+    pub dismissed: BTreeSet<SectionId>,
+}
+
+#[derive(Deserialize)]
+struct BuildInfo {
+    version: Option<String>,
+    provisioner_api_version: Option<String>,
+}
+
+impl Deployment {
+    pub fn discover(settings: &Settings, net: &Net) -> Deployment {
+        let mut deployment = Deployment::default();
+        match fetch_buildinfo(settings, net) {
+            Ok(info) => {
+                deployment.coder_version = info.version.filter(|v| !v.is_empty());
+                deployment.provisioner_api_version =
+                    info.provisioner_api_version.filter(|v| !v.is_empty());
+            }
+            Err(e) => deployment.buildinfo_error = Some(e),
+        }
+        deployment
+    }
+}
+
+fn fetch_buildinfo(settings: &Settings, net: &Net) -> Result<BuildInfo, String> {
+    let raw = settings
+        .access_url
+        .as_deref()
+        .ok_or_else(|| "no access URL configured".to_string())?;
+    let base = url::Url::parse(raw).map_err(|e| format!("access URL does not parse: {e}"))?;
+    let url = base
+        .join("/api/v2/buildinfo")
+        .map_err(|e| format!("cannot build the buildinfo URL: {e}"))?;
+    let response = net
+        .http
+        .get(url.as_str(), Instant::now() + settings.timeout, &[])
+        .map_err(|e| format!("GET /api/v2/buildinfo: {e}"))?;
+    if response.status != 200 {
+        return Err(format!(
+            "GET /api/v2/buildinfo answered {} instead of 200",
+            response.status
+        ));
+    }
+    let mut info: BuildInfo = serde_json::from_str(&response.body)
+        .map_err(|e| format!("GET /api/v2/buildinfo: not Coder's build info JSON: {e}"))?;
+    if info.version.is_none() {
+        info.version = response
+            .header("X-Coder-Build-Version")
+            .map(str::to_string);
+    }
+    Ok(info)
+}

@@ -1,0 +1,381 @@
+//! The catalogue of stable finding codes. The table, the JSON, `explain`, `codes` and the man page all
+//! read it, so a code's wording lives here and nowhere else.
+
+use std::fmt;
+
+use serde::{Serialize, Serializer};
+
+use crate::report::Severity;
+
+/// A stable finding code, as Coder spells it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Code {
+    Eacs01,
+    Eacs02,
+    Eacs03,
+    Eacs04,
+    Ews01,
+    Ews02,
+    Ews03,
+    Edb01,
+    Edb02,
+    Ederp01,
+    Ederp02,
+    Estun01,
+    Estun02,
+    Ewp01,
+    Ewp02,
+    Ewp04,
+    Epd01,
+    Epd02,
+    Epd03,
+    Eunknown,
+}
+
+/// Everything we tell a person about one code.
+pub struct CodeInfo {
+    pub code: Code,
+    /// The section that produces it (`None` for EUNKNOWN, which any section can produce).
+    pub section: Option<&'static str>,
+    pub severity: Severity,
+    pub title: &'static str,
+    pub problem: &'static str,
+    pub solution: &'static str,
+}
+
+/// The docs base Coder's health messages use when no base is configured.
+pub const DEFAULT_DOCS_URL: &str = "https://coder.com/docs";
+
+impl Code {
+    pub const ALL: [Code; 20] = [
+        Code::Eacs01,
+        Code::Eacs02,
+        Code::Eacs03,
+        Code::Eacs04,
+        Code::Ews01,
+        Code::Ews02,
+        Code::Ews03,
+        Code::Edb01,
+        Code::Edb02,
+        Code::Ederp01,
+        Code::Ederp02,
+        Code::Estun01,
+        Code::Estun02,
+        Code::Ewp01,
+        Code::Ewp02,
+        Code::Ewp04,
+        Code::Epd01,
+        Code::Epd02,
+        Code::Epd03,
+        Code::Eunknown,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Code::Eacs01 => "EACS01",
+            Code::Eacs02 => "EACS02",
+            Code::Eacs03 => "EACS03",
+            Code::Eacs04 => "EACS04",
+            Code::Ews01 => "EWS01",
+            Code::Ews02 => "EWS02",
+            Code::Ews03 => "EWS03",
+            Code::Edb01 => "EDB01",
+            Code::Edb02 => "EDB02",
+            Code::Ederp01 => "EDERP01",
+            Code::Ederp02 => "EDERP02",
+            Code::Estun01 => "ESTUN01",
+            Code::Estun02 => "ESTUN02",
+            Code::Ewp01 => "EWP01",
+            Code::Ewp02 => "EWP02",
+            Code::Ewp04 => "EWP04",
+            Code::Epd01 => "EPD01",
+            Code::Epd02 => "EPD02",
+            Code::Epd03 => "EPD03",
+            Code::Eunknown => "EUNKNOWN",
+        }
+    }
+
+    /// Accepts any letter case (`edb02`, `EDB02`).
+    pub fn parse(s: &str) -> Option<Code> {
+        let wanted = s.trim();
+        Code::ALL
+            .into_iter()
+            .find(|c| c.as_str().eq_ignore_ascii_case(wanted))
+    }
+
+    pub fn info(self) -> &'static CodeInfo {
+        CATALOGUE
+            .iter()
+            .find(|info| info.code == self)
+            .expect("every code has a catalogue entry (checked by a test)")
+    }
+
+    /// `{base}/admin/monitoring/health-check#{code in lower case}`, as Coder links its codes.
+    pub fn docs_url(self, base: &str) -> String {
+        let base = if base.trim().is_empty() {
+            DEFAULT_DOCS_URL
+        } else {
+            base.trim_end_matches('/')
+        };
+        format!(
+            "{base}/admin/monitoring/health-check#{}",
+            self.as_str().to_ascii_lowercase()
+        )
+    }
+}
+
+impl fmt::Display for Code {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for Code {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+pub static CATALOGUE: &[CodeInfo] = &[
+    CodeInfo {
+        code: Code::Eacs01,
+        section: Some("access-url"),
+        severity: Severity::Error,
+        title: "Access URL not set",
+        problem: "No access URL is configured. Coder hands this URL to workspace agents, the CLI and \
+                  browsers; without it, workspaces cannot reach the server.",
+        solution: "Set --access-url (CODER_ACCESS_URL) to the external URL users and workspaces use \
+                   to reach Coder, for example https://coder.example.com, and restart the server.",
+    },
+    CodeInfo {
+        code: Code::Eacs02,
+        section: Some("access-url"),
+        severity: Severity::Error,
+        title: "Access URL invalid",
+        problem: "The configured access URL cannot be parsed as an http or https URL, so the \
+                  /healthz endpoint cannot be derived from it.",
+        solution: "Correct --access-url (CODER_ACCESS_URL): it needs an http:// or https:// scheme \
+                   and a host name, for example https://coder.example.com.",
+    },
+    CodeInfo {
+        code: Code::Eacs03,
+        section: Some("access-url"),
+        severity: Severity::Error,
+        title: "Failed to fetch /healthz",
+        problem: "The /healthz endpoint behind the access URL could not be fetched: the name did not \
+                  resolve, the connection was refused or timed out, or TLS failed.",
+        solution: "Check that Coder is running and that the access URL resolves and is reachable \
+                   from here (DNS, firewall, load balancer), and that its TLS certificate is valid \
+                   for the host and trusted. Coder's server logs may say more.",
+    },
+    CodeInfo {
+        code: Code::Eacs04,
+        section: Some("access-url"),
+        severity: Severity::Warning,
+        title: "/healthz did not return 200 OK",
+        problem: "The access URL answered, but /healthz did not return 200 with Coder's \"OK\". \
+                  Usually something in front of Coder (a reverse proxy, load balancer or \
+                  authenticating proxy) answered instead of Coder.",
+        solution: "Check the reverse proxy or load balancer that serves the access URL: it must \
+                   forward requests to a running Coder server and must not require a login for \
+                   /healthz. Coder's server logs may say more.",
+    },
+    CodeInfo {
+        code: Code::Ews01,
+        section: Some("websocket"),
+        severity: Severity::Error,
+        title: "Failed to establish a WebSocket connection",
+        problem: "A WebSocket connection to the Coder server could not be opened. Terminals, web \
+                  IDEs, agents and workspace proxies all depend on WebSockets.",
+        solution: "Make sure every proxy or load balancer in front of Coder passes the Upgrade and \
+                   Connection headers (in nginx: proxy_http_version 1.1 and the two \
+                   proxy_set_header lines). A 401 or 403 means the session token is missing, \
+                   expired or not an owner's.",
+    },
+    CodeInfo {
+        code: Code::Ews02,
+        section: Some("websocket"),
+        severity: Severity::Error,
+        title: "Failed to echo a WebSocket message",
+        problem: "The WebSocket connection opened, but a message could not be sent or no answer \
+                  came back: something closed or stalled the connection.",
+        solution: "Check proxies and load balancers between here and Coder for idle or read \
+                   timeouts and buffering that cut WebSocket connections short.",
+    },
+    CodeInfo {
+        code: Code::Ews03,
+        section: Some("websocket"),
+        severity: Severity::Error,
+        title: "Unexpected WebSocket message",
+        problem: "The answer on the WebSocket connection was not the message that was sent (wrong \
+                  content or wrong frame type): something in the path rewrote it, or the endpoint \
+                  is not Coder.",
+        solution: "Check what sits between here and Coder: the access URL must reach Coder through \
+                   proxies that pass WebSocket frames unchanged.",
+    },
+    CodeInfo {
+        code: Code::Edb01,
+        section: Some("database"),
+        severity: Severity::Error,
+        title: "Database ping failed",
+        problem: "The PostgreSQL database could not be reached, or it rejected the connection or a \
+                  ping. Coder cannot work without its database.",
+        solution: "Check that PostgreSQL is running and reachable from the Coder host, and that the \
+                   connection URL (CODER_PG_CONNECTION_URL) has the right host, port, user, password \
+                   and sslmode.",
+    },
+    CodeInfo {
+        code: Code::Edb02,
+        section: Some("database"),
+        severity: Severity::Warning,
+        title: "Database ping slow",
+        problem: "The median of five database pings reached the threshold. Slow database round \
+                  trips make every Coder request slow.",
+        solution: "Check the database's load and resources and the network between Coder and \
+                   PostgreSQL (same region or zone). If the latency is expected, raise \
+                   --health-check-threshold-database (CODER_HEALTH_CHECK_THRESHOLD_DATABASE).",
+    },
+    CodeInfo {
+        code: Code::Ederp01,
+        section: Some("derp"),
+        severity: Severity::Warning,
+        title: "DERP node uses WebSocket",
+        problem: "The DERP relay refused the \"Upgrade: DERP\" connection, so clients fell back to \
+                  DERP over WebSocket, which is slower.",
+        solution: "Let the load balancer or proxy in front of the relay pass \"Upgrade: DERP\" \
+                   (for example, pass the client's Upgrade header instead of a fixed value).",
+    },
+    CodeInfo {
+        code: Code::Ederp02,
+        section: Some("derp"),
+        severity: Severity::Warning,
+        title: "One DERP node unhealthy",
+        problem: "One node of a DERP region with several nodes is unhealthy. The region still \
+                  works, but connections through it may be degraded.",
+        solution: "Look at the failing node named in the finding: is its relay running, reachable \
+                   and answering STUN where STUN is enabled?",
+    },
+    CodeInfo {
+        code: Code::Estun01,
+        section: Some("derp"),
+        severity: Severity::Warning,
+        title: "No STUN servers available",
+        problem: "STUN is configured, but no STUN server answered. Without STUN, clients cannot \
+                  find direct connections and all traffic goes through DERP relays.",
+        solution: "Allow outbound UDP to the STUN servers (--derp-server-stun-addresses), or point \
+                   Coder at STUN servers that are reachable from the network.",
+    },
+    CodeInfo {
+        code: Code::Estun02,
+        section: Some("derp"),
+        severity: Severity::Warning,
+        title: "STUN mapping varies by destination",
+        problem: "Different STUN servers saw different public addresses for the same socket: this \
+                  host is behind a hard NAT, which often defeats direct connections.",
+        solution: "Direct connections may fail and traffic will use DERP relays. If direct \
+                   connections matter, use a NAT with endpoint-independent mapping or give the \
+                   host a public address.",
+    },
+    CodeInfo {
+        code: Code::Ewp01,
+        section: Some("workspace-proxy"),
+        severity: Severity::Warning,
+        title: "Error updating workspace proxy health",
+        problem: "The health of the workspace proxies could not be refreshed as a whole.",
+        solution: "Check that the proxies' URLs are reachable from here and look at the detail in \
+                   the finding; Coder's server logs may say more.",
+    },
+    CodeInfo {
+        code: Code::Ewp02,
+        section: Some("workspace-proxy"),
+        severity: Severity::Error,
+        title: "Error fetching workspace proxies",
+        problem: "The list of workspace proxies could not be read from Coder's database.",
+        solution: "Check the database connection and that the DSN points at Coder's database with \
+                   read access to its tables.",
+    },
+    CodeInfo {
+        code: Code::Ewp04,
+        section: Some("workspace-proxy"),
+        severity: Severity::Warning,
+        title: "One or more workspace proxies unhealthy",
+        problem: "At least one workspace proxy is unreachable or reports errors or warnings.",
+        solution: "Check the named proxies: that they run, that their URL is reachable, and what \
+                   their own health report (/healthz-report) says.",
+    },
+    CodeInfo {
+        code: Code::Epd01,
+        section: Some("provisioner-daemons"),
+        severity: Severity::Error,
+        title: "No provisioner daemons available",
+        problem: "No provisioner daemon has been seen recently, so no workspace can be built, \
+                  started or stopped.",
+        solution: "Start provisioner daemons, or keep the built-in ones enabled \
+                   (CODER_PROVISIONER_DAEMONS greater than 0), and check that external daemons \
+                   can reach Coder.",
+    },
+    CodeInfo {
+        code: Code::Epd02,
+        section: Some("provisioner-daemons"),
+        severity: Severity::Warning,
+        title: "Provisioner daemon version mismatch",
+        problem: "A provisioner daemon runs a different major or minor version than the Coder \
+                  server. Builds may fail or behave differently.",
+        solution: "Upgrade or downgrade the named daemons to the server's version.",
+    },
+    CodeInfo {
+        code: Code::Epd03,
+        section: Some("provisioner-daemons"),
+        severity: Severity::Warning,
+        title: "Provisioner daemon API version deprecated",
+        problem: "A provisioner daemon speaks an older major version of the provisioner API than \
+                  the server's current one; support for it may be removed.",
+        solution: "Upgrade the named daemons to the server's version.",
+    },
+    CodeInfo {
+        code: Code::Eunknown,
+        section: None,
+        severity: Severity::Error,
+        title: "Unknown error",
+        problem: "A check failed in a way it has no specific code for: it crashed, overran its \
+                  deadline, or found data it could not interpret.",
+        solution: "Read the message of the finding. If it is a crash of healthcheck itself, \
+                   please report it with the output of --verbose.",
+    },
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_has_exactly_one_entry() {
+        for code in Code::ALL {
+            assert_eq!(
+                CATALOGUE.iter().filter(|i| i.code == code).count(),
+                1,
+                "{code}"
+            );
+        }
+        assert_eq!(CATALOGUE.len(), Code::ALL.len());
+    }
+
+    #[test]
+    fn parse_is_case_insensitive() {
+        assert_eq!(Code::parse("edb02"), Some(Code::Edb02));
+        assert_eq!(Code::parse("EUNKNOWN"), Some(Code::Eunknown));
+        assert_eq!(Code::parse("EWP03"), None);
+    }
+
+    #[test]
+    fn docs_links_follow_coder() {
+        assert_eq!(
+            Code::Eacs03.docs_url(""),
+            "https://coder.com/docs/admin/monitoring/health-check#eacs03"
+        );
+        assert_eq!(
+            Code::Eacs03.docs_url("https://example.com/docs/"),
+            "https://example.com/docs/admin/monitoring/health-check#eacs03"
+        );
+    }
+}

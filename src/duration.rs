@@ -1,0 +1,148 @@
+//! Go-style durations: parsing flag values such as `15ms` or `1m30s`, and printing durations the
+//! way Go's `time.Duration.String` does, which is what Coder puts in `latency` and
+//! `round_trip_ping`.
+
+use std::time::Duration;
+
+/// Parses `300ms`, `1.5s`, `2m`, `1m30s`, `1h`, `10us`/`10µs`, `5ns`. A bare `0` is zero.
+pub fn parse(input: &str) -> Result<Duration, String> {
+    let s = input.trim();
+    let bad = |why: &str| {
+        format!("invalid duration {input:?}: {why} (expected e.g. 15ms, 5s, 1m30s)")
+    };
+    if s.is_empty() {
+        return Err(bad("empty"));
+    }
+    if s == "0" {
+        return Ok(Duration::ZERO);
+    }
+    if s.starts_with('-') {
+        return Err(bad("negative"));
+    }
+    let mut total_nanos: f64 = 0.0;
+    let mut rest = s.strip_prefix('+').unwrap_or(s);
+    while !rest.is_empty() {
+        let number_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .ok_or_else(|| bad("missing unit"))?;
+        if number_len == 0 {
+            return Err(bad("expected a number"));
+        }
+        let number: f64 = rest[..number_len]
+            .parse()
+            .map_err(|_| bad("malformed number"))?;
+        rest = &rest[number_len..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let nanos_per_unit = match &rest[..unit_len] {
+            "ns" => 1.0,
+            "us" | "µs" | "μs" => 1e3,
+            "ms" => 1e6,
+            "s" => 1e9,
+            "m" => 60e9,
+            "h" => 3600e9,
+            other => return Err(bad(&format!("unknown unit {other:?}"))),
+        };
+        total_nanos += number * nanos_per_unit;
+        rest = &rest[unit_len..];
+    }
+    if total_nanos > u64::MAX as f64 {
+        return Err(bad("too large"));
+    }
+    Ok(Duration::from_nanos(total_nanos.round() as u64))
+}
+
+/// Formats like Go's `time.Duration.String`: `0s`, `1ns`, `1.5µs`, `10ms`, `1.234567ms`, `1s`,
+/// `1m0s`, `1h2m3.5s`.
+pub fn go_string(d: Duration) -> String {
+    let nanos = d.as_nanos();
+    if nanos == 0 {
+        return "0s".to_string();
+    }
+    if nanos < 1_000 {
+        return format!("{nanos}ns");
+    }
+    if nanos < 1_000_000 {
+        return format!("{}µs", fraction(nanos, 3));
+    }
+    if nanos < 1_000_000_000 {
+        return format!("{}ms", fraction(nanos, 6));
+    }
+    let seconds_part = fraction(nanos % 60_000_000_000, 9);
+    let total_minutes = nanos / 60_000_000_000;
+    if total_minutes == 0 {
+        return format!("{seconds_part}s");
+    }
+    let hours = total_minutes / 60;
+    let minutes = total_minutes % 60;
+    if hours == 0 {
+        format!("{minutes}m{seconds_part}s")
+    } else {
+        format!("{hours}h{minutes}m{seconds_part}s")
+    }
+}
+
+/// `value / 10^digits` with trailing zeros (and a bare dot) removed.
+fn fraction(value: u128, digits: u32) -> String {
+    let scale = 10u128.pow(digits);
+    let whole = value / scale;
+    let frac = value % scale;
+    if frac == 0 {
+        return whole.to_string();
+    }
+    let frac = format!("{frac:0width$}", width = digits as usize);
+    format!("{whole}.{}", frac.trim_end_matches('0'))
+}
+
+/// A short human form for tables, e.g. `0.42ms`, `12ms`, `1.2s`.
+pub fn short(d: Duration) -> String {
+    let ms = d.as_secs_f64() * 1000.0;
+    if ms < 10.0 {
+        format!("{ms:.2}ms")
+    } else if ms < 1000.0 {
+        format!("{ms:.0}ms")
+    } else {
+        format!("{:.1}s", ms / 1000.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_go_durations() {
+        assert_eq!(parse("15ms"), Ok(Duration::from_millis(15)));
+        assert_eq!(parse("1m30s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse("1.5s"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse("10us"), Ok(Duration::from_micros(10)));
+        assert_eq!(parse("10µs"), Ok(Duration::from_micros(10)));
+        assert_eq!(parse("0"), Ok(Duration::ZERO));
+        assert!(parse("15").unwrap_err().contains("missing unit"));
+        assert!(parse("abc").is_err());
+        assert!(parse("5 s").is_err());
+        assert!(parse("-1s").is_err());
+        assert!(parse("").is_err());
+        assert!(parse("3d").unwrap_err().contains("unknown unit"));
+    }
+
+    #[test]
+    fn formats_like_go() {
+        let cases = [
+            (Duration::ZERO, "0s"),
+            (Duration::from_nanos(1), "1ns"),
+            (Duration::from_micros(1), "1µs"),
+            (Duration::from_nanos(1_500), "1.5µs"),
+            (Duration::from_millis(10), "10ms"),
+            (Duration::from_nanos(1_234_567), "1.234567ms"),
+            (Duration::from_secs(1), "1s"),
+            (Duration::from_millis(1500), "1.5s"),
+            (Duration::from_secs(60), "1m0s"),
+            (Duration::from_millis(3_723_500), "1h2m3.5s"),
+        ];
+        for (d, want) in cases {
+            assert_eq!(go_string(d), want, "{d:?}");
+        }
+    }
+}

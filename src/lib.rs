@@ -1,0 +1,15 @@
+//! `healthcheck`: Coder's deployment health checks, run from outside the Coder server.
+//!
+//! The pipeline is settings -> checks -> report -> renderers; `main.rs` wires it together.
+
+pub mod checks;
+pub mod cli;
+pub mod codes;
+pub mod duration;
+pub mod generated;
+pub mod net;
+pub mod redact;
+pub mod render;
+pub mod report;
+pub mod section;
+pub mod settings;

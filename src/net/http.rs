@@ -1,0 +1,220 @@
+//! One HTTP client for every plain request: the shared TLS config, a user agent, redirects as
+//! Go's default client follows them, a deadline per request and a cap on body size.
+
+use std::io::Read;
+use std::time::{Duration, Instant};
+
+use crate::net::tls::{describe_tls_error, find_tls_error, Tls};
+
+/// Go's default client stops after 10 redirects; so do we.
+pub const MAX_REDIRECTS: u32 = 10;
+/// Bodies are read up to this size; health endpoints answer a few bytes.
+pub const MAX_BODY_BYTES: u64 = 1024 * 1024;
+
+#[derive(Clone)]
+pub struct HttpClient {
+    agent: ureq::Agent,
+}
+
+#[derive(Clone, Debug)]
+pub struct HttpResponse {
+    pub status: u16,
+    /// The URL that finally answered, after redirects.
+    pub final_url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+    pub body_truncated: bool,
+}
+
+impl HttpResponse {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// `the start of the body`, one line, for messages.
+    pub fn body_snippet(&self, max_chars: usize) -> String {
+        snippet(&self.body, max_chars)
+    }
+}
+
+/// Collapses whitespace and cuts to `max_chars`, marking the cut.
+pub fn snippet(text: &str, max_chars: usize) -> String {
+    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if flat.chars().count() <= max_chars {
+        flat
+    } else {
+        let cut: String = flat.chars().take(max_chars).collect();
+        format!("{cut}…")
+    }
+}
+
+/// Why a request got no HTTP answer.
+#[derive(Clone, Debug)]
+pub struct HttpError {
+    pub kind: HttpErrorKind,
+    pub detail: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HttpErrorKind {
+    InvalidUrl,
+    Dns,
+    Refused,
+    Tls,
+    Timeout,
+    TooManyRedirects,
+    Other,
+}
+
+impl std::fmt::Display for HttpError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.detail)
+    }
+}
+
+impl HttpClient {
+    pub fn new(tls: &Tls) -> HttpClient {
+        let agent = ureq::AgentBuilder::new()
+            .tls_config(tls.config.clone())
+            .redirects(MAX_REDIRECTS)
+            .user_agent(concat!("healthcheck/", env!("CARGO_PKG_VERSION")))
+            .build();
+        HttpClient { agent }
+    }
+
+    /// GET under a deadline; any HTTP status is a response, not an error.
+    pub fn get(
+        &self,
+        url: &str,
+        deadline: Instant,
+        headers: &[(&str, &str)],
+    ) -> Result<HttpResponse, HttpError> {
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        if remaining.is_zero() {
+            return Err(HttpError {
+                kind: HttpErrorKind::Timeout,
+                detail: "no time left before the deadline".to_string(),
+            });
+        }
+        let mut request = self.agent.get(url).timeout(remaining);
+        for (name, value) in headers {
+            request = request.set(name, value);
+        }
+        let response = match request.call() {
+            Ok(response) => response,
+            Err(ureq::Error::Status(_, response)) => response,
+            Err(ureq::Error::Transport(transport)) => {
+                return Err(classify_transport(&transport, remaining))
+            }
+        };
+        let status = response.status();
+        let final_url = response.get_url().to_string();
+        let headers = response
+            .headers_names()
+            .into_iter()
+            .filter_map(|name| {
+                let value = response.header(&name)?.to_string();
+                Some((name, value))
+            })
+            .collect();
+        let mut bytes = Vec::new();
+        let read = response
+            .into_reader()
+            .take(MAX_BODY_BYTES + 1)
+            .read_to_end(&mut bytes);
+        if let Err(e) = read {
+            return Err(classify_io(&e, remaining, "reading the response body"));
+        }
+        let body_truncated = bytes.len() as u64 > MAX_BODY_BYTES;
+        bytes.truncate(MAX_BODY_BYTES as usize);
+        Ok(HttpResponse {
+            status,
+            final_url,
+            headers,
+            body: String::from_utf8_lossy(&bytes).into_owned(),
+            body_truncated,
+        })
+    }
+}
+
+fn classify_transport(t: &ureq::Transport, timeout: Duration) -> HttpError {
+    use ureq::ErrorKind as K;
+    if let Some(tls) = find_tls_error(t) {
+        return HttpError {
+            kind: HttpErrorKind::Tls,
+            detail: describe_tls_error(tls),
+        };
+    }
+    let source_io = std::error::Error::source(t).and_then(|s| s.downcast_ref::<std::io::Error>());
+    if let Some(io) = source_io {
+        let classified = classify_io(io, timeout, "");
+        if classified.kind != HttpErrorKind::Other {
+            return classified;
+        }
+    }
+    let message = t.message().map(str::to_string).unwrap_or_default();
+    let (kind, detail) = match t.kind() {
+        K::Dns => (
+            HttpErrorKind::Dns,
+            format!("DNS lookup failed: {}", non_empty(&message, "host not found")),
+        ),
+        K::ConnectionFailed => (
+            HttpErrorKind::Refused,
+            format!("connection failed: {}", non_empty(&message, &t.to_string())),
+        ),
+        K::TooManyRedirects => (
+            HttpErrorKind::TooManyRedirects,
+            format!("more than {MAX_REDIRECTS} redirects"),
+        ),
+        K::InvalidUrl | K::UnknownScheme => (HttpErrorKind::InvalidUrl, t.to_string()),
+        _ => (HttpErrorKind::Other, t.to_string()),
+    };
+    HttpError { kind, detail }
+}
+
+fn classify_io(io: &std::io::Error, timeout: Duration, doing: &str) -> HttpError {
+    use std::io::ErrorKind as K;
+    if let Some(inner) = io.get_ref() {
+        if let Some(tls) = inner.downcast_ref::<rustls::Error>() {
+            return HttpError {
+                kind: HttpErrorKind::Tls,
+                detail: describe_tls_error(tls),
+            };
+        }
+    }
+    let doing = if doing.is_empty() {
+        String::new()
+    } else {
+        format!(" {doing}")
+    };
+    let (kind, detail) = match io.kind() {
+        K::TimedOut | K::WouldBlock => (
+            HttpErrorKind::Timeout,
+            format!(
+                "timed out{doing} after {}",
+                crate::duration::go_string(timeout)
+            ),
+        ),
+        K::ConnectionRefused => (
+            HttpErrorKind::Refused,
+            format!("connection refused{doing} (nothing listening on that port?)"),
+        ),
+        K::ConnectionReset | K::ConnectionAborted | K::UnexpectedEof => (
+            HttpErrorKind::Other,
+            format!("connection closed by the server{doing}: {io}"),
+        ),
+        _ => (HttpErrorKind::Other, format!("{io}{doing}")),
+    };
+    HttpError { kind, detail }
+}
+
+fn non_empty(s: &str, fallback: &str) -> String {
+    if s.is_empty() {
+        fallback.to_string()
+    } else {
+        s.to_string()
+    }
+}

@@ -1,0 +1,20 @@
+//! What several checks share: one TLS setup, one HTTP client, PostgreSQL connections.
+
+pub mod http;
+pub mod postgres;
+pub mod tls;
+
+/// The network clients a run shares; cheap to clone.
+#[derive(Clone)]
+pub struct Net {
+    pub tls: tls::Tls,
+    pub http: http::HttpClient,
+}
+
+impl Net {
+    pub fn new(extra_ca: &[std::path::PathBuf]) -> Result<Net, String> {
+        let tls = tls::Tls::new(extra_ca)?;
+        let http = http::HttpClient::new(&tls);
+        Ok(Net { tls, http })
+    }
+}

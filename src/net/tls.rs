@@ -1,0 +1,224 @@
+//! One rustls setup for every TLS connection we make (HTTPS, WSS, DERP over TLS, PostgreSQL):
+//! the system trust store plus `--ca-cert` roots.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::WebPkiServerVerifier;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+
+/// Trust roots and the client config built from them.
+#[derive(Clone, Debug)]
+pub struct Tls {
+    pub roots: Arc<RootCertStore>,
+    pub config: Arc<ClientConfig>,
+}
+
+impl Tls {
+    /// System roots plus the PEM files given with `--ca-cert`. A named file without certificates
+    /// is an error; a system store that cannot be read only means fewer roots.
+    pub fn new(extra_ca: &[PathBuf]) -> Result<Tls, String> {
+        let mut roots = RootCertStore::empty();
+        let native = rustls_native_certs::load_native_certs();
+        roots.add_parsable_certificates(native.certs);
+        for path in extra_ca {
+            for cert in read_pem_certs(path)? {
+                roots
+                    .add(cert)
+                    .map_err(|e| format!("--ca-cert {}: unusable certificate: {e}", path.display()))?;
+            }
+        }
+        let roots = Arc::new(roots);
+        let config = Arc::new(
+            ClientConfig::builder()
+                .with_root_certificates(roots.clone())
+                .with_no_client_auth(),
+        );
+        Ok(Tls { roots, config })
+    }
+
+    /// Only the given roots (PostgreSQL's `sslrootcert`), no system store.
+    pub fn roots_from_file(path: &Path) -> Result<Arc<RootCertStore>, String> {
+        let mut roots = RootCertStore::empty();
+        for cert in read_pem_certs(path)? {
+            roots
+                .add(cert)
+                .map_err(|e| format!("{}: unusable certificate: {e}", path.display()))?;
+        }
+        Ok(Arc::new(roots))
+    }
+
+    /// The same roots, with ALPN `http/1.1` (for upgrades that must not negotiate h2).
+    pub fn http1_config(&self) -> Arc<ClientConfig> {
+        let mut config = (*self.config).clone();
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        Arc::new(config)
+    }
+}
+
+pub fn read_pem_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let certs: Vec<_> = CertificateDer::pem_slice_iter(&bytes)
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("{}: not a PEM certificate file: {e}", path.display()))?;
+    if certs.is_empty() {
+        return Err(format!("{}: no PEM certificates found", path.display()));
+    }
+    Ok(certs)
+}
+
+/// How much of the server certificate to check (libpq's sslmode levels).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verification {
+    /// Encrypt only (`require`, `prefer`, `allow`).
+    None,
+    /// Chain to a trusted root, any host name (`verify-ca`).
+    ChainOnly,
+    /// Chain and host name (`verify-full`).
+    Full,
+}
+
+/// A client certificate and its key (PostgreSQL's `sslcert`/`sslkey`).
+pub struct ClientCert {
+    pub certs: Vec<CertificateDer<'static>>,
+    pub key: rustls::pki_types::PrivateKeyDer<'static>,
+}
+
+pub fn config_with(
+    roots: Arc<RootCertStore>,
+    verification: Verification,
+    client_cert: Option<ClientCert>,
+) -> Result<ClientConfig, String> {
+    let builder = ClientConfig::builder();
+    let verifier: Arc<dyn ServerCertVerifier> = match verification {
+        Verification::Full => WebPkiServerVerifier::builder(roots)
+            .build()
+            .map_err(|e| format!("cannot use the trust roots: {e}"))?,
+        Verification::ChainOnly | Verification::None => {
+            let inner = WebPkiServerVerifier::builder(roots)
+                .build()
+                .map_err(|e| format!("cannot use the trust roots: {e}"))?;
+            Arc::new(LenientVerifier {
+                inner,
+                check_chain: verification == Verification::ChainOnly,
+            })
+        }
+    };
+    let builder = builder
+        .dangerous()
+        .with_custom_certificate_verifier(verifier);
+    match client_cert {
+        Some(ClientCert { certs, key }) => builder
+            .with_client_auth_cert(certs, key)
+            .map_err(|e| format!("sslcert/sslkey: {e}")),
+        None => Ok(builder.with_no_client_auth()),
+    }
+}
+
+/// Accepts any certificate (`check_chain = false`) or any host name on a trusted chain.
+/// Handshake signatures are always verified.
+#[derive(Debug)]
+struct LenientVerifier {
+    inner: Arc<WebPkiServerVerifier>,
+    check_chain: bool,
+}
+
+impl ServerCertVerifier for LenientVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        if !self.check_chain {
+            return Ok(ServerCertVerified::assertion());
+        }
+        match self
+            .inner
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+        {
+            Err(rustls::Error::InvalidCertificate(
+                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
+            )) => Ok(ServerCertVerified::assertion()),
+            other => other,
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.inner.supported_verify_schemes()
+    }
+}
+
+/// Says in plain words why a TLS connection failed.
+pub fn describe_tls_error(err: &rustls::Error) -> String {
+    use rustls::Error as E;
+    match err {
+        E::InvalidCertificate(cert) => {
+            let why = match cert {
+                CertificateError::UnknownIssuer => {
+                    "certificate signed by an unknown authority (add its CA with --ca-cert)".to_string()
+                }
+                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
+                    "certificate is not valid for this host name".to_string()
+                }
+                CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
+                    "certificate has expired".to_string()
+                }
+                CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
+                    "certificate is not valid yet (check the clocks)".to_string()
+                }
+                CertificateError::Revoked => "certificate has been revoked".to_string(),
+                CertificateError::BadEncoding => "certificate is malformed".to_string(),
+                other => format!("certificate rejected: {other:?}"),
+            };
+            format!("TLS certificate verification failed: {why}")
+        }
+        E::AlertReceived(alert) => format!("TLS handshake failed: the server sent alert {alert:?}"),
+        E::InvalidMessage(_) | E::InappropriateMessage { .. } | E::InappropriateHandshakeMessage { .. } => {
+            format!("TLS handshake failed: the server did not speak TLS properly ({err})")
+        }
+        other => format!("TLS error: {other}"),
+    }
+}
+
+/// Finds a rustls error anywhere in an error's source chain (io errors wrap them).
+pub fn find_tls_error<'a>(err: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = current {
+        if let Some(tls) = e.downcast_ref::<rustls::Error>() {
+            return Some(tls);
+        }
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            if let Some(inner) = io.get_ref() {
+                if let Some(tls) = inner.downcast_ref::<rustls::Error>() {
+                    return Some(tls);
+                }
+            }
+        }
+        current = e.source();
+    }
+    None
+}

@@ -1,0 +1,129 @@
+//! Secrets never leave the process. Code that renders a DSN or URL redacts it structurally
+//! (`redact_url`, the DSN's own `Display`); `Secrets::scrub` is the last line of defence, applied
+//! to every byte we print.
+
+pub const REDACTED: &str = "[REDACTED]";
+
+/// Secret strings this run knows about: the DSN password, the session token, URL passwords.
+#[derive(Clone, Debug, Default)]
+pub struct Secrets {
+    values: Vec<String>,
+}
+
+/// Shorter secrets are still redacted structurally, but are not scrubbed from free text, where
+/// they would mangle ordinary words.
+const MIN_SCRUB_LEN: usize = 4;
+
+impl Secrets {
+    pub fn collect<'a>(
+        dsn: Option<&str>,
+        token: Option<&str>,
+        urls: impl IntoIterator<Item = Option<&'a str>>,
+    ) -> Secrets {
+        let mut secrets = Secrets::default();
+        if let Some(dsn) = dsn {
+            if let Some(password) = crate::net::postgres::password_of(dsn) {
+                secrets.add(&password);
+            }
+        }
+        if let Some(token) = token {
+            secrets.add(token);
+        }
+        for url in urls.into_iter().flatten() {
+            if let Ok(parsed) = url::Url::parse(url) {
+                if let Some(password) = parsed.password() {
+                    secrets.add(password);
+                }
+            }
+        }
+        secrets
+    }
+
+    pub fn add(&mut self, secret: &str) {
+        if secret.len() < MIN_SCRUB_LEN {
+            return;
+        }
+        // Also the spellings a secret takes inside URLs.
+        let encoded: String = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
+        for variant in [secret.to_string(), encoded, percent_encode_all_reserved(secret)] {
+            if !self.values.contains(&variant) {
+                self.values.push(variant);
+            }
+        }
+        // Longest first, so a secret that contains another is replaced whole.
+        self.values.sort_by_key(|v| std::cmp::Reverse(v.len()));
+    }
+
+    pub fn scrub(&self, text: &str) -> String {
+        let mut out = text.to_string();
+        for secret in &self.values {
+            if out.contains(secret.as_str()) {
+                out = out.replace(secret.as_str(), REDACTED);
+            }
+        }
+        out
+    }
+}
+
+fn percent_encode_all_reserved(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// A URL with its password replaced, for display.
+pub fn redact_url(raw: &str) -> String {
+    match url::Url::parse(raw) {
+        Ok(mut url) if url.password().is_some() => {
+            let _ = url.set_password(Some(REDACTED));
+            url.to_string()
+        }
+        Ok(_) => raw.to_string(),
+        // Not a URL: still hide anything that looks like `user:password@`.
+        Err(_) => match (raw.find("://"), raw.rfind('@')) {
+            (Some(scheme_end), Some(at)) if at > scheme_end => {
+                let userinfo = &raw[scheme_end + 3..at];
+                match userinfo.split_once(':') {
+                    Some((user, _)) => {
+                        format!("{}{user}:{REDACTED}{}", &raw[..scheme_end + 3], &raw[at..])
+                    }
+                    None => raw.to_string(),
+                }
+            }
+            _ => raw.to_string(),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scrubs_every_spelling() {
+        let mut secrets = Secrets::default();
+        secrets.add("p@ss word");
+        assert_eq!(secrets.scrub("x p@ss word y"), "x [REDACTED] y");
+        assert_eq!(secrets.scrub("x p%40ss%20word y"), "x [REDACTED] y");
+        assert_eq!(secrets.scrub("x p%40ss+word y"), "x [REDACTED] y");
+    }
+
+    #[test]
+    fn redacts_url_passwords() {
+        assert_eq!(
+            redact_url("https://bob:hunter22@example.com/x"),
+            "https://bob:[REDACTED]@example.com/x"
+        );
+        assert_eq!(redact_url("https://example.com/"), "https://example.com/");
+        assert_eq!(
+            redact_url("ht tp://bob:hunter22@example.com"),
+            "ht tp://bob:[REDACTED]@example.com"
+        );
+    }
+}

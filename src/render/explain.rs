@@ -1,0 +1,79 @@
+//! `explain`, `codes` and the man page: the catalogue rendered for people and scripts.
+
+use std::fmt::Write;
+
+use serde_json::json;
+
+use crate::codes::{Code, CATALOGUE};
+
+pub fn explain(code: Code, docs_url: &str) -> String {
+    let info = code.info();
+    let mut out = String::new();
+    let _ = writeln!(out, "{}: {}", code, info.title);
+    let _ = writeln!(out, "Section:  {}", info.section.unwrap_or("any"));
+    let _ = writeln!(out, "Severity: {}", info.severity.as_str());
+    let _ = writeln!(out, "Problem:  {}", info.problem);
+    let _ = writeln!(out, "Solution: {}", info.solution);
+    let _ = writeln!(out, "Docs:     {}", code.docs_url(docs_url));
+    out
+}
+
+pub fn codes_text() -> String {
+    let mut out = String::new();
+    for info in CATALOGUE {
+        let _ = writeln!(
+            out,
+            "{:<9} {:<20} {:<8} {}",
+            info.code,
+            info.section.unwrap_or("any"),
+            info.severity.as_str(),
+            info.title
+        );
+    }
+    out
+}
+
+pub fn codes_json(docs_url: &str) -> String {
+    let list: Vec<_> = CATALOGUE
+        .iter()
+        .map(|info| {
+            json!({
+                "code": info.code,
+                "section": info.section.unwrap_or("any"),
+                "severity": info.severity,
+                "title": info.title,
+                "problem": info.problem,
+                "solution": info.solution,
+                "docs_url": info.code.docs_url(docs_url),
+            })
+        })
+        .collect();
+    let mut text = serde_json::to_string_pretty(&list).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+/// Roff for the man page's DIAGNOSTIC CODES section.
+pub fn codes_roff() -> String {
+    let mut out = String::from(".SH \"DIAGNOSTIC CODES\"\n");
+    for info in CATALOGUE {
+        let _ = writeln!(
+            out,
+            ".TP\n\\fB{}\\fR ({}, {})\n{}\n.br\n{}",
+            info.code,
+            info.section.unwrap_or("any"),
+            info.severity.as_str(),
+            roff_escape(info.title),
+            roff_escape(&format!("{} {}", info.problem, info.solution)),
+        );
+    }
+    out
+}
+
+fn roff_escape(text: &str) -> String {
+    let escaped = text.replace('\\', "\\e").replace('-', "\\-");
+    match escaped.chars().next() {
+        Some('.') | Some('\'') => format!("\\&{escaped}"),
+        _ => escaped,
+    }
+}

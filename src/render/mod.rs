@@ -1,0 +1,119 @@
+//! Renderers turn a finished report into bytes. They never probe anything.
+
+pub mod explain;
+pub mod json;
+pub mod table;
+
+use crate::report::{BaseReport, Report, Severity};
+use crate::section::SectionId;
+
+/// What a renderer needs besides the report.
+pub struct RenderOptions {
+    pub color: bool,
+    pub verbose: bool,
+    pub docs_url: String,
+    pub fail_on: Severity,
+    /// Where the DSN came from, for the header.
+    pub dsn_source: Option<String>,
+    pub failed: bool,
+}
+
+/// One output format.
+pub trait Renderer {
+    fn render(&self, report: &Report, options: &RenderOptions) -> String;
+}
+
+/// The status of one line of the table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    Ok,
+    Warn,
+    Error,
+    Skipped,
+    Dismissed,
+}
+
+impl Status {
+    pub fn label(self) -> &'static str {
+        match self {
+            Status::Ok => "OK",
+            Status::Warn => "WARN",
+            Status::Error => "ERROR",
+            Status::Skipped => "SKIPPED",
+            Status::Dismissed => "DISMISSED",
+        }
+    }
+}
+
+/// One finding as shown to people: error first, then warnings.
+pub struct Finding {
+    pub status: Status,
+    pub code: Option<crate::codes::Code>,
+    pub text: String,
+}
+
+/// The findings of one section, derived from its report. A warning entry whose code is an
+/// error by nature (EPD01, EUNKNOWN) in a section at severity error is shown as an error.
+pub fn findings(_id: SectionId, base: &BaseReport, summary: &str) -> Vec<Finding> {
+    if base.skipped {
+        return vec![Finding {
+            status: Status::Skipped,
+            code: None,
+            text: base.skip_reason.clone().unwrap_or_default(),
+        }];
+    }
+    let mut out = Vec::new();
+    if let Some(error) = &base.error {
+        let (code, text) = split_code(error);
+        out.push(Finding {
+            status: Status::Error,
+            code,
+            text,
+        });
+    }
+    for warning in &base.warnings {
+        let status = if base.severity == Severity::Error
+            && base.error.is_none()
+            && warning.code.info().severity == Severity::Error
+        {
+            Status::Error
+        } else {
+            Status::Warn
+        };
+        out.push(Finding {
+            status,
+            code: Some(warning.code),
+            text: warning.message.clone(),
+        });
+    }
+    if out.is_empty() {
+        let status = if base.severity == Severity::Ok {
+            Status::Ok
+        } else {
+            Status::Warn
+        };
+        out.push(Finding {
+            status,
+            code: None,
+            text: summary.to_string(),
+        });
+    }
+    if base.dismissed {
+        for f in &mut out {
+            if matches!(f.status, Status::Warn | Status::Error) {
+                f.status = Status::Dismissed;
+            }
+        }
+    }
+    out
+}
+
+/// Splits Coder's `CODE: text` error form.
+pub fn split_code(error: &str) -> (Option<crate::codes::Code>, String) {
+    if let Some((head, rest)) = error.split_once(": ") {
+        if let Some(code) = crate::codes::Code::parse(head) {
+            return (Some(code), rest.to_string());
+        }
+    }
+    (None, error.to_string())
+}
