@@ -81,8 +81,9 @@ fn percent_encode_all_reserved(s: &str) -> String {
 pub fn redact_url(raw: &str) -> String {
     match url::Url::parse(raw) {
         Ok(mut url) if url.password().is_some() => {
-            let _ = url.set_password(Some(REDACTED));
-            url.to_string()
+            // The url crate percent-encodes brackets, so put a plain marker in first.
+            let _ = url.set_password(Some("redacted-marker"));
+            url.to_string().replacen("redacted-marker", REDACTED, 1)
         }
         Ok(_) => raw.to_string(),
         // Not a URL: still hide anything that looks like `user:password@`.
