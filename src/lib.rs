@@ -5,6 +5,7 @@
 pub mod checks;
 pub mod cli;
 pub mod codes;
+pub mod coder_db;
 pub mod duration;
 pub mod generated;
 pub mod net;
