@@ -25,9 +25,15 @@ pub enum DbError {
     /// The DSN does not parse or the server could not be reached.
     Connect(String),
     /// A table or column every Coder schema has is missing.
-    NotCoder { place: String, what: String },
+    NotCoder {
+        place: String,
+        what: String,
+    },
     /// The table exists but this role may read none of its columns.
-    NoAccess { place: String, table: String },
+    NoAccess {
+        place: String,
+        table: String,
+    },
     Query(String),
 }
 
@@ -36,7 +42,10 @@ impl fmt::Display for DbError {
         match self {
             DbError::Connect(e) | DbError::Query(e) => f.write_str(e),
             DbError::NotCoder { place, what } => {
-                write!(f, "the database at {place} does not look like Coder's: {what}")
+                write!(
+                    f,
+                    "the database at {place} does not look like Coder's: {what}"
+                )
             }
             DbError::NoAccess { place, table } => write!(
                 f,
@@ -60,7 +69,11 @@ impl CoderDb {
             DbError::Connect(format!("parse DSN from {}: {e}", setting.source.describe()))
         })?;
         let client = dsn.connect(deadline).map_err(|e| {
-            DbError::Connect(format!("connect to {}: {}", dsn.endpoint(), e.describe(&dsn)))
+            DbError::Connect(format!(
+                "connect to {}: {}",
+                dsn.endpoint(),
+                e.describe(&dsn)
+            ))
         })?;
         Ok(CoderDb { client, dsn })
     }
@@ -80,7 +93,12 @@ impl CoderDb {
                 self.dsn.endpoint()
             )));
         }
-        let mut tx = self.client.build_transaction().read_only(true).start().map_err(pg)?;
+        let mut tx = self
+            .client
+            .build_transaction()
+            .read_only(true)
+            .start()
+            .map_err(pg)?;
         // A statement blocked behind a migration's lock gives up at our deadline.
         let timeout_ms = remaining.as_millis().clamp(1, i32::MAX as u128);
         tx.batch_execute(&format!("SET LOCAL statement_timeout = {timeout_ms}"))
@@ -230,7 +248,8 @@ impl Reader<'_, '_> {
         let has = |c: &str| columns.has(c);
         let mut daemons = Vec::with_capacity(rows.len());
         for row in &rows {
-            let get_err = |e: postgres::Error| DbError::Query(format!("read provisioner_daemons: {e}"));
+            let get_err =
+                |e: postgres::Error| DbError::Query(format!("read provisioner_daemons: {e}"));
             let tags: Option<serde_json::Value> = if has("tags") {
                 row.try_get("tags").map_err(get_err)?
             } else {
@@ -275,7 +294,17 @@ impl Reader<'_, '_> {
         let columns = self.columns("workspace_proxies")?;
         self.require(
             &columns,
-            &["id", "name", "display_name", "icon", "url", "wildcard_hostname", "created_at", "updated_at", "deleted"],
+            &[
+                "id",
+                "name",
+                "display_name",
+                "icon",
+                "url",
+                "wildcard_hostname",
+                "created_at",
+                "updated_at",
+                "deleted",
+            ],
         )?;
         let mut select = vec![
             "id",
@@ -308,7 +337,8 @@ impl Reader<'_, '_> {
         let has = |c: &str| columns.has(c);
         let mut proxies = Vec::with_capacity(rows.len());
         for row in &rows {
-            let get_err = |e: postgres::Error| DbError::Query(format!("read workspace_proxies: {e}"));
+            let get_err =
+                |e: postgres::Error| DbError::Query(format!("read workspace_proxies: {e}"));
             proxies.push(ProxyRow {
                 id: row.try_get("id").map_err(get_err)?,
                 name: row.try_get("name").map_err(get_err)?,
@@ -487,7 +517,9 @@ pub fn parse_dismissed(raw: Option<&str>) -> (BTreeSet<SectionId>, Option<String
         Err(e) => {
             return (
                 dismissed,
-                Some(format!("health_settings is not valid JSON ({e}); nothing dismissed")),
+                Some(format!(
+                    "health_settings is not valid JSON ({e}); nothing dismissed"
+                )),
             )
         }
     };
@@ -498,7 +530,8 @@ pub fn parse_dismissed(raw: Option<&str>) -> (BTreeSet<SectionId>, Option<String
             return (
                 dismissed,
                 Some(format!(
-                    "health_settings.dismissed_healthchecks is not a list ({other}); nothing dismissed"
+                    "health_settings.dismissed_healthchecks is not a list ({other}); \
+                 nothing dismissed"
                 )),
             )
         }
@@ -528,7 +561,10 @@ mod tests {
     #[test]
     fn stale_interval_is_inclusive() {
         assert!(is_recent_age(0));
-        assert!(is_recent_age(-5_000_000), "a clock ahead of the database still counts");
+        assert!(
+            is_recent_age(-5_000_000),
+            "a clock ahead of the database still counts"
+        );
         assert!(is_recent_age(90_000_000));
         assert!(!is_recent_age(90_000_001));
         assert!(!is_recent_age(91_000_000));
@@ -541,7 +577,12 @@ mod tests {
         ));
         assert_eq!(set, [SectionId::Derp, SectionId::ProvisionerDaemons].into());
         assert!(note.is_none());
-        for quiet in [None, Some("{}"), Some(r#"{"dismissed_healthchecks":null}"#), Some(r#"{"dismissed_healthchecks":[]}"#)] {
+        for quiet in [
+            None,
+            Some("{}"),
+            Some(r#"{"dismissed_healthchecks":null}"#),
+            Some(r#"{"dismissed_healthchecks":[]}"#),
+        ] {
             let (set, note) = parse_dismissed(quiet);
             assert!(set.is_empty(), "{quiet:?}");
             assert!(note.is_none(), "{quiet:?}");
@@ -549,7 +590,9 @@ mod tests {
         let (set, note) = parse_dismissed(Some("not json"));
         assert!(set.is_empty());
         assert!(note.unwrap().contains("not valid JSON"));
-        let (set, note) = parse_dismissed(Some(r#"{"dismissed_healthchecks":["Pubsub","Database",3]}"#));
+        let (set, note) = parse_dismissed(Some(
+            r#"{"dismissed_healthchecks":["Pubsub","Database",3]}"#,
+        ));
         assert_eq!(set, [SectionId::Database].into());
         assert!(note.unwrap().contains("\"Pubsub\", 3"));
         let (set, note) = parse_dismissed(Some(r#"{"dismissed_healthchecks":"DERP"}"#));
@@ -568,10 +611,17 @@ mod tests {
             default_proxy_display_name: Some("HQ".into()),
             ..SiteConfigs::default()
         };
-        assert_eq!(configs.deployment_uuid().to_string(), "6f1b2c3d-0000-4000-8000-000000000001");
+        assert_eq!(
+            configs.deployment_uuid().to_string(),
+            "6f1b2c3d-0000-4000-8000-000000000001"
+        );
         assert_eq!(configs.proxy_display_name(), "HQ");
         assert_eq!(
-            SiteConfigs { deployment_id: Some("junk".into()), ..SiteConfigs::default() }.deployment_uuid(),
+            SiteConfigs {
+                deployment_id: Some("junk".into()),
+                ..SiteConfigs::default()
+            }
+            .deployment_uuid(),
             Uuid::nil()
         );
     }

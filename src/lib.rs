@@ -4,8 +4,8 @@
 
 pub mod checks;
 pub mod cli;
-pub mod codes;
 pub mod coder_db;
+pub mod codes;
 pub mod duration;
 pub mod generated;
 pub mod net;

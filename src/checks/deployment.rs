@@ -1,12 +1,13 @@
 //! Facts about the deployment that several sections need, gathered once before the sections
 //! run: the server's version from `/api/v2/buildinfo` (no session needed) and the deployment's
-//! own list of dismissed sections.
+//! own list of dismissed sections (Coder's health settings, read from its database).
 
 use std::collections::BTreeSet;
 use std::time::Instant;
 
 use serde::Deserialize;
 
+use crate::coder_db::{parse_dismissed, CoderDb};
 use crate::net::Net;
 use crate::section::SectionId;
 use crate::settings::Settings;
@@ -21,6 +22,9 @@ pub struct Deployment {
     pub buildinfo_error: Option<String>,
     /// Sections the deployment itself has dismissed (Coder's health settings).
     pub dismissed: BTreeSet<SectionId>,
+    /// Why the dismissed list could not be read, or what was odd in it. Reading it is best
+    /// effort: a failure here never becomes a finding (the sections report their own).
+    pub dismissed_note: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -40,8 +44,28 @@ impl Deployment {
             }
             Err(e) => deployment.buildinfo_error = Some(e),
         }
+        match load_dismissed(settings) {
+            Ok((dismissed, note)) => {
+                deployment.dismissed = dismissed;
+                deployment.dismissed_note = note;
+            }
+            Err(e) => deployment.dismissed_note = Some(e),
+        }
         deployment
     }
+}
+
+/// Coder's own dismissed sections, from `site_configs` key `health_settings` (read-only).
+fn load_dismissed(settings: &Settings) -> Result<(BTreeSet<SectionId>, Option<String>), String> {
+    let setting = settings
+        .postgres
+        .as_ref()
+        .ok_or_else(|| "no database configured".to_string())?;
+    let deadline = Instant::now() + settings.timeout;
+    let configs = CoderDb::connect(setting, deadline)
+        .and_then(|mut db| db.read(deadline, |r| r.site_configs()))
+        .map_err(|e| format!("cannot read the dismissed sections: {e}"))?;
+    Ok(parse_dismissed(configs.health_settings.as_deref()))
 }
 
 fn fetch_buildinfo(settings: &Settings, net: &Net) -> Result<BuildInfo, String> {
@@ -66,9 +90,7 @@ fn fetch_buildinfo(settings: &Settings, net: &Net) -> Result<BuildInfo, String> 
     let mut info: BuildInfo = serde_json::from_str(&response.body)
         .map_err(|e| format!("GET /api/v2/buildinfo: not Coder's build info JSON: {e}"))?;
     if info.version.is_none() {
-        info.version = response
-            .header("X-Coder-Build-Version")
-            .map(str::to_string);
+        info.version = response.header("X-Coder-Build-Version").map(str::to_string);
     }
     Ok(info)
 }

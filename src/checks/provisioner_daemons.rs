@@ -12,8 +12,8 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::checks::{Context, Deployment};
-use crate::codes::Code;
 use crate::coder_db::{CoderDb, DaemonRow, Daemons};
+use crate::codes::Code;
 use crate::report::{BaseReport, Message, SectionReport, Severity};
 use version::{go_quote, is_valid, parse_api_version, server_api_major, versions_match};
 
@@ -83,7 +83,11 @@ impl SectionReport for ProvisionerDaemonsReport {
             .iter()
             .map(|i| {
                 let d = &i.provisioner_daemon;
-                format!("{} ({})", d.name, d.version.as_deref().unwrap_or("version unknown"))
+                format!(
+                    "{} ({})",
+                    d.name,
+                    d.version.as_deref().unwrap_or("version unknown")
+                )
             })
             .collect();
         format!(
@@ -377,4 +381,4 @@ fn sdk_daemon(d: DaemonRow) -> ProvisionerDaemon {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod certs;
+pub mod coder_schema;
 pub mod http;
 pub mod nginx;
 pub mod postgres;

@@ -61,13 +61,19 @@ fn g2_no_daemons_is_epd01_in_warnings_at_error() {
     assert_eq!(report.base.severity, Severity::Error);
     assert!(report.base.error.is_none());
     assert_eq!(codes(&report.base.warnings), vec![Code::Epd01]);
-    assert_eq!(report.base.warnings[0].message, "No active provisioner daemons found!");
+    assert_eq!(
+        report.base.warnings[0].message,
+        "No active provisioner daemons found!"
+    );
     assert!(report.items.is_empty());
 }
 
 #[test]
 fn g4_up_to_date_daemon_is_ok() {
-    let report = run_judge(vec![daemon("pd-ok", "v1.2.3", "1.0", FRESH)], &server("v1.2.3", 1));
+    let report = run_judge(
+        vec![daemon("pd-ok", "v1.2.3", "1.0", FRESH)],
+        &server("v1.2.3", 1),
+    );
     assert_eq!(report.base.severity, Severity::Ok);
     assert!(report.base.warnings.is_empty());
     assert_eq!(report.items.len(), 1);
@@ -76,14 +82,20 @@ fn g4_up_to_date_daemon_is_ok() {
 
 #[test]
 fn g5_out_of_date_daemon_is_epd02() {
-    let report = run_judge(vec![daemon("pd-old", "v1.1.2", "1.0", FRESH)], &server("v1.2.3", 1));
+    let report = run_judge(
+        vec![daemon("pd-old", "v1.1.2", "1.0", FRESH)],
+        &server("v1.2.3", 1),
+    );
     assert_eq!(report.base.severity, Severity::Warning);
     assert_eq!(codes(&report.base.warnings), vec![Code::Epd02]);
     assert_eq!(
         report.base.warnings[0].message,
         "Some provisioner daemons report mismatched versions: pd-old (v1.1.2)"
     );
-    assert_eq!(item_texts(&report, 0), vec![r#"EPD02: Mismatched version "v1.1.2""#]);
+    assert_eq!(
+        item_texts(&report, 0),
+        vec![r#"EPD02: Mismatched version "v1.1.2""#]
+    );
 }
 
 #[test]
@@ -98,14 +110,23 @@ fn g6_invalid_version_is_eunknown_error() {
     assert!(report.base.warnings[0]
         .message
         .starts_with("Some provisioner daemons report invalid version information"));
-    assert_eq!(item_texts(&report, 0), vec![r#"EUNKNOWN: Invalid version "invalid""#]);
+    assert_eq!(
+        item_texts(&report, 0),
+        vec![r#"EUNKNOWN: Invalid version "invalid""#]
+    );
 }
 
 #[test]
 fn a_version_without_v_is_invalid() {
-    let report = run_judge(vec![daemon("pd", "1.2.3", "1.0", FRESH)], &server("v1.2.3", 1));
+    let report = run_judge(
+        vec![daemon("pd", "1.2.3", "1.0", FRESH)],
+        &server("v1.2.3", 1),
+    );
     assert_eq!(report.base.severity, Severity::Error);
-    assert_eq!(item_texts(&report, 0), vec![r#"EUNKNOWN: Invalid version "1.2.3""#]);
+    assert_eq!(
+        item_texts(&report, 0),
+        vec![r#"EUNKNOWN: Invalid version "1.2.3""#]
+    );
 }
 
 #[test]
@@ -121,7 +142,10 @@ fn g7_invalid_api_version_is_eunknown_error() {
         vec!["EUNKNOWN: Invalid API version: invalid version string: invalid"]
     );
     // A schema between migrations 000179 and 000184 can still hold `v1.0`.
-    let report = run_judge(vec![daemon("pd", "v1.2.3", "v1.0", FRESH)], &server("v1.2.3", 1));
+    let report = run_judge(
+        vec![daemon("pd", "v1.2.3", "v1.0", FRESH)],
+        &server("v1.2.3", 1),
+    );
     assert_eq!(
         item_texts(&report, 0),
         vec!["EUNKNOWN: Invalid API version: invalid major version: v1.0"]
@@ -136,7 +160,9 @@ fn g8_old_api_major_is_epd03_naming_the_servers_major() {
     );
     assert_eq!(report.base.severity, Severity::Warning);
     assert_eq!(codes(&report.base.warnings), vec![Code::Epd03]);
-    assert!(report.base.warnings[0].message.contains("pd-old-api (API 1.0)"));
+    assert!(report.base.warnings[0]
+        .message
+        .contains("pd-old-api (API 1.0)"));
     assert_eq!(
         item_texts(&report, 0),
         vec!["EPD03: Deprecated major API version 2."]
@@ -169,7 +195,10 @@ fn g10_newer_daemon_mismatches_too() {
         &server("v1.2.3", 1),
     );
     assert_eq!(report.base.severity, Severity::Warning);
-    assert_eq!(item_texts(&report, 0), vec![r#"EPD02: Mismatched version "v2.3.4""#]);
+    assert_eq!(
+        item_texts(&report, 0),
+        vec![r#"EPD02: Mismatched version "v2.3.4""#]
+    );
     assert!(report.items[1].warnings.is_empty());
 }
 
@@ -185,12 +214,18 @@ fn g11_stale_daemons_are_ignored() {
     assert_eq!(report.base.severity, Severity::Ok);
     assert_eq!(report.items.len(), 1);
     assert_eq!(report.items[0].provisioner_daemon.name, "pd-ok");
-    assert_eq!(report.view.inactive, vec![("pd-stale".to_string(), Some(STALE))]);
+    assert_eq!(
+        report.view.inactive,
+        vec![("pd-stale".to_string(), Some(STALE))]
+    );
 }
 
 #[test]
 fn g12_only_stale_is_epd01() {
-    let report = run_judge(vec![daemon("pd-stale", "v2.3.4", "1.0", STALE)], &server("v2.3.4", 1));
+    let report = run_judge(
+        vec![daemon("pd-stale", "v2.3.4", "1.0", STALE)],
+        &server("v2.3.4", 1),
+    );
     assert_eq!(report.base.severity, Severity::Error);
     assert_eq!(codes(&report.base.warnings), vec![Code::Epd01]);
 }
@@ -272,7 +307,10 @@ fn older_schemas_report_unknowns() {
     );
     assert_eq!(report.base.severity, Severity::Ok);
     assert!(report.items[0].provisioner_daemon.api_version.is_none());
-    assert!(report.details().iter().any(|l| l.contains("api_version, organization_id, key_id")));
+    assert!(report
+        .details()
+        .iter()
+        .any(|l| l.contains("api_version, organization_id, key_id")));
 
     let mut report = ProvisionerDaemonsReport::default();
     judge(
@@ -287,29 +325,52 @@ fn older_schemas_report_unknowns() {
         &server("v1.2.3", 1),
     );
     assert_eq!(report.base.severity, Severity::Warning);
-    assert!(report.base.warnings[0].message.contains("cannot tell which"));
+    assert!(report.base.warnings[0]
+        .message
+        .contains("cannot tell which"));
 }
 
 /// Keys appear in `text` in this order (serde_json's Value would sort them, so read the text).
 pub(crate) fn assert_key_order(text: &str, keys: &[&str]) {
     let positions: Vec<usize> = keys
         .iter()
-        .map(|k| text.find(&format!("\"{k}\":")).unwrap_or_else(|| panic!("no key {k} in {text}")))
+        .map(|k| {
+            text.find(&format!("\"{k}\":"))
+                .unwrap_or_else(|| panic!("no key {k} in {text}"))
+        })
         .collect();
-    assert!(positions.windows(2).all(|w| w[0] < w[1]), "key order {keys:?} in {text}");
+    assert!(
+        positions.windows(2).all(|w| w[0] < w[1]),
+        "key order {keys:?} in {text}"
+    );
 }
 
 #[test]
 fn item_json_has_codersdk_shape() {
-    let report = run_judge(vec![daemon("pd-ok", "v1.2.3", "1.0", FRESH)], &server("v1.2.3", 1));
+    let report = run_judge(
+        vec![daemon("pd-ok", "v1.2.3", "1.0", FRESH)],
+        &server("v1.2.3", 1),
+    );
     let text = serde_json::to_string(&report).unwrap();
     assert_key_order(&text, &["severity", "warnings", "dismissed", "items"]);
     assert_key_order(
         &text,
         &[
-            "provisioner_daemon", "id", "organization_id", "key_id", "created_at", "last_seen_at",
-            "name", "version", "api_version", "provisioners", "tags", "key_name", "status",
-            "current_job", "previous_job",
+            "provisioner_daemon",
+            "id",
+            "organization_id",
+            "key_id",
+            "created_at",
+            "last_seen_at",
+            "name",
+            "version",
+            "api_version",
+            "provisioners",
+            "tags",
+            "key_name",
+            "status",
+            "current_job",
+            "previous_job",
         ],
     );
     let json: serde_json::Value = serde_json::from_str(&text).unwrap();

@@ -223,16 +223,34 @@ mod tests {
             parse_api_version("invalid").unwrap_err(),
             "invalid version string: invalid"
         );
-        assert_eq!(parse_api_version("x.1").unwrap_err(), "invalid major version: x.1");
-        assert_eq!(parse_api_version("1.x").unwrap_err(), "invalid minor version: 1.x");
-        assert_eq!(parse_api_version("v1.0").unwrap_err(), "invalid major version: v1.0");
-        assert_eq!(parse_api_version("1").unwrap_err(), "invalid version string: 1");
+        assert_eq!(
+            parse_api_version("x.1").unwrap_err(),
+            "invalid major version: x.1"
+        );
+        assert_eq!(
+            parse_api_version("1.x").unwrap_err(),
+            "invalid minor version: 1.x"
+        );
+        assert_eq!(
+            parse_api_version("v1.0").unwrap_err(),
+            "invalid major version: v1.0"
+        );
+        assert_eq!(
+            parse_api_version("1").unwrap_err(),
+            "invalid version string: 1"
+        );
         assert_eq!(
             parse_api_version("1.0.0").unwrap_err(),
             "invalid version string: 1.0.0"
         );
-        assert_eq!(parse_api_version("").unwrap_err(), "invalid version string: ");
-        assert_eq!(parse_api_version(".1").unwrap_err(), "invalid major version: .1");
+        assert_eq!(
+            parse_api_version("").unwrap_err(),
+            "invalid version string: "
+        );
+        assert_eq!(
+            parse_api_version(".1").unwrap_err(),
+            "invalid major version: .1"
+        );
     }
 
     #[test]
