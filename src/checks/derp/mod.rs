@@ -31,6 +31,8 @@ impl SectionReport for DerpReport {
 
 pub fn run(_ctx: &Context) -> DerpReport {
     let mut report = DerpReport::default();
-    report.base.skip("the DERP and STUN check is not implemented in this build");
+    report
+        .base
+        .skip("the DERP and STUN check is not implemented in this build");
     report
 }
