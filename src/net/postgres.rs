@@ -220,7 +220,25 @@ impl Dsn {
 
     /// Connects under the deadline. The returned client has `default_transaction_read_only`
     /// switched on, so even a mistaken write would be refused by the server.
+    ///
+    /// The driver's `connect_timeout` covers only the TCP connect, not TLS or the start-up
+    /// exchange, so the attempt runs on its own thread and is abandoned at the deadline.
     pub fn connect(&self, deadline: Instant) -> Result<Client, ConnectError> {
+        let (done, result) = std::sync::mpsc::channel();
+        let dsn = self.clone();
+        std::thread::Builder::new()
+            .name("postgres-connect".to_string())
+            .spawn(move || {
+                let _ = done.send(dsn.connect_blocking(deadline));
+            })
+            .map_err(|e| ConnectError::Config(format!("cannot start a thread: {e}")))?;
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        result
+            .recv_timeout(remaining)
+            .unwrap_or(Err(ConnectError::Timeout))
+    }
+
+    fn connect_blocking(&self, deadline: Instant) -> Result<Client, ConnectError> {
         let remaining = deadline.saturating_duration_since(Instant::now());
         if remaining.is_zero() {
             return Err(ConnectError::Timeout);

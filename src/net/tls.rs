@@ -99,15 +99,14 @@ pub fn config_with(
         Verification::Full => WebPkiServerVerifier::builder(roots)
             .build()
             .map_err(|e| format!("cannot use the trust roots: {e}"))?,
-        Verification::ChainOnly | Verification::None => {
-            let inner = WebPkiServerVerifier::builder(roots)
-                .build()
-                .map_err(|e| format!("cannot use the trust roots: {e}"))?;
-            Arc::new(LenientVerifier {
-                inner,
-                check_chain: verification == Verification::ChainOnly,
-            })
-        }
+        Verification::ChainOnly => Arc::new(LenientVerifier {
+            chain: Some(
+                WebPkiServerVerifier::builder(roots)
+                    .build()
+                    .map_err(|e| format!("cannot use the trust roots: {e}"))?,
+            ),
+        }),
+        Verification::None => Arc::new(LenientVerifier { chain: None }),
     };
     let builder = builder
         .dangerous()
@@ -120,12 +119,15 @@ pub fn config_with(
     }
 }
 
-/// Accepts any certificate (`check_chain = false`) or any host name on a trusted chain.
-/// Handshake signatures are always verified.
+/// Accepts any certificate (`chain: None`) or any host name on a trusted chain. Handshake
+/// signatures are always verified.
 #[derive(Debug)]
 struct LenientVerifier {
-    inner: Arc<WebPkiServerVerifier>,
-    check_chain: bool,
+    chain: Option<Arc<WebPkiServerVerifier>>,
+}
+
+fn signature_algorithms() -> rustls::crypto::WebPkiSupportedAlgorithms {
+    rustls::crypto::ring::default_provider().signature_verification_algorithms
 }
 
 impl ServerCertVerifier for LenientVerifier {
@@ -137,16 +139,10 @@ impl ServerCertVerifier for LenientVerifier {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        if !self.check_chain {
+        let Some(chain) = &self.chain else {
             return Ok(ServerCertVerified::assertion());
-        }
-        match self.inner.verify_server_cert(
-            end_entity,
-            intermediates,
-            server_name,
-            ocsp_response,
-            now,
-        ) {
+        };
+        match chain.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now) {
             Err(rustls::Error::InvalidCertificate(
                 CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
             )) => Ok(ServerCertVerified::assertion()),
@@ -160,7 +156,7 @@ impl ServerCertVerifier for LenientVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.inner.verify_tls12_signature(message, cert, dss)
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &signature_algorithms())
     }
 
     fn verify_tls13_signature(
@@ -169,11 +165,11 @@ impl ServerCertVerifier for LenientVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.inner.verify_tls13_signature(message, cert, dss)
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &signature_algorithms())
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.inner.supported_verify_schemes()
+        signature_algorithms().supported_schemes()
     }
 }
 

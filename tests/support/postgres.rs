@@ -28,6 +28,8 @@ pub struct PgOptions {
     pub tls: bool,
     /// Refuse unencrypted TCP connections (for `allow`/`disable` tests).
     pub tls_only: bool,
+    /// Names in the server certificate; empty means localhost and 127.0.0.1.
+    pub cert_names: &'static [&'static str],
 }
 
 impl PgServer {
@@ -43,7 +45,7 @@ impl PgServer {
         SERVER.get_or_init(|| {
             PgServer::start(PgOptions {
                 tls: true,
-                tls_only: false,
+                ..PgOptions::default()
             })
         })
     }
@@ -75,7 +77,12 @@ impl PgServer {
         let mut ca_file = None;
         if options.tls {
             let ca = TestCa::new("healthcheck test CA");
-            let leaf = ca.leaf(&["localhost", "127.0.0.1"]);
+            let names = if options.cert_names.is_empty() {
+                &["localhost", "127.0.0.1"][..]
+            } else {
+                options.cert_names
+            };
+            let leaf = ca.leaf(names);
             std::fs::write(data.join("server.crt"), leaf.cert_pem).unwrap();
             std::fs::write(data.join("server.key"), leaf.key_pem).unwrap();
             let _ = Command::new("chmod")
@@ -117,6 +124,15 @@ impl PgServer {
             .batch_execute(&format!("CREATE DATABASE coder OWNER {USER}"))
             .expect("create the coder database");
         server
+    }
+
+    /// A TLS server whose certificate carries only the given names.
+    pub fn start_with_cert_names(names: &'static [&'static str]) -> PgServer {
+        PgServer::start(PgOptions {
+            tls: true,
+            cert_names: names,
+            ..PgOptions::default()
+        })
     }
 
     fn wait_ready(&self, log: &Path) {
