@@ -135,6 +135,7 @@ impl Settings {
         settings.access_url = args
             .access_url
             .clone()
+            .filter(|s| !s.trim().is_empty())
             .or_else(|| from_file("CODER_ACCESS_URL"))
             .filter(|s| !s.trim().is_empty());
 

@@ -263,7 +263,9 @@ fn access_url_from_env_and_env_file_with_flag_winning() {
 #[test]
 fn token_is_never_printed() {
     let token = "sEcReT-session-token-123";
-    let port = coder_like("v2.18.1");
+    // A server that mirrors every request back, so a token sent anywhere would come back in
+    // bodies and findings.
+    let port = fixed_server(|head| response("400 Bad Request", &[("Server", "mirror")], head));
     for json in [true, false] {
         let mut cmd = healthcheck();
         cmd.args(["run", "--access-url", &format!("http://127.0.0.1:{port}")])
@@ -274,6 +276,12 @@ fn token_is_never_printed() {
         }
         let out = run(cmd);
         assert!(!out.all().contains(token), "{}", out.all());
+        // The mirror's answers did reach the report (the test can see a leak).
+        assert!(
+            out.all().contains("mirror") || out.all().contains("GET /"),
+            "{}",
+            out.all()
+        );
     }
     let help = cli(&["run", "--help"]);
     assert!(help.stdout.contains("CODER_SESSION_TOKEN"));

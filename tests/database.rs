@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use support::certs::TestCa;
 use support::http::stall_server;
-use support::postgres::{PgOptions, PgServer, PASSWORD, USER};
+use support::postgres::{PgServer, PASSWORD, USER};
 use support::tcp::delaying_proxy;
 use support::{free_port, healthcheck, run, run_json, temp_dir};
 
@@ -112,6 +112,11 @@ fn threshold_from_the_environment_and_its_floor() {
     let out = run(cmd);
     // Under 1ms falls back to Coder's 15ms.
     assert_eq!(out.json()["database"]["threshold_ms"], 15, "{}", out.stdout);
+    let mut cmd = healthcheck();
+    cmd.args(["run", "--json", "--only", "database"])
+        .env("CODER_PG_CONNECTION_URL", pg.dsn("sslmode=disable"))
+        .env("CODER_HEALTH_CHECK_THRESHOLD_DATABASE", "250ms");
+    assert_eq!(run(cmd).json()["database"]["threshold_ms"], 250);
 }
 
 #[test]
@@ -197,7 +202,8 @@ fn sslmode_require_against_a_server_without_tls() {
 
 #[test]
 fn sslmode_verify_full_and_verify_ca_with_sslrootcert() {
-    let pg = PgServer::shared_tls();
+    // This server refuses plain connections, so each success was over TLS.
+    let pg = PgServer::shared_tls_only();
     let ca = pg.ca_file.as_ref().unwrap().display().to_string();
     for mode in ["verify-full", "verify-ca", "require", "prefer"] {
         let (_, db) = database(&[
@@ -254,12 +260,68 @@ fn verify_full_without_a_root_certificate_says_so() {
 }
 
 #[test]
+fn require_with_a_root_certificate_verifies_the_chain() {
+    let pg = PgServer::shared_tls_only();
+    let (_, db) = database(&["--postgres-url", &pg.dsn("sslmode=require")]);
+    assert_eq!(
+        db["severity"], "ok",
+        "require without a root certificate only encrypts: {db}"
+    );
+    let dir = temp_dir("hc-ca-");
+    let stranger = TestCa::new("a stranger's CA")
+        .write(&dir)
+        .display()
+        .to_string();
+    let (_, db) = database(&[
+        "--postgres-url",
+        &pg.dsn(&format!("sslmode=require&sslrootcert={stranger}")),
+    ]);
+    assert!(
+        error_of(&db).contains("unknown authority"),
+        "libpq: require + sslrootcert = verify-ca: {db}"
+    );
+}
+
+#[test]
+fn hostaddr_is_where_we_connect() {
+    let pg = PgServer::shared();
+    let dsn = format!(
+        "host=db.example.invalid hostaddr=127.0.0.1 port={} user={USER} password={PASSWORD} dbname=coder sslmode=disable",
+        pg.port
+    );
+    let (_, db) = database(&["--postgres-url", &dsn]);
+    assert_eq!(db["severity"], "ok", "{db}");
+}
+
+#[test]
+fn passwords_with_url_special_characters_never_leak() {
+    let pg = PgServer::shared();
+    // An unencoded '/' and '?' in a generated password: the DSN does not parse, and no piece of
+    // the password may appear in the finding.
+    let dsn = format!(
+        "postgres://{USER}:gen/Pass?word-77@127.0.0.1:{}/coder",
+        pg.port
+    );
+    let (out, db) = database(&["--postgres-url", &dsn]);
+    assert!(error_of(&db).starts_with("EDB01: "), "{db}");
+    for fragment in ["gen/Pass", "Pass?word", "word-77"] {
+        assert!(
+            !out.all().contains(fragment),
+            "{fragment} leaked: {}",
+            out.all()
+        );
+    }
+    let dsn = format!(
+        "host=127.0.0.1 port={} user={USER} password=two words-99",
+        pg.port
+    );
+    let (out, _) = database(&["--postgres-url", &dsn]);
+    assert!(!out.all().contains("words-99"), "{}", out.all());
+}
+
+#[test]
 fn allow_retries_with_tls_and_disable_does_not() {
-    let pg = PgServer::start(PgOptions {
-        tls: true,
-        tls_only: true,
-        ..PgOptions::default()
-    });
+    let pg = PgServer::shared_tls_only();
     let (_, db) = database(&["--postgres-url", &pg.dsn("sslmode=allow")]);
     assert_eq!(db["severity"], "ok", "{db}");
     let (_, db) = database(&["--postgres-url", &pg.dsn("sslmode=disable")]);

@@ -126,7 +126,9 @@ pub fn run(ctx: &Context) -> AccessUrlReport {
             ),
         );
     } else if response.body.trim() != "OK" {
-        // Beyond Coder: a 200 that is not Coder's "OK" means something else answered.
+        // Beyond Coder: a 200 that is not Coder's "OK" means something else answered. Coder's
+        // own field stays as Coder computes it (status 200 => healthy).
+        report.healthy = true;
         report.base.warn(
             Severity::Warning,
             Code::Eacs04,

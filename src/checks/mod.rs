@@ -43,7 +43,11 @@ pub fn run(settings: Arc<Settings>, net: Net, progress: &dyn Fn(SectionId)) -> R
     // hung server costs one deadline, not two.
     let mut discovery = Some({
         let (settings, net) = (settings.clone(), net.clone());
-        std::thread::spawn(move || Deployment::discover(&settings, &net))
+        let (done, result) = mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = done.send(Deployment::discover(&settings, &net));
+        });
+        result
     });
     let mut context = Context {
         settings: settings.clone(),
@@ -60,8 +64,10 @@ pub fn run(settings: Arc<Settings>, net: Net, progress: &dyn Fn(SectionId)) -> R
         match id {
             SectionId::AccessUrl => {
                 report.access_url = run_section(id, &context, access_url::run);
-                if let Some(handle) = discovery.take() {
-                    context.deployment = Arc::new(handle.join().unwrap_or_default());
+                // Discovery keeps its own deadlines; this bound only guards against a hang.
+                if let Some(result) = discovery.take() {
+                    let wait = settings.timeout * 2 + DEADLINE_GRACE;
+                    context.deployment = Arc::new(result.recv_timeout(wait).unwrap_or_default());
                 }
             }
             SectionId::Websocket => report.websocket = run_section(id, &context, websocket::run),

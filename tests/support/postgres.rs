@@ -126,6 +126,18 @@ impl PgServer {
         server
     }
 
+    /// A TLS server that refuses unencrypted TCP: a success through it proves TLS was used.
+    pub fn shared_tls_only() -> &'static PgServer {
+        static SERVER: OnceLock<PgServer> = OnceLock::new();
+        SERVER.get_or_init(|| {
+            PgServer::start(PgOptions {
+                tls: true,
+                tls_only: true,
+                ..PgOptions::default()
+            })
+        })
+    }
+
     /// A TLS server whose certificate carries only the given names.
     pub fn start_with_cert_names(names: &'static [&'static str]) -> PgServer {
         PgServer::start(PgOptions {
