@@ -33,6 +33,8 @@ impl SectionReport for WorkspaceProxyReport {
 
 pub fn run(_ctx: &Context) -> WorkspaceProxyReport {
     let mut report = WorkspaceProxyReport::default();
-    report.base.skip("the workspace proxy check is not implemented in this build");
+    report
+        .base
+        .skip("the workspace proxy check is not implemented in this build");
     report
 }

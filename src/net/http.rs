@@ -159,7 +159,10 @@ fn classify_transport(t: &ureq::Transport, timeout: Duration) -> HttpError {
     let (kind, detail) = match t.kind() {
         K::Dns => (
             HttpErrorKind::Dns,
-            format!("DNS lookup failed: {}", non_empty(&message, "host not found")),
+            format!(
+                "DNS lookup failed: {}",
+                non_empty(&message, "host not found")
+            ),
         ),
         K::ConnectionFailed => (
             HttpErrorKind::Refused,
