@@ -113,10 +113,7 @@ fn man(dir: Option<std::path::PathBuf>) -> ExitCode {
         }
         Some(dir) => {
             if let Err(e) = std::fs::create_dir_all(&dir) {
-                return usage_error(
-                    &format!("cannot create {}: {e}", dir.display()),
-                    &Secrets::default(),
-                );
+                return usage_error(&format!("cannot create {}: {e}", dir.display()), &Secrets::default());
             }
             for (name, contents) in pages {
                 let path = dir.join(name);

@@ -45,11 +45,7 @@ impl Secrets {
         }
         // Also the spellings a secret takes inside URLs.
         let encoded: String = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
-        for variant in [
-            secret.to_string(),
-            encoded,
-            percent_encode_all_reserved(secret),
-        ] {
+        for variant in [secret.to_string(), encoded, percent_encode_all_reserved(secret)] {
             if !self.values.contains(&variant) {
                 self.values.push(variant);
             }

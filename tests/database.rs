@@ -8,12 +8,7 @@ use support::run_json;
 #[test]
 fn healthy_database_reports_median_of_five_pings() {
     let pg = PgServer::shared();
-    let out = run_json(&[
-        "--only",
-        "database",
-        "--postgres-url",
-        &pg.dsn("sslmode=disable"),
-    ]);
+    let out = run_json(&["--only", "database", "--postgres-url", &pg.dsn("sslmode=disable")]);
     let json = out.json();
     let db = &json["database"];
     assert_eq!(db["severity"], "ok", "{db}");

@@ -48,8 +48,14 @@ fn map_file(nodes: &[(&str, u16)]) -> std::path::PathBuf {
 fn healthy_embedded_relay_exchanges_a_packet_with_a_measured_rtt() {
     let relay = DerpRelay::start(Mode::Normal);
     let out = run_json(&[
-        "--only", "derp", "--access-url", &relay.url(),
-        "--derp-server-stun-addresses", "disable", "--timeout", "3s",
+        "--only",
+        "derp",
+        "--access-url",
+        &relay.url(),
+        "--derp-server-stun-addresses",
+        "disable",
+        "--timeout",
+        "3s",
     ]);
     let json = out.json();
     let derp = &json["derp"];
@@ -83,8 +89,14 @@ fn relay_that_refuses_upgrade_derp_with_400_falls_back_to_websocket() {
     // Coder's E6 case: the relay itself answers 400 to Upgrade: DERP.
     let relay = DerpRelay::start(Mode::RefuseDerpUpgrade);
     let out = run_json(&[
-        "--only", "derp", "--access-url", &relay.url(),
-        "--derp-server-stun-addresses", "disable", "--timeout", "3s",
+        "--only",
+        "derp",
+        "--access-url",
+        &relay.url(),
+        "--derp-server-stun-addresses",
+        "disable",
+        "--timeout",
+        "3s",
     ]);
     let json = out.json();
     let derp = &json["derp"];
@@ -116,8 +128,14 @@ fn nginx_that_only_passes_websocket_upgrades_gives_ederp01() {
         relay.port
     ));
     let out = run_json(&[
-        "--only", "derp", "--access-url", &nginx.url(),
-        "--derp-server-stun-addresses", "disable", "--timeout", "3s",
+        "--only",
+        "derp",
+        "--access-url",
+        &nginx.url(),
+        "--derp-server-stun-addresses",
+        "disable",
+        "--timeout",
+        "3s",
     ]);
     let json = out.json();
     let derp = &json["derp"];
@@ -128,17 +146,30 @@ fn nginx_that_only_passes_websocket_upgrades_gives_ederp01() {
     assert_eq!(node["can_exchange_messages"], true);
     let first_err = node["client_errs"][0][0].as_str().unwrap();
     assert!(first_err.contains("426"), "{first_err}");
-    assert!(derp["warnings"][0]["message"].as_str().unwrap().contains("999b"));
+    assert!(derp["warnings"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("999b"));
 }
 
 #[test]
 fn relay_down_is_a_node_error_within_the_deadline() {
     let closed = free_port();
     let out = run_json(&[
-        "--only", "derp", "--access-url", &format!("http://127.0.0.1:{closed}"),
-        "--derp-server-stun-addresses", "disable", "--timeout", "2s",
+        "--only",
+        "derp",
+        "--access-url",
+        &format!("http://127.0.0.1:{closed}"),
+        "--derp-server-stun-addresses",
+        "disable",
+        "--timeout",
+        "2s",
     ]);
-    assert!(out.elapsed < Duration::from_millis(2800), "{:?}", out.elapsed);
+    assert!(
+        out.elapsed < Duration::from_millis(2800),
+        "{:?}",
+        out.elapsed
+    );
     let json = out.json();
     let derp = &json["derp"];
     assert_eq!(derp["severity"], "error", "{derp:#}");
@@ -146,8 +177,20 @@ fn relay_down_is_a_node_error_within_the_deadline() {
     let node = node_of(&json, "999", 0);
     assert_eq!(node["can_exchange_messages"], false);
     let errs = node["client_errs"][0].as_array().unwrap();
-    assert!(errs.iter().any(|e| e.as_str().unwrap().contains("couldn't connect after 5 tries")), "{errs:?}");
-    assert!(node["error"].as_str().unwrap().contains("node 999b in region 999"), "{node:#}");
+    assert!(
+        errs.iter().any(|e| e
+            .as_str()
+            .unwrap()
+            .contains("couldn't connect after 5 tries")),
+        "{errs:?}"
+    );
+    assert!(
+        node["error"]
+            .as_str()
+            .unwrap()
+            .contains("node 999b in region 999"),
+        "{node:#}"
+    );
     assert!(derp["error"].as_str().unwrap().contains("999b"));
     assert_eq!(out.code, 1);
 }
@@ -158,13 +201,26 @@ fn silent_relay_is_a_node_error_within_the_deadline() {
     // on a silent access URL, and this test times the DERP section alone.
     let map = map_file(&[("1a", stall_server())]);
     let out = run_json(&[
-        "--only", "derp", "--derp-server-enable=false",
-        "--derp-config-path", map.to_str().unwrap(),
-        "--derp-server-stun-addresses", "disable", "--timeout", "2s",
+        "--only",
+        "derp",
+        "--derp-server-enable=false",
+        "--derp-config-path",
+        map.to_str().unwrap(),
+        "--derp-server-stun-addresses",
+        "disable",
+        "--timeout",
+        "2s",
     ]);
-    assert!(out.elapsed < Duration::from_millis(2800), "{:?}", out.elapsed);
+    assert!(
+        out.elapsed < Duration::from_millis(2800),
+        "{:?}",
+        out.elapsed
+    );
     let json = out.json();
-    assert!(json["derp"]["duration_ms"].as_u64().unwrap() < 2200, "{json:#}");
+    assert!(
+        json["derp"]["duration_ms"].as_u64().unwrap() < 2200,
+        "{json:#}"
+    );
     let node = node_of(&json, "1", 0);
     assert_eq!(json["derp"]["severity"], "error");
     let err = node["error"].as_str().unwrap();
@@ -175,14 +231,23 @@ fn silent_relay_is_a_node_error_within_the_deadline() {
 fn garbage_instead_of_the_magic_is_a_clear_error() {
     let relay = DerpRelay::start(Mode::BadMagic);
     let out = run_json(&[
-        "--only", "derp", "--access-url", &relay.url(),
-        "--derp-server-stun-addresses", "disable", "--timeout", "2s",
+        "--only",
+        "derp",
+        "--access-url",
+        &relay.url(),
+        "--derp-server-stun-addresses",
+        "disable",
+        "--timeout",
+        "2s",
     ]);
     let json = out.json();
     let node = node_of(&json, "999", 0);
     assert_eq!(json["derp"]["severity"], "error");
     let err = node["error"].as_str().unwrap();
-    assert!(err.contains("not a DERP server") && err.contains("magic"), "{err}");
+    assert!(
+        err.contains("not a DERP server") && err.contains("magic"),
+        "{err}"
+    );
     assert!(!out.stderr.contains("panic"), "{}", out.stderr);
 }
 
@@ -192,24 +257,44 @@ fn eight_nodes_with_dead_ones_end_within_one_timeout() {
     let stall = stall_server();
     let closed = free_port();
     let nodes = [
-        ("1a", good.port), ("2a", stall), ("3a", good.port), ("4a", closed),
-        ("5a", stall), ("6a", good.port), ("7a", stall), ("8a", closed),
+        ("1a", good.port),
+        ("2a", stall),
+        ("3a", good.port),
+        ("4a", closed),
+        ("5a", stall),
+        ("6a", good.port),
+        ("7a", stall),
+        ("8a", closed),
     ];
     let map = map_file(&nodes);
     let out = run_json(&[
-        "--only", "derp", "--derp-server-enable=false",
-        "--derp-config-path", map.to_str().unwrap(),
-        "--derp-server-stun-addresses", "disable", "--timeout", "2s",
+        "--only",
+        "derp",
+        "--derp-server-enable=false",
+        "--derp-config-path",
+        map.to_str().unwrap(),
+        "--derp-server-stun-addresses",
+        "disable",
+        "--timeout",
+        "2s",
     ]);
     // Ten dead nodes must cost one timeout, not ten.
-    assert!(out.elapsed < Duration::from_millis(2800), "{:?}", out.elapsed);
+    assert!(
+        out.elapsed < Duration::from_millis(2800),
+        "{:?}",
+        out.elapsed
+    );
     let json = out.json();
     let regions = json["derp"]["regions"].as_object().unwrap();
     assert_eq!(regions.len(), 8);
     for (i, (name, port)) in nodes.iter().enumerate() {
         let node = node_of(&json, &(i + 1).to_string(), 0);
         assert_eq!(node["node"]["Name"], *name);
-        assert_eq!(node["can_exchange_messages"], *port == good.port, "{node:#}");
+        assert_eq!(
+            node["can_exchange_messages"],
+            *port == good.port,
+            "{node:#}"
+        );
     }
     assert_eq!(json["derp"]["severity"], "error");
 }
@@ -219,16 +304,24 @@ fn bad_derp_map_files_are_findings_naming_the_file() {
     let dir = temp_dir("hc-badmap-");
     let cases = [
         ("syntax.json", "{\"Regions\": {", "not valid JSON"),
-        ("type.json", r#"{"Regions": {"1": {"RegionID": "abc"}}}"#, "RegionID: expected an integer, found string \"abc\""),
+        (
+            "type.json",
+            r#"{"Regions": {"1": {"RegionID": "abc"}}}"#,
+            "RegionID: expected an integer, found string \"abc\"",
+        ),
         ("empty.json", r#"{"Regions": {}}"#, "no regions"),
     ];
     for (name, text, expected) in cases {
         let path = dir.join(name);
         std::fs::write(&path, text).unwrap();
         let out = run_json(&[
-            "--only", "derp", "--derp-server-enable=false",
-            "--derp-config-path", path.to_str().unwrap(),
-            "--derp-server-stun-addresses", "disable",
+            "--only",
+            "derp",
+            "--derp-server-enable=false",
+            "--derp-config-path",
+            path.to_str().unwrap(),
+            "--derp-server-stun-addresses",
+            "disable",
         ]);
         let json = out.json();
         let error = json["derp"]["error"].as_str().unwrap_or_default();
@@ -244,7 +337,10 @@ fn no_access_url_and_no_map_skips_with_a_reason() {
     let out = run_json(&["--only", "derp", "--derp-server-stun-addresses", "disable"]);
     let json = out.json();
     assert_eq!(json["derp"]["skipped"], true);
-    assert!(json["derp"]["skip_reason"].as_str().unwrap().contains("no access URL"));
+    assert!(json["derp"]["skip_reason"]
+        .as_str()
+        .unwrap()
+        .contains("no access URL"));
 }
 
 #[test]
@@ -263,13 +359,70 @@ fn map_file_keys_are_read_case_insensitively_and_regions_sort_as_strings() {
     )
     .unwrap();
     let out = run_json(&[
-        "--only", "derp", "--access-url", &relay.url(),
-        "--derp-config-path", path.to_str().unwrap(),
-        "--derp-server-stun-addresses", "disable",
+        "--only",
+        "derp",
+        "--access-url",
+        &relay.url(),
+        "--derp-config-path",
+        path.to_str().unwrap(),
+        "--derp-server-stun-addresses",
+        "disable",
     ]);
     let json = out.json();
-    let keys: Vec<&String> = json["derp"]["regions"].as_object().unwrap().keys().collect();
+    let keys: Vec<&String> = json["derp"]["regions"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .collect();
     assert_eq!(keys, ["1000", "999"]);
-    assert_eq!(node_of(&json, "1000", 0)["can_exchange_messages"], true, "{json:#}");
+    assert_eq!(
+        node_of(&json, "1000", 0)["can_exchange_messages"],
+        true,
+        "{json:#}"
+    );
     assert_eq!(json["derp"]["severity"], "ok");
+}
+
+#[test]
+fn one_dead_node_of_two_in_a_region_is_ederp02() {
+    // Coder's E3: a region with a good node and a dead one is operational, with a warning.
+    let good = DerpRelay::start(Mode::Normal);
+    let closed = free_port();
+    let path = temp_dir("hc-e3-").join("map.json");
+    let node = |name: &str, port: u16| {
+        serde_json::json!({"Name": name, "RegionID": 1, "HostName": "127.0.0.1", "DERPPort": port,
+                           "STUNPort": -1, "ForceHTTP": true})
+    };
+    let map = serde_json::json!({"Regions": {"1": {"RegionID": 1, "RegionCode": "one",
+        "RegionName": "One", "Nodes": [node("1b", closed), node("1a", good.port)]}}});
+    std::fs::write(&path, map.to_string()).unwrap();
+    let out = run_json(&[
+        "--only",
+        "derp",
+        "--derp-server-enable=false",
+        "--derp-config-path",
+        path.to_str().unwrap(),
+        "--derp-server-stun-addresses",
+        "disable",
+        "--timeout",
+        "2s",
+    ]);
+    let json = out.json();
+    let derp = &json["derp"];
+    assert_eq!(derp["healthy"], true, "{derp:#}");
+    assert_eq!(derp["severity"], "warning");
+    assert_eq!(codes(&derp["warnings"]), ["EDERP02"]);
+    let message = derp["warnings"][0]["message"].as_str().unwrap();
+    assert!(
+        message.contains("node 1b") && message.contains("region 1"),
+        "{message}"
+    );
+    let region = &derp["regions"]["1"];
+    assert_eq!(region["healthy"], true);
+    assert_eq!(region["warnings"].as_array().unwrap().len(), 1);
+    // Node reports are sorted by name.
+    assert_eq!(node_of(&json, "1", 0)["node"]["Name"], "1a");
+    assert_eq!(node_of(&json, "1", 0)["severity"], "ok");
+    assert_eq!(node_of(&json, "1", 1)["severity"], "error");
+    assert_eq!(out.code, 0);
 }

@@ -66,7 +66,9 @@ fn fetch_buildinfo(settings: &Settings, net: &Net) -> Result<BuildInfo, String> 
     let mut info: BuildInfo = serde_json::from_str(&response.body)
         .map_err(|e| format!("GET /api/v2/buildinfo: not Coder's build info JSON: {e}"))?;
     if info.version.is_none() {
-        info.version = response.header("X-Coder-Build-Version").map(str::to_string);
+        info.version = response
+            .header("X-Coder-Build-Version")
+            .map(str::to_string);
     }
     Ok(info)
 }

@@ -118,10 +118,7 @@ pub fn run_section<R: SectionReport>(
         ),
         Err(mpsc::RecvTimeoutError::Disconnected) => failed::<R>(
             Code::Eunknown,
-            format!(
-                "{} report panic: the check ended without a report",
-                id.panic_label()
-            ),
+            format!("{} report panic: the check ended without a report", id.panic_label()),
         ),
     };
     report.base_mut().duration_ms = started.elapsed().as_millis() as u64;
@@ -175,11 +172,10 @@ mod tests {
     #[test]
     fn a_panic_becomes_eunknown_and_the_run_goes_on() {
         std::panic::set_hook(Box::new(|_| {}));
-        let report: database::DatabaseReport = run_section(
-            SectionId::Database,
-            &context(Duration::from_secs(1)),
-            |_| panic!("boom"),
-        );
+        let report: database::DatabaseReport =
+            run_section(SectionId::Database, &context(Duration::from_secs(1)), |_| {
+                panic!("boom")
+            });
         let _ = std::panic::take_hook();
         assert_eq!(report.base.severity, Severity::Error);
         assert_eq!(
@@ -192,14 +188,11 @@ mod tests {
     #[test]
     fn an_overrunning_check_is_abandoned_at_its_deadline() {
         let started = Instant::now();
-        let report: database::DatabaseReport = run_section(
-            SectionId::Database,
-            &context(Duration::from_millis(100)),
-            |_| {
+        let report: database::DatabaseReport =
+            run_section(SectionId::Database, &context(Duration::from_millis(100)), |_| {
                 std::thread::sleep(Duration::from_secs(5));
                 database::DatabaseReport::default()
-            },
-        );
+            });
         assert!(started.elapsed() < Duration::from_secs(2));
         assert!(report.base.error.unwrap().contains("did not finish"));
     }
@@ -214,9 +207,6 @@ mod tests {
         let report: database::DatabaseReport =
             run_section(SectionId::Database, &ctx, |_| panic!("must not run"));
         assert!(report.base.skipped);
-        assert_eq!(
-            report.base.skip_reason.as_deref(),
-            Some("not selected by --only")
-        );
+        assert_eq!(report.base.skip_reason.as_deref(), Some("not selected by --only"));
     }
 }

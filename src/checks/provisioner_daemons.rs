@@ -27,8 +27,6 @@ impl SectionReport for ProvisionerDaemonsReport {
 
 pub fn run(_ctx: &Context) -> ProvisionerDaemonsReport {
     let mut report = ProvisionerDaemonsReport::default();
-    report
-        .base
-        .skip("the provisioner daemon check is not implemented in this build");
+    report.base.skip("the provisioner daemon check is not implemented in this build");
     report
 }

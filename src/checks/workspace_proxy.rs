@@ -33,8 +33,6 @@ impl SectionReport for WorkspaceProxyReport {
 
 pub fn run(_ctx: &Context) -> WorkspaceProxyReport {
     let mut report = WorkspaceProxyReport::default();
-    report
-        .base
-        .skip("the workspace proxy check is not implemented in this build");
+    report.base.skip("the workspace proxy check is not implemented in this build");
     report
 }

@@ -159,10 +159,7 @@ fn classify_transport(t: &ureq::Transport, timeout: Duration) -> HttpError {
     let (kind, detail) = match t.kind() {
         K::Dns => (
             HttpErrorKind::Dns,
-            format!(
-                "DNS lookup failed: {}",
-                non_empty(&message, "host not found")
-            ),
+            format!("DNS lookup failed: {}", non_empty(&message, "host not found")),
         ),
         K::ConnectionFailed => (
             HttpErrorKind::Refused,

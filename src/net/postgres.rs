@@ -162,11 +162,7 @@ impl Dsn {
 
     /// `host:port` of the first host, for messages.
     pub fn endpoint(&self) -> String {
-        let host = self
-            .hosts
-            .first()
-            .map(String::as_str)
-            .unwrap_or("localhost");
+        let host = self.hosts.first().map(String::as_str).unwrap_or("localhost");
         let port = self.ports.first().copied().unwrap_or(5432);
         if host.starts_with('/') {
             format!("{host}/.s.PGSQL.{port}")
@@ -305,8 +301,8 @@ impl Dsn {
     ) -> Result<Client, ConnectError> {
         config.ssl_mode(mode);
         let roots = self.trust_roots(verification)?;
-        let tls_config =
-            config_with(roots, verification, self.client_cert()?).map_err(ConnectError::Config)?;
+        let tls_config = config_with(roots, verification, self.client_cert()?)
+            .map_err(ConnectError::Config)?;
         config
             .connect(MakeRustlsConnect::new(tls_config))
             .map_err(ConnectError::Postgres)
@@ -451,11 +447,10 @@ pub fn password_of(dsn: &str) -> Option<String> {
 }
 
 fn percent_decode(s: &str) -> Result<String, String> {
-    let decoded: Vec<u8> =
-        url::form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
-            .next()
-            .map(|(_, v)| v.into_owned().into_bytes())
-            .unwrap_or_default();
+    let decoded: Vec<u8> = url::form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned().into_bytes())
+        .unwrap_or_default();
     String::from_utf8(decoded).map_err(|_| "invalid UTF-8 after percent-decoding".to_string())
 }
 
@@ -490,8 +485,7 @@ fn parse_uri(input: &str) -> Result<Dsn, String> {
     for entry in hostlist.split(',').filter(|e| !e.is_empty()) {
         let (host, port) = split_host_port(entry)?;
         if !host.is_empty() {
-            dsn.hosts
-                .push(percent_decode(&host).map_err(|e| format!("host: {e}"))?);
+            dsn.hosts.push(percent_decode(&host).map_err(|e| format!("host: {e}"))?);
         }
         if let Some(port) = port {
             dsn.ports.push(port);
@@ -500,11 +494,7 @@ fn parse_uri(input: &str) -> Result<Dsn, String> {
     if let Some(db) = path.filter(|p| !p.is_empty()) {
         dsn.dbname = Some(percent_decode(db).map_err(|e| format!("dbname: {e}"))?);
     }
-    for pair in query
-        .unwrap_or_default()
-        .split('&')
-        .filter(|p| !p.is_empty())
-    {
+    for pair in query.unwrap_or_default().split('&').filter(|p| !p.is_empty()) {
         let (key, value) = pair
             .split_once('=')
             .ok_or_else(|| format!("invalid URI query parameter {pair:?}: expected key=value"))?;
@@ -579,9 +569,7 @@ fn parse_key_values(input: &str) -> Result<Dsn, String> {
                 }
             }
             if !closed {
-                return Err(format!(
-                    "unterminated quoted value for {key:?} in connection string"
-                ));
+                return Err(format!("unterminated quoted value for {key:?} in connection string"));
             }
         } else {
             while let Some(&c) = chars.peek() {

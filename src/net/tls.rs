@@ -8,9 +8,7 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::client::WebPkiServerVerifier;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{
-    CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
-};
+use rustls::{CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 
 /// Trust roots and the client config built from them.
 #[derive(Clone, Debug)]
@@ -28,9 +26,9 @@ impl Tls {
         roots.add_parsable_certificates(native.certs);
         for path in extra_ca {
             for cert in read_pem_certs(path)? {
-                roots.add(cert).map_err(|e| {
-                    format!("--ca-cert {}: unusable certificate: {e}", path.display())
-                })?;
+                roots
+                    .add(cert)
+                    .map_err(|e| format!("--ca-cert {}: unusable certificate: {e}", path.display()))?;
             }
         }
         let roots = Arc::new(roots);
@@ -140,13 +138,10 @@ impl ServerCertVerifier for LenientVerifier {
         if !self.check_chain {
             return Ok(ServerCertVerified::assertion());
         }
-        match self.inner.verify_server_cert(
-            end_entity,
-            intermediates,
-            server_name,
-            ocsp_response,
-            now,
-        ) {
+        match self
+            .inner
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+        {
             Err(rustls::Error::InvalidCertificate(
                 CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
             )) => Ok(ServerCertVerified::assertion()),
@@ -184,11 +179,9 @@ pub fn describe_tls_error(err: &rustls::Error) -> String {
         E::InvalidCertificate(cert) => {
             let why = match cert {
                 CertificateError::UnknownIssuer => {
-                    "certificate signed by an unknown authority (add its CA with --ca-cert)"
-                        .to_string()
+                    "certificate signed by an unknown authority (add its CA with --ca-cert)".to_string()
                 }
-                CertificateError::NotValidForName
-                | CertificateError::NotValidForNameContext { .. } => {
+                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
                     "certificate is not valid for this host name".to_string()
                 }
                 CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
@@ -204,9 +197,7 @@ pub fn describe_tls_error(err: &rustls::Error) -> String {
             format!("TLS certificate verification failed: {why}")
         }
         E::AlertReceived(alert) => format!("TLS handshake failed: the server sent alert {alert:?}"),
-        E::InvalidMessage(_)
-        | E::InappropriateMessage { .. }
-        | E::InappropriateHandshakeMessage { .. } => {
+        E::InvalidMessage(_) | E::InappropriateMessage { .. } | E::InappropriateHandshakeMessage { .. } => {
             format!("TLS handshake failed: the server did not speak TLS properly ({err})")
         }
         other => format!("TLS error: {other}"),

@@ -144,6 +144,7 @@ fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
     })
 }
 
+#[allow(clippy::result_large_err)] // tungstenite's callback signature
 fn serve(mut stream: TcpStream, mode: Mode, secret: &SecretKey, clients: &Clients) -> Option<()> {
     let head = peek_head(&stream)?;
     let server_key = *secret.public_key().as_bytes();
@@ -199,7 +200,10 @@ fn serve(mut stream: TcpStream, mode: Mode, secret: &SecretKey, clients: &Client
     }
     match &wire {
         Wire::Tcp(s) => s.set_read_timeout(Some(Duration::from_millis(20))).ok()?,
-        Wire::Ws(ws) => ws.get_ref().set_read_timeout(Some(Duration::from_millis(20))).ok()?,
+        Wire::Ws(ws) => ws
+            .get_ref()
+            .set_read_timeout(Some(Duration::from_millis(20)))
+            .ok()?,
     }
 
     let mut buf = Vec::new();

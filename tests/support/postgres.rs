@@ -40,12 +40,7 @@ impl PgServer {
     /// A TLS server (certificate for `localhost` and 127.0.0.1) that also accepts plain TCP.
     pub fn shared_tls() -> &'static PgServer {
         static SERVER: OnceLock<PgServer> = OnceLock::new();
-        SERVER.get_or_init(|| {
-            PgServer::start(PgOptions {
-                tls: true,
-                tls_only: false,
-            })
-        })
+        SERVER.get_or_init(|| PgServer::start(PgOptions { tls: true, tls_only: false }))
     }
 
     pub fn start(options: PgOptions) -> PgServer {
@@ -78,10 +73,7 @@ impl PgServer {
             let leaf = ca.leaf(&["localhost", "127.0.0.1"]);
             std::fs::write(data.join("server.crt"), leaf.cert_pem).unwrap();
             std::fs::write(data.join("server.key"), leaf.key_pem).unwrap();
-            let _ = Command::new("chmod")
-                .arg("600")
-                .arg(data.join("server.key"))
-                .status();
+            let _ = Command::new("chmod").arg("600").arg(data.join("server.key")).status();
             chown(&data.join("server.crt"));
             chown(&data.join("server.key"));
             ca_file = Some(ca.write(&dir));
@@ -144,8 +136,7 @@ impl PgServer {
 
     /// A superuser connection over the Unix socket (trust), for setting up scenarios.
     pub fn superuser(&self) -> postgres::Client {
-        self.try_superuser("postgres")
-            .expect("superuser connection")
+        self.try_superuser("postgres").expect("superuser connection")
     }
 
     pub fn superuser_on(&self, db: &str) -> postgres::Client {

@@ -211,9 +211,11 @@ fn embedded_region(access: &str) -> Result<DerpRegion, String> {
     let force_http = match url.scheme() {
         "http" => true,
         "https" => false,
-        other => return Err(format!(
+        other => {
+            return Err(format!(
             "the access URL {shown} has scheme {other:?}; the embedded relay needs http or https"
-        )),
+        ))
+        }
     };
     let host = url
         .host_str()

@@ -155,7 +155,7 @@ pub fn run(ctx: &Context) -> DerpReport {
                     }
                 }
                 if let Some(e) = &node_report.stun.error {
-                    problems.push(format!("STUN {e}"));
+                    problems.push(format!("STUN failed ({e})"));
                 }
             }
             node_report.conclude(&label);

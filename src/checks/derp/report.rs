@@ -267,7 +267,11 @@ impl SectionReport for DerpReport {
                             }
                         ));
                     } else {
-                        parts.push("DERP failed".to_string());
+                        let why = node.client_errs.iter().flatten().last();
+                        parts.push(match why {
+                            Some(e) => format!("DERP failed: {e}"),
+                            None => "DERP failed".to_string(),
+                        });
                     }
                 }
                 if node.stun.enabled {
@@ -277,16 +281,12 @@ impl SectionReport for DerpReport {
                         _ => parts.push("STUN failed".to_string()),
                     }
                 }
-                let mut line = format!(
+                lines.push(format!(
                     "  {} {}: {}",
                     node.node.name,
                     node.severity.as_str(),
                     parts.join("; ")
-                );
-                if let Some(e) = &node.error {
-                    line.push_str(&format!(" ({e})"));
-                }
-                lines.push(line);
+                ));
             }
         }
         lines
