@@ -426,3 +426,108 @@ fn one_dead_node_of_two_in_a_region_is_ederp02() {
     assert_eq!(node_of(&json, "1", 1)["severity"], "error");
     assert_eq!(out.code, 0);
 }
+
+#[test]
+fn relay_behind_tls_nginx_works_with_the_ca_and_fails_clearly_without() {
+    // https access URL: the client speaks TLS (ALPN http/1.1) to a real nginx that passes the
+    // DERP upgrade on to the relay.
+    let relay = DerpRelay::start(Mode::Normal);
+    let ca = support::certs::TestCa::new("DERP test CA");
+    let leaf = ca.leaf(&["127.0.0.1"]);
+    let dir = temp_dir("hc-derp-tls-");
+    std::fs::write(dir.join("cert.pem"), &leaf.cert_pem).unwrap();
+    std::fs::write(dir.join("key.pem"), &leaf.key_pem).unwrap();
+    let ca_path = ca.write(&dir);
+    let tls_port = free_port();
+    let nginx = Nginx::start(&format!(
+        "    listen 127.0.0.1:{tls_port} ssl;\n    ssl_certificate {d}/cert.pem;\n\
+         \x20   ssl_certificate_key {d}/key.pem;\n    location / {{\n\
+         \x20     proxy_pass http://127.0.0.1:{relay};\n      proxy_http_version 1.1;\n\
+         \x20     proxy_set_header Upgrade $http_upgrade;\n      proxy_set_header Connection upgrade;\n    }}",
+        d = dir.display(),
+        relay = relay.port
+    ));
+    let _ = nginx.port;
+    let access = format!("https://127.0.0.1:{tls_port}");
+    let out = run_json(&[
+        "--only",
+        "derp",
+        "--access-url",
+        &access,
+        "--ca-cert",
+        ca_path.to_str().unwrap(),
+        "--derp-server-stun-addresses",
+        "disable",
+        "--timeout",
+        "3s",
+    ]);
+    let json = out.json();
+    let node = node_of(&json, "999", 0);
+    assert_eq!(node["can_exchange_messages"], true, "{json:#}");
+    assert_eq!(node["uses_websocket"], false);
+    assert!(node["node"].get("ForceHTTP").is_none(), "{node:#}");
+    assert_eq!(json["derp"]["severity"], "ok");
+
+    let out = run_json(&[
+        "--only",
+        "derp",
+        "--access-url",
+        &access,
+        "--derp-server-stun-addresses",
+        "disable",
+        "--timeout",
+        "2s",
+    ]);
+    let json = out.json();
+    let err = node_of(&json, "999", 0)["error"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("unknown authority"), "{err}");
+}
+
+#[test]
+fn derp_map_from_a_url_is_fetched_and_probed() {
+    let relay = DerpRelay::start(Mode::Normal);
+    let map = std::fs::read_to_string(map_file(&[("7a", relay.port)])).unwrap();
+    let server = support::http::fixed_server(move |_| {
+        support::http::response("200 OK", &[("Content-Type", "application/json")], &map)
+    });
+    let out = run_json(&[
+        "--only",
+        "derp",
+        "--derp-server-enable=false",
+        "--derp-config-url",
+        &format!("http://127.0.0.1:{server}/derp.json"),
+        "--derp-server-stun-addresses",
+        "disable",
+        "--timeout",
+        "2s",
+    ]);
+    let json = out.json();
+    assert_eq!(
+        node_of(&json, "1", 0)["can_exchange_messages"],
+        true,
+        "{json:#}"
+    );
+
+    let broken = support::http::fixed_server(|_| support::http::response("200 OK", &[], "<html>"));
+    let url = format!("http://127.0.0.1:{broken}/derp.json");
+    let out = run_json(&[
+        "--only",
+        "derp",
+        "--derp-server-enable=false",
+        "--derp-config-url",
+        &url,
+        "--derp-server-stun-addresses",
+        "disable",
+        "--timeout",
+        "2s",
+    ]);
+    let json = out.json();
+    let error = json["derp"]["error"].as_str().unwrap();
+    assert!(
+        error.contains(&url) && error.contains("not valid JSON"),
+        "{error}"
+    );
+}
