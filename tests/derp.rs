@@ -531,3 +531,32 @@ fn derp_map_from_a_url_is_fetched_and_probed() {
         "{error}"
     );
 }
+
+#[test]
+fn a_map_region_that_clashes_with_the_embedded_relay_is_an_error() {
+    let relay = DerpRelay::start(Mode::Normal);
+    let path = temp_dir("hc-clash-").join("map.json");
+    std::fs::write(
+        &path,
+        r#"{"Regions": {"999": {"RegionID": 999, "RegionCode": "mine", "Nodes": []}}}"#,
+    )
+    .unwrap();
+    let out = run_json(&[
+        "--only",
+        "derp",
+        "--access-url",
+        &relay.url(),
+        "--derp-config-path",
+        path.to_str().unwrap(),
+        "--derp-server-stun-addresses",
+        "disable",
+    ]);
+    let json = out.json();
+    let error = json["derp"]["error"].as_str().unwrap();
+    assert!(error.starts_with("EUNKNOWN: "), "{error}");
+    assert!(
+        error.contains("999") && error.contains("clashes"),
+        "{error}"
+    );
+    assert!(error.contains(path.to_str().unwrap()), "{error}");
+}

@@ -126,7 +126,7 @@ pub fn build(ctx: &Context) -> Result<Vec<DerpRegion>, MapProblem> {
         let source = format!("DERP map file {}", path.display());
         let text =
             std::fs::read_to_string(path).map_err(|e| format!("{source}: cannot read: {e}"))?;
-        Some(parse_map(&text, &source)?)
+        Some((parse_map(&text, &source)?, source))
     } else if let Some(url) = &settings.derp_config_url {
         let shown = crate::redact::redact_url(url);
         let source = format!("DERP map URL {shown}");
@@ -141,11 +141,12 @@ pub fn build(ctx: &Context) -> Result<Vec<DerpRegion>, MapProblem> {
         if response.body.len() as u64 > MAX_MAP_BYTES {
             return Err(format!("{source}: the answer is too large for a DERP map").into());
         }
-        Some(parse_map(&response.body, &source)?)
+        Some((parse_map(&response.body, &source)?, source))
     } else {
         None
     };
-    if let Some(custom) = custom {
+    let source = custom.as_ref().map(|(_, s)| s.clone()).unwrap_or_default();
+    if let Some((custom, _)) = custom {
         for region in custom {
             regions.insert(region.region_id, region);
         }
@@ -154,13 +155,18 @@ pub fn build(ctx: &Context) -> Result<Vec<DerpRegion>, MapProblem> {
     let mut own = Vec::new();
     if settings.derp_server_enable {
         match settings.access_url.as_deref().filter(|s| !s.is_empty()) {
-            Some(access) => {
-                let embedded = embedded_region(access)?;
-                own.push(embedded);
-                if !settings.block_direct {
-                    own.extend(stun_regions(&settings.stun_addresses));
+            // A bad access URL is the access URL section's finding (EACS02); here it only
+            // means there is no embedded relay to probe.
+            Some(access) => match embedded_region(access) {
+                Ok(embedded) => {
+                    own.push(embedded);
+                    if !settings.block_direct {
+                        own.extend(stun_regions(&settings.stun_addresses));
+                    }
                 }
-            }
+                Err(e) if regions.is_empty() => return Err(MapProblem::Skip(e)),
+                Err(_) => {}
+            },
             None if regions.is_empty() => {
                 return Err(MapProblem::Skip(
                     "no access URL is configured (the embedded relay lives there) and no DERP map \
@@ -180,8 +186,8 @@ pub fn build(ctx: &Context) -> Result<Vec<DerpRegion>, MapProblem> {
     for region in own {
         if regions.contains_key(&region.region_id) {
             return Err(MapProblem::Invalid(format!(
-                "the DERP map's region {} clashes with Coder's own region {} ({}); Coder refuses \
-                 to start with this map",
+                "{source}: region {} clashes with Coder's own region {} ({}); Coder refuses to \
+                 start with this map",
                 region.region_id, region.region_id, region.region_name
             )));
         }

@@ -328,6 +328,20 @@ mod tests {
     }
 
     #[test]
+    fn mapped_address_is_the_fallback_and_strangers_are_dropped() {
+        let txid = TransactionId::from(0x0102_0304_0506_0708_090a_0b0cu128);
+        let mut data = vec![0x01, 0x01, 0x00, 0x0c, 0x21, 0x12, 0xA4, 0x42];
+        data.extend_from_slice(&u128::from(txid).to_be_bytes()[4..]);
+        data.extend_from_slice(&[0x00, 0x01, 0x00, 0x08, 0, 1, 0x1F, 0x90, 192, 0, 2, 7]);
+        let txids = HashMap::from([(txid, 3usize)]);
+        let (index, mapped) = parse_response(&data, &txids).unwrap();
+        assert_eq!(index, 3);
+        assert_eq!(mapped.unwrap(), "192.0.2.7:8080".parse().unwrap());
+        assert!(parse_response(&data, &HashMap::new()).is_none());
+        assert!(parse_response(b"garbage", &txids).is_none());
+    }
+
+    #[test]
     fn request_is_netcheck_shaped() {
         let (bytes, _) = binding_request();
         assert_eq!(bytes.len(), 40);
