@@ -127,15 +127,17 @@ impl RegionReport {
             self.healthy = self.severity != Severity::Error;
         } else if unhealthy.len() == 1 {
             self.severity = Severity::Warning;
+            let bad = unhealthy[0];
+            let why = bad.error.clone().unwrap_or_else(|| {
+                format!(
+                    "{} is {}",
+                    node_label(&bad.node, &self.region),
+                    bad.severity.as_str()
+                )
+            });
             self.warnings.push(Message::new(
                 Code::Ederp02,
-                format!(
-                    "{MSG_ONE_NODE} (region {} {}: node {} is {})",
-                    self.region.region_id,
-                    self.region.region_name,
-                    unhealthy[0].node.name,
-                    unhealthy[0].severity.as_str()
-                ),
+                format!("{MSG_ONE_NODE} ({why})"),
             ));
         } else if unhealthy.len() > 1 {
             self.healthy = false;
