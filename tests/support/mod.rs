@@ -4,6 +4,8 @@
 #![allow(dead_code)]
 
 pub mod certs;
+pub mod coturn;
+pub mod derp_relay;
 pub mod http;
 pub mod nginx;
 pub mod postgres;
