@@ -122,7 +122,12 @@ pub struct RunArgs {
     pub health_check_threshold_database: Option<Duration>,
 
     /// Run only these sections (comma separated)
-    #[arg(long, value_name = "SECTIONS", value_delimiter = ',', conflicts_with = "skip")]
+    #[arg(
+        long,
+        value_name = "SECTIONS",
+        value_delimiter = ',',
+        conflicts_with = "skip"
+    )]
     pub only: Vec<SectionId>,
 
     /// Skip these sections (comma separated)
@@ -172,7 +177,9 @@ pub fn parse_bool(s: &str) -> Result<bool, String> {
     match s.trim() {
         "1" | "t" | "T" | "true" | "TRUE" | "True" => Ok(true),
         "0" | "f" | "F" | "false" | "FALSE" | "False" => Ok(false),
-        other => Err(format!("invalid boolean {other:?} (expected true or false)")),
+        other => Err(format!(
+            "invalid boolean {other:?} (expected true or false)"
+        )),
     }
 }
 

@@ -7,9 +7,8 @@ use std::time::Duration;
 /// Parses `300ms`, `1.5s`, `2m`, `1m30s`, `1h`, `10us`/`10µs`, `5ns`. A bare `0` is zero.
 pub fn parse(input: &str) -> Result<Duration, String> {
     let s = input.trim();
-    let bad = |why: &str| {
-        format!("invalid duration {input:?}: {why} (expected e.g. 15ms, 5s, 1m30s)")
-    };
+    let bad =
+        |why: &str| format!("invalid duration {input:?}: {why} (expected e.g. 15ms, 5s, 1m30s)");
     if s.is_empty() {
         return Err(bad("empty"));
     }

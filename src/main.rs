@@ -19,9 +19,16 @@ const EXIT_FAIL: u8 = 1;
 const EXIT_USAGE: u8 = 2;
 
 fn main() -> ExitCode {
-    // Panics inside a check become EUNKNOWN findings; the default hook's backtrace noise would
-    // only confuse the report.
-    std::panic::set_hook(Box::new(|_| {}));
+    // Panics inside a check become EUNKNOWN findings, so the check threads stay quiet; anywhere
+    // else a panic is our bug and says so in one line.
+    std::panic::set_hook(Box::new(|info| {
+        let in_check = std::thread::current()
+            .name()
+            .is_some_and(|name| name.starts_with("check-"));
+        if !in_check {
+            eprintln!("healthcheck: internal error: {info}");
+        }
+    }));
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -61,7 +68,7 @@ fn main() -> ExitCode {
 }
 
 fn run(settings: Settings) -> ExitCode {
-    let net = match Net::new(&settings.ca_certs) {
+    let net = match Net::with_timeout(&settings.ca_certs, settings.timeout) {
         Ok(net) => net,
         Err(e) => return usage_error(&e, &settings.secrets),
     };
@@ -113,7 +120,10 @@ fn man(dir: Option<std::path::PathBuf>) -> ExitCode {
         }
         Some(dir) => {
             if let Err(e) = std::fs::create_dir_all(&dir) {
-                return usage_error(&format!("cannot create {}: {e}", dir.display()), &Secrets::default());
+                return usage_error(
+                    &format!("cannot create {}: {e}", dir.display()),
+                    &Secrets::default(),
+                );
             }
             for (name, contents) in pages {
                 let path = dir.join(name);

@@ -33,6 +33,15 @@ impl Secrets {
             if let Ok(parsed) = url::Url::parse(url) {
                 if let Some(password) = parsed.password() {
                     secrets.add(password);
+                    if let Ok(decoded) = url::form_urlencoded::parse(
+                        format!("p={}", password.replace('+', "%2B")).as_bytes(),
+                    )
+                    .next()
+                    .map(|(_, v)| v.into_owned())
+                    .ok_or(())
+                    {
+                        secrets.add(&decoded);
+                    }
                 }
             }
         }
@@ -45,7 +54,11 @@ impl Secrets {
         }
         // Also the spellings a secret takes inside URLs.
         let encoded: String = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
-        for variant in [secret.to_string(), encoded, percent_encode_all_reserved(secret)] {
+        for variant in [
+            secret.to_string(),
+            encoded,
+            percent_encode_all_reserved(secret),
+        ] {
             if !self.values.contains(&variant) {
                 self.values.push(variant);
             }
@@ -113,6 +126,12 @@ mod tests {
         assert_eq!(secrets.scrub("x p@ss word y"), "x [REDACTED] y");
         assert_eq!(secrets.scrub("x p%40ss%20word y"), "x [REDACTED] y");
         assert_eq!(secrets.scrub("x p%40ss+word y"), "x [REDACTED] y");
+        let mut quoted = Secrets::default();
+        quoted.add("a\"b\\c");
+        assert_eq!(
+            quoted.scrub(r#"{"m": "a\"b\\c"}"#),
+            r#"{"m": "[REDACTED]"}"#
+        );
     }
 
     #[test]

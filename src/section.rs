@@ -116,6 +116,9 @@ mod tests {
         assert_eq!("AccessURL".parse(), Ok(SectionId::AccessUrl));
         assert_eq!("workspace_proxy".parse(), Ok(SectionId::WorkspaceProxy));
         assert_eq!(SectionId::from_coder_name("DERP"), Some(SectionId::Derp));
-        assert!("pubsub".parse::<SectionId>().unwrap_err().contains("expected one of"));
+        assert!("pubsub"
+            .parse::<SectionId>()
+            .unwrap_err()
+            .contains("expected one of"));
     }
 }

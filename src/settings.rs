@@ -87,7 +87,10 @@ impl Default for Settings {
             postgres: None,
             token: None,
             derp_server_enable: true,
-            stun_addresses: DEFAULT_STUN_ADDRESSES.iter().map(|s| s.to_string()).collect(),
+            stun_addresses: DEFAULT_STUN_ADDRESSES
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
             derp_config_path: None,
             derp_config_url: None,
             block_direct: false,
@@ -132,6 +135,7 @@ impl Settings {
         settings.access_url = args
             .access_url
             .clone()
+            .filter(|s| !s.trim().is_empty())
             .or_else(|| from_file("CODER_ACCESS_URL"))
             .filter(|s| !s.trim().is_empty());
 
@@ -215,9 +219,8 @@ impl Settings {
         settings.skip = args.skip.iter().copied().collect();
         settings.dismiss = args.dismiss.iter().copied().collect();
         for path in &args.ca_cert {
-            std::fs::metadata(path).map_err(|e| {
-                format!("cannot read --ca-cert {}: {e}", path.display())
-            })?;
+            std::fs::metadata(path)
+                .map_err(|e| format!("cannot read --ca-cert {}: {e}", path.display()))?;
         }
         settings.ca_certs = args.ca_cert.clone();
         settings.json = args.json;
@@ -227,9 +230,8 @@ impl Settings {
             FailOn::Warning => Severity::Warning,
         };
         settings.color = resolve_color(args.color);
-        settings.spinner = !args.json
-            && std::io::stderr().is_terminal()
-            && std::env::var_os("CI").is_none();
+        settings.spinner =
+            !args.json && std::io::stderr().is_terminal() && std::env::var_os("CI").is_none();
 
         settings.secrets = Secrets::collect(
             settings.postgres.as_ref().map(|p| p.dsn.as_str()),

@@ -34,7 +34,11 @@ impl SectionReport for AccessUrlReport {
         &mut self.base
     }
     fn summary(&self) -> String {
-        let mut line = format!("GET /healthz answered {} {:?}", self.status_code, self.healthz_response.trim());
+        let mut line = format!(
+            "GET /healthz answered {} {:?}",
+            self.status_code,
+            self.healthz_response.trim()
+        );
         if let Some(to) = &self.redirected_to {
             line.push_str(&format!(" after redirects to {to}"));
         }
@@ -48,8 +52,11 @@ impl SectionReport for AccessUrlReport {
 /// Parses the access URL, accepting only http and https (Coder would fail later, as EACS03).
 pub fn parse_access_url(raw: &str) -> Result<url::Url, String> {
     let shown = redact_url(raw);
-    let url = url::Url::parse(raw.trim())
-        .map_err(|e| format!("access URL {shown:?} does not parse: {e} (expected e.g. https://coder.example.com)"))?;
+    let url = url::Url::parse(raw.trim()).map_err(|e| {
+        format!(
+            "access URL {shown:?} does not parse: {e} (expected e.g. https://coder.example.com)"
+        )
+    })?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(format!(
             "access URL {shown:?} has scheme {:?}; expected http or https",
@@ -80,7 +87,9 @@ pub fn run(ctx: &Context) -> AccessUrlReport {
     let healthz = match url.join("/healthz") {
         Ok(u) => u,
         Err(e) => {
-            report.base.fail(Code::Eacs02, format!("parse healthz endpoint: {e}"));
+            report
+                .base
+                .fail(Code::Eacs02, format!("parse healthz endpoint: {e}"));
             return report;
         }
     };
@@ -88,7 +97,9 @@ pub fn run(ctx: &Context) -> AccessUrlReport {
     let response = match ctx.net.http.get(healthz.as_str(), ctx.deadline, &[]) {
         Ok(r) => r,
         Err(e) => {
-            report.base.fail(Code::Eacs03, format!("get healthz endpoint {shown}: {e}"));
+            report
+                .base
+                .fail(Code::Eacs03, format!("get healthz endpoint {shown}: {e}"));
             return report;
         }
     };
@@ -115,7 +126,9 @@ pub fn run(ctx: &Context) -> AccessUrlReport {
             ),
         );
     } else if response.body.trim() != "OK" {
-        // Beyond Coder: a 200 that is not Coder's "OK" means something else answered.
+        // Beyond Coder: a 200 that is not Coder's "OK" means something else answered. Coder's
+        // own field stays as Coder computes it (status 200 => healthy).
+        report.healthy = true;
         report.base.warn(
             Severity::Warning,
             Code::Eacs04,
@@ -192,10 +205,12 @@ mod tests {
         assert!(parse_access_url("coder.example.com")
             .unwrap_err()
             .contains("does not parse"));
-        assert!(parse_access_url("https://user:hunter22@coder.example.com:99999")
-            .map(|_| ())
-            .unwrap_err()
-            .contains("[REDACTED]"));
+        assert!(
+            parse_access_url("https://user:hunter22@coder.example.com:99999")
+                .map(|_| ())
+                .unwrap_err()
+                .contains("[REDACTED]")
+        );
         assert!(parse_access_url("https://coder.example.com/prefix").is_ok());
     }
 

@@ -101,7 +101,11 @@ pub fn run(ctx: &Context) -> DatabaseReport {
         Err(e) => {
             report.base.fail(
                 Code::Edb01,
-                format!("ping database: connect to {}: {}", dsn.endpoint(), e.describe(&dsn)),
+                format!(
+                    "ping database: connect to {}: {}",
+                    dsn.endpoint(),
+                    e.describe(&dsn)
+                ),
             );
             return report;
         }
@@ -124,7 +128,10 @@ pub fn run(ctx: &Context) -> DatabaseReport {
         if let Err(e) = client.is_valid(remaining) {
             report.base.fail(
                 Code::Edb01,
-                format!("ping database: ping {attempt} of {PINGS}: {}", describe_pg_error(&e, &dsn)),
+                format!(
+                    "ping database: ping {attempt} of {PINGS}: {}",
+                    describe_pg_error(&e, &dsn)
+                ),
             );
             report.pings.clear();
             return report;

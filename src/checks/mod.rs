@@ -39,11 +39,20 @@ pub struct Context {
 /// Runs every section in sequence and computes the verdict. `progress` hears the name of each
 /// section before it starts (for the spinner); checks themselves never print.
 pub fn run(settings: Arc<Settings>, net: Net, progress: &dyn Fn(SectionId)) -> Report {
-    let deployment = Arc::new(Deployment::discover(&settings, &net));
-    let context = Context {
+    // Deployment facts are gathered while the Access URL section (which needs none) runs, so a
+    // hung server costs one deadline, not two.
+    let mut discovery = Some({
+        let (settings, net) = (settings.clone(), net.clone());
+        let (done, result) = mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = done.send(Deployment::discover(&settings, &net));
+        });
+        result
+    });
+    let mut context = Context {
         settings: settings.clone(),
         net,
-        deployment: deployment.clone(),
+        deployment: Arc::new(Deployment::default()),
         deadline: Instant::now(),
     };
     let mut report = Report {
@@ -53,7 +62,14 @@ pub fn run(settings: Arc<Settings>, net: Net, progress: &dyn Fn(SectionId)) -> R
     for id in SectionId::ALL {
         progress(id);
         match id {
-            SectionId::AccessUrl => report.access_url = run_section(id, &context, access_url::run),
+            SectionId::AccessUrl => {
+                report.access_url = run_section(id, &context, access_url::run);
+                // Discovery keeps its own deadlines; this bound only guards against a hang.
+                if let Some(result) = discovery.take() {
+                    let wait = settings.timeout * 2 + DEADLINE_GRACE;
+                    context.deployment = Arc::new(result.recv_timeout(wait).unwrap_or_default());
+                }
+            }
             SectionId::Websocket => report.websocket = run_section(id, &context, websocket::run),
             SectionId::Database => report.database = run_section(id, &context, database::run),
             SectionId::Derp => report.derp = run_section(id, &context, derp::run),
@@ -65,6 +81,7 @@ pub fn run(settings: Arc<Settings>, net: Net, progress: &dyn Fn(SectionId)) -> R
             }
         }
     }
+    let deployment = context.deployment.clone();
     report.coder_version = deployment.coder_version.clone().unwrap_or_default();
     let mut dismissed = settings.dismiss.clone();
     dismissed.extend(deployment.dismissed.iter().copied());
@@ -118,7 +135,10 @@ pub fn run_section<R: SectionReport>(
         ),
         Err(mpsc::RecvTimeoutError::Disconnected) => failed::<R>(
             Code::Eunknown,
-            format!("{} report panic: the check ended without a report", id.panic_label()),
+            format!(
+                "{} report panic: the check ended without a report",
+                id.panic_label()
+            ),
         ),
     };
     report.base_mut().duration_ms = started.elapsed().as_millis() as u64;
@@ -172,10 +192,11 @@ mod tests {
     #[test]
     fn a_panic_becomes_eunknown_and_the_run_goes_on() {
         std::panic::set_hook(Box::new(|_| {}));
-        let report: database::DatabaseReport =
-            run_section(SectionId::Database, &context(Duration::from_secs(1)), |_| {
-                panic!("boom")
-            });
+        let report: database::DatabaseReport = run_section(
+            SectionId::Database,
+            &context(Duration::from_secs(1)),
+            |_| panic!("boom"),
+        );
         let _ = std::panic::take_hook();
         assert_eq!(report.base.severity, Severity::Error);
         assert_eq!(
@@ -188,11 +209,14 @@ mod tests {
     #[test]
     fn an_overrunning_check_is_abandoned_at_its_deadline() {
         let started = Instant::now();
-        let report: database::DatabaseReport =
-            run_section(SectionId::Database, &context(Duration::from_millis(100)), |_| {
+        let report: database::DatabaseReport = run_section(
+            SectionId::Database,
+            &context(Duration::from_millis(100)),
+            |_| {
                 std::thread::sleep(Duration::from_secs(5));
                 database::DatabaseReport::default()
-            });
+            },
+        );
         assert!(started.elapsed() < Duration::from_secs(2));
         assert!(report.base.error.unwrap().contains("did not finish"));
     }
@@ -207,6 +231,9 @@ mod tests {
         let report: database::DatabaseReport =
             run_section(SectionId::Database, &ctx, |_| panic!("must not run"));
         assert!(report.base.skipped);
-        assert_eq!(report.base.skip_reason.as_deref(), Some("not selected by --only"));
+        assert_eq!(
+            report.base.skip_reason.as_deref(),
+            Some("not selected by --only")
+        );
     }
 }

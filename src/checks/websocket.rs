@@ -29,6 +29,8 @@ impl SectionReport for WebsocketReport {
 
 pub fn run(_ctx: &Context) -> WebsocketReport {
     let mut report = WebsocketReport::default();
-    report.base.skip("the websocket check is not implemented in this build");
+    report
+        .base
+        .skip("the websocket check is not implemented in this build");
     report
 }

@@ -75,9 +75,48 @@ impl std::fmt::Display for HttpError {
     }
 }
 
+/// Name lookups get their own bound: the system resolver has no timeout of its own.
+pub const DEFAULT_DNS_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Resolves on a worker thread and gives up after `timeout`, so a stalled resolver costs at
+/// most that long.
+struct BoundedResolver {
+    timeout: Duration,
+}
+
+impl ureq::Resolver for BoundedResolver {
+    fn resolve(&self, netloc: &str) -> std::io::Result<Vec<std::net::SocketAddr>> {
+        use std::net::ToSocketAddrs;
+        let (done, result) = std::sync::mpsc::channel();
+        let netloc_owned = netloc.to_string();
+        std::thread::Builder::new()
+            .name("dns".to_string())
+            .spawn(move || {
+                let _ = done.send(
+                    netloc_owned
+                        .to_socket_addrs()
+                        .map(|addrs| addrs.collect::<Vec<_>>()),
+                );
+            })?;
+        result.recv_timeout(self.timeout).unwrap_or_else(|_| {
+            Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!("DNS lookup of {netloc} timed out"),
+            ))
+        })
+    }
+}
+
 impl HttpClient {
     pub fn new(tls: &Tls) -> HttpClient {
+        HttpClient::with_dns_timeout(tls, DEFAULT_DNS_TIMEOUT)
+    }
+
+    pub fn with_dns_timeout(tls: &Tls, dns_timeout: Duration) -> HttpClient {
         let agent = ureq::AgentBuilder::new()
+            .resolver(BoundedResolver {
+                timeout: dns_timeout,
+            })
             .tls_config(tls.config.clone())
             .redirects(MAX_REDIRECTS)
             .user_agent(concat!("healthcheck/", env!("CARGO_PKG_VERSION")))
@@ -148,6 +187,16 @@ fn classify_transport(t: &ureq::Transport, timeout: Duration) -> HttpError {
             detail: describe_tls_error(tls),
         };
     }
+    if t.kind() == K::Dns {
+        let why = std::error::Error::source(t)
+            .map(|s| s.to_string())
+            .or_else(|| t.message().map(str::to_string))
+            .unwrap_or_else(|| "host not found".to_string());
+        return HttpError {
+            kind: HttpErrorKind::Dns,
+            detail: format!("DNS lookup failed: {why}"),
+        };
+    }
     let source_io = std::error::Error::source(t).and_then(|s| s.downcast_ref::<std::io::Error>());
     if let Some(io) = source_io {
         let classified = classify_io(io, timeout, "");
@@ -159,7 +208,10 @@ fn classify_transport(t: &ureq::Transport, timeout: Duration) -> HttpError {
     let (kind, detail) = match t.kind() {
         K::Dns => (
             HttpErrorKind::Dns,
-            format!("DNS lookup failed: {}", non_empty(&message, "host not found")),
+            format!(
+                "DNS lookup failed: {}",
+                non_empty(&message, "host not found")
+            ),
         ),
         K::ConnectionFailed => (
             HttpErrorKind::Refused,

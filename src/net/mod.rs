@@ -13,8 +13,16 @@ pub struct Net {
 
 impl Net {
     pub fn new(extra_ca: &[std::path::PathBuf]) -> Result<Net, String> {
+        Net::with_timeout(extra_ca, http::DEFAULT_DNS_TIMEOUT)
+    }
+
+    /// `timeout` bounds name lookups (the section deadline bounds everything else).
+    pub fn with_timeout(
+        extra_ca: &[std::path::PathBuf],
+        timeout: std::time::Duration,
+    ) -> Result<Net, String> {
         let tls = tls::Tls::new(extra_ca)?;
-        let http = http::HttpClient::new(&tls);
+        let http = http::HttpClient::with_dns_timeout(&tls, timeout);
         Ok(Net { tls, http })
     }
 }

@@ -60,6 +60,9 @@ impl SslMode {
 #[derive(Clone, PartialEq, Eq)]
 pub struct Dsn {
     pub hosts: Vec<String>,
+    /// libpq's `hostaddr`: numeric addresses to connect to; `host` then only names the server
+    /// for TLS.
+    pub hostaddrs: Vec<std::net::IpAddr>,
     pub ports: Vec<u16>,
     pub user: Option<String>,
     pub password: Option<String>,
@@ -100,6 +103,7 @@ impl Default for Dsn {
     fn default() -> Self {
         Dsn {
             hosts: Vec::new(),
+            hostaddrs: Vec::new(),
             ports: Vec::new(),
             user: None,
             password: None,
@@ -113,6 +117,22 @@ impl Default for Dsn {
         }
     }
 }
+
+/// Keywords we act on.
+const KNOWN_KEYWORDS: &[&str] = &[
+    "host",
+    "hostaddr",
+    "port",
+    "user",
+    "password",
+    "dbname",
+    "sslmode",
+    "sslrootcert",
+    "sslcert",
+    "sslkey",
+    "connect_timeout",
+    "application_name",
+];
 
 /// libpq keywords we accept but do not act on, so valid DSNs are not refused.
 const IGNORED_KEYWORDS: &[&str] = &[
@@ -141,7 +161,6 @@ const IGNORED_KEYWORDS: &[&str] = &[
     "service",
     "passfile",
     "replication",
-    "hostaddr",
     "require_auth",
     "sslcertmode",
 ];
@@ -162,7 +181,11 @@ impl Dsn {
 
     /// `host:port` of the first host, for messages.
     pub fn endpoint(&self) -> String {
-        let host = self.hosts.first().map(String::as_str).unwrap_or("localhost");
+        let addr = self.hostaddrs.first().map(|a| a.to_string());
+        let host = addr
+            .as_deref()
+            .or(self.hosts.first().map(String::as_str))
+            .unwrap_or("localhost");
         let port = self.ports.first().copied().unwrap_or(5432);
         if host.starts_with('/') {
             format!("{host}/.s.PGSQL.{port}")
@@ -182,14 +205,25 @@ impl Dsn {
                     .filter(|h| !h.is_empty())
                     .collect()
             }
+            "hostaddr" => {
+                self.hostaddrs = value
+                    .split(',')
+                    .filter(|a| !a.trim().is_empty())
+                    .map(|a| {
+                        a.trim().parse().map_err(|_| {
+                            "invalid hostaddr: expected numeric IP addresses".to_string()
+                        })
+                    })
+                    .collect::<Result<_, _>>()?
+            }
             "port" => {
                 self.ports = value
                     .split(',')
                     .filter(|p| !p.trim().is_empty())
                     .map(|p| {
-                        p.trim()
-                            .parse::<u16>()
-                            .map_err(|_| format!("invalid port {p:?}: expected a number 1-65535"))
+                        p.trim().parse::<u16>().map_err(|_| {
+                            "invalid port in DSN: expected a number 1-65535".to_string()
+                        })
                     })
                     .collect::<Result<_, _>>()?
             }
@@ -209,14 +243,37 @@ impl Dsn {
                 self.connect_timeout = (secs > 0).then(|| Duration::from_secs(secs as u64));
             }
             other if IGNORED_KEYWORDS.contains(&other) => {}
-            other => return Err(format!("invalid connection option {other:?}")),
+            // The text is not quoted: with an unquoted space, it may be part of a password.
+            _ => {
+                return Err("invalid connection option (a keyword libpq does not know; \
+                     quote values that contain spaces)"
+                    .to_string())
+            }
         }
         Ok(())
     }
 
     /// Connects under the deadline. The returned client has `default_transaction_read_only`
     /// switched on, so even a mistaken write would be refused by the server.
+    ///
+    /// The driver's `connect_timeout` covers only the TCP connect, not TLS or the start-up
+    /// exchange, so the attempt runs on its own thread and is abandoned at the deadline.
     pub fn connect(&self, deadline: Instant) -> Result<Client, ConnectError> {
+        let (done, result) = std::sync::mpsc::channel();
+        let dsn = self.clone();
+        std::thread::Builder::new()
+            .name("postgres-connect".to_string())
+            .spawn(move || {
+                let _ = done.send(dsn.connect_blocking(deadline));
+            })
+            .map_err(|e| ConnectError::Config(format!("cannot start a thread: {e}")))?;
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        result
+            .recv_timeout(remaining)
+            .unwrap_or(Err(ConnectError::Timeout))
+    }
+
+    fn connect_blocking(&self, deadline: Instant) -> Result<Client, ConnectError> {
         let remaining = deadline.saturating_duration_since(Instant::now());
         if remaining.is_zero() {
             return Err(ConnectError::Timeout);
@@ -224,29 +281,38 @@ impl Dsn {
         let timeout = self.connect_timeout.map_or(remaining, |t| t.min(remaining));
         let mut config = self.pg_config(timeout);
         let mut client = match self.sslmode {
-            SslMode::Disable => connect_plain(&config, PgSslMode::Disable)?,
-            SslMode::Allow => match connect_plain(&config, PgSslMode::Disable) {
-                Ok(client) => client,
-                // libpq retries with TLS when the plain attempt is rejected by the server.
+            SslMode::Disable => connect_plain(&config)?,
+            // libpq tries plain first and retries with TLS when the server rejects it.
+            SslMode::Allow => match connect_plain(&config) {
                 Err(ConnectError::Postgres(e)) if e.as_db_error().is_some() => {
-                    config.connect_timeout(
-                        deadline
-                            .saturating_duration_since(Instant::now())
-                            .max(Duration::from_millis(1)),
-                    );
+                    config.connect_timeout(self.retry_timeout(deadline));
                     self.connect_tls(&mut config, PgSslMode::Require, Verification::None)?
                 }
-                Err(e) => return Err(e),
+                other => other?,
             },
+            // libpq tries TLS first and falls back to plain when TLS cannot be set up.
             SslMode::Prefer => {
-                self.connect_tls(&mut config, PgSslMode::Prefer, Verification::None)?
+                match self.connect_tls(&mut config, PgSslMode::Prefer, Verification::None) {
+                    Err(ConnectError::Postgres(e)) if find_tls_error(&e).is_some() => {
+                        config.connect_timeout(self.retry_timeout(deadline));
+                        connect_plain(&config)?
+                    }
+                    other => other?,
+                }
             }
-            // libpq: `require` with a root certificate configured behaves like verify-ca.
-            SslMode::Require if self.sslrootcert.is_some() => {
+            // libpq: `require` with a root certificate available behaves like verify-ca.
+            SslMode::Require if self.has_root_cert() => {
                 self.connect_tls(&mut config, PgSslMode::Require, Verification::ChainOnly)?
             }
             SslMode::Require => {
                 self.connect_tls(&mut config, PgSslMode::Require, Verification::None)?
+            }
+            SslMode::VerifyCa if self.sslrootcert.as_deref() == Some("system") => {
+                return Err(ConnectError::Config(
+                    "sslrootcert=system needs sslmode=verify-full (libpq refuses verify-ca with \
+                     the system store)"
+                        .to_string(),
+                ))
             }
             SslMode::VerifyCa => {
                 self.connect_tls(&mut config, PgSslMode::Require, Verification::ChainOnly)?
@@ -259,6 +325,19 @@ impl Dsn {
             .batch_execute("SET default_transaction_read_only = on")
             .map_err(ConnectError::Postgres)?;
         Ok(client)
+    }
+
+    /// The time left for a second attempt, still capped by `connect_timeout`.
+    fn retry_timeout(&self, deadline: Instant) -> Duration {
+        let remaining = deadline
+            .saturating_duration_since(Instant::now())
+            .max(Duration::from_millis(1));
+        self.connect_timeout.map_or(remaining, |t| t.min(remaining))
+    }
+
+    fn has_root_cert(&self) -> bool {
+        self.sslrootcert.is_some()
+            || home_postgresql_dir().is_some_and(|d| d.join("root.crt").exists())
     }
 
     fn pg_config(&self, timeout: Duration) -> postgres::Config {
@@ -274,6 +353,9 @@ impl Dsn {
             } else {
                 config.host(host);
             }
+        }
+        for addr in &self.hostaddrs {
+            config.hostaddr(*addr);
         }
         for port in &self.ports {
             config.port(*port);
@@ -301,8 +383,8 @@ impl Dsn {
     ) -> Result<Client, ConnectError> {
         config.ssl_mode(mode);
         let roots = self.trust_roots(verification)?;
-        let tls_config = config_with(roots, verification, self.client_cert()?)
-            .map_err(ConnectError::Config)?;
+        let tls_config =
+            config_with(roots, verification, self.client_cert()?).map_err(ConnectError::Config)?;
         config
             .connect(MakeRustlsConnect::new(tls_config))
             .map_err(ConnectError::Postgres)
@@ -356,9 +438,9 @@ fn home_postgresql_dir() -> Option<PathBuf> {
     std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".postgresql"))
 }
 
-fn connect_plain(config: &postgres::Config, mode: PgSslMode) -> Result<Client, ConnectError> {
+fn connect_plain(config: &postgres::Config) -> Result<Client, ConnectError> {
     let mut config = config.clone();
-    config.ssl_mode(mode);
+    config.ssl_mode(PgSslMode::Disable);
     config.connect(NoTls).map_err(ConnectError::Postgres)
 }
 
@@ -439,62 +521,85 @@ pub fn password_of(dsn: &str) -> Option<String> {
     if let Ok(parsed) = Dsn::parse(dsn) {
         return parsed.password;
     }
-    // Fall back to the URI userinfo so even a broken DSN's password is scrubbed.
-    let rest = dsn.split_once("://")?.1;
-    let userinfo = rest.split('@').next().filter(|_| rest.contains('@'))?;
-    let password = userinfo.split_once(':')?.1;
-    Some(percent_decode(password).unwrap_or_else(|_| password.to_string()))
+    // Fall back to the URI userinfo or the key=value pair, so even a broken DSN's password is
+    // scrubbed.
+    if let Some((_, rest)) = dsn.split_once("://") {
+        let userinfo = &rest[..rest.rfind('@')?];
+        let password = userinfo.split_once(':')?.1;
+        return Some(percent_decode(password).unwrap_or_else(|_| password.to_string()));
+    }
+    let value = dsn
+        .split("password")
+        .nth(1)?
+        .trim_start()
+        .strip_prefix('=')?
+        .trim_start();
+    let value = match value.strip_prefix('\'') {
+        Some(quoted) => quoted.split('\'').next().unwrap_or(quoted),
+        None => value.split_whitespace().next().unwrap_or(value),
+    };
+    (!value.is_empty()).then(|| value.to_string())
 }
 
 fn percent_decode(s: &str) -> Result<String, String> {
-    let decoded: Vec<u8> = url::form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
-        .next()
-        .map(|(_, v)| v.into_owned().into_bytes())
-        .unwrap_or_default();
+    let decoded: Vec<u8> =
+        url::form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
+            .next()
+            .map(|(_, v)| v.into_owned().into_bytes())
+            .unwrap_or_default();
     String::from_utf8(decoded).map_err(|_| "invalid UTF-8 after percent-decoding".to_string())
 }
 
 fn parse_uri(input: &str) -> Result<Dsn, String> {
     let rest = input.split_once("://").map(|(_, r)| r).unwrap_or_default();
+    // The user info ends at the last '@', so a password with an unencoded '/', '?' or '#' is
+    // still read whole (and never echoed in an error as a host or port).
+    let (userinfo, rest) = match rest.rfind('@') {
+        Some(at) => (Some(&rest[..at]), &rest[at + 1..]),
+        None => (None, rest),
+    };
     let (before_query, query) = match rest.split_once('?') {
         Some((b, q)) => (b, Some(q)),
         None => (rest, None),
     };
-    let (authority, path) = match before_query.find('/') {
+    let (hostlist, path) = match before_query.find('/') {
         Some(i) => (&before_query[..i], Some(&before_query[i + 1..])),
         None => (before_query, None),
     };
     let mut dsn = Dsn::default();
-    let hostlist = match authority.rfind('@') {
-        Some(at) => {
-            let userinfo = &authority[..at];
-            let (user, password) = match userinfo.split_once(':') {
-                Some((u, p)) => (u, Some(p)),
-                None => (userinfo, None),
-            };
-            if !user.is_empty() {
-                dsn.user = Some(percent_decode(user).map_err(|e| format!("user: {e}"))?);
-            }
-            if let Some(p) = password {
-                dsn.password = Some(percent_decode(p).map_err(|e| format!("password: {e}"))?);
-            }
-            &authority[at + 1..]
+    if let Some(userinfo) = userinfo {
+        let (user, password) = match userinfo.split_once(':') {
+            Some((u, p)) => (u, Some(p)),
+            None => (userinfo, None),
+        };
+        if !user.is_empty() {
+            dsn.user = Some(percent_decode(user).map_err(|e| format!("user: {e}"))?);
         }
-        None => authority,
-    };
+        if let Some(p) = password {
+            dsn.password = Some(percent_decode(p).map_err(|e| format!("password: {e}"))?);
+        }
+    }
+    let mut ports = Vec::new();
     for entry in hostlist.split(',').filter(|e| !e.is_empty()) {
         let (host, port) = split_host_port(entry)?;
         if !host.is_empty() {
-            dsn.hosts.push(percent_decode(&host).map_err(|e| format!("host: {e}"))?);
+            dsn.hosts
+                .push(percent_decode(&host).map_err(|e| format!("host: {e}"))?);
         }
-        if let Some(port) = port {
-            dsn.ports.push(port);
-        }
+        ports.push(port);
+    }
+    // A host written without a port gets libpq's default, not its neighbour's port.
+    if ports.iter().any(Option::is_some) {
+        dsn.ports = ports.into_iter().map(|p| p.unwrap_or(5432)).collect();
     }
     if let Some(db) = path.filter(|p| !p.is_empty()) {
         dsn.dbname = Some(percent_decode(db).map_err(|e| format!("dbname: {e}"))?);
     }
-    for pair in query.unwrap_or_default().split('&').filter(|p| !p.is_empty()) {
+    for pair in query
+        .unwrap_or_default()
+        .split('&')
+        .filter(|p| !p.is_empty())
+    {
         let (key, value) = pair
             .split_once('=')
             .ok_or_else(|| format!("invalid URI query parameter {pair:?}: expected key=value"))?;
@@ -505,7 +610,7 @@ fn parse_uri(input: &str) -> Result<Dsn, String> {
 }
 
 fn split_host_port(entry: &str) -> Result<(String, Option<u16>), String> {
-    let bad_port = |p: &str| format!("invalid port {p:?} in DSN: expected a number 1-65535");
+    let bad_port = |_: &str| "invalid port in DSN: expected a number 1-65535".to_string();
     if let Some(rest) = entry.strip_prefix('[') {
         let (host, after) = rest
             .split_once(']')
@@ -513,7 +618,7 @@ fn split_host_port(entry: &str) -> Result<(String, Option<u16>), String> {
         let port = match after.strip_prefix(':') {
             Some(p) => Some(p.parse().map_err(|_| bad_port(p))?),
             None if after.is_empty() => None,
-            None => return Err(format!("unexpected {after:?} after IPv6 host in DSN")),
+            None => return Err("unexpected text after an IPv6 host in DSN".to_string()),
         };
         return Ok((host.to_string(), port));
     }
@@ -546,7 +651,11 @@ fn parse_key_values(input: &str) -> Result<Dsn, String> {
             chars.next();
         }
         if chars.next() != Some('=') {
-            return Err(format!("missing \"=\" after {key:?} in connection string"));
+            return Err(
+                "missing \"=\" after a keyword in the connection string (quote values that \
+                 contain spaces)"
+                    .to_string(),
+            );
         }
         while chars.peek().is_some_and(|c| c.is_whitespace()) {
             chars.next();
@@ -569,7 +678,14 @@ fn parse_key_values(input: &str) -> Result<Dsn, String> {
                 }
             }
             if !closed {
-                return Err(format!("unterminated quoted value for {key:?} in connection string"));
+                return Err(format!(
+                    "unterminated quoted value for {} in the connection string",
+                    if KNOWN_KEYWORDS.contains(&key.as_str()) {
+                        key.as_str()
+                    } else {
+                        "a keyword"
+                    }
+                ));
             }
         } else {
             while let Some(&c) = chars.peek() {
@@ -639,11 +755,43 @@ mod tests {
             .contains("invalid sslmode"));
         assert!(Dsn::parse("host=h frobnicate=1")
             .unwrap_err()
-            .contains("frobnicate"));
+            .contains("invalid connection option"));
         assert!(Dsn::parse("mysql://h/db").unwrap_err().contains("scheme"));
         assert!(Dsn::parse("postgres://h:notaport/db")
             .unwrap_err()
             .contains("invalid port"));
+    }
+
+    #[test]
+    fn parse_errors_never_echo_password_fragments() {
+        for dsn in [
+            "postgres://coder:ab/cdXY@db/coder",
+            "postgres://coder:sec?retXY@db:bad/coder",
+            "host=db password=my secretword",
+            "host=db password='unterminated secretword",
+        ] {
+            if let Err(e) = Dsn::parse(dsn) {
+                assert!(!e.contains("XY") && !e.contains("secretword"), "{e}");
+            }
+            let password = password_of(dsn).unwrap();
+            assert!(
+                password.contains("XY")
+                    || password.starts_with("my")
+                    || password.contains("unterminated"),
+                "{password}"
+            );
+        }
+        let dsn = Dsn::parse("postgres://coder:ab/cd?x@db:6000/coder").unwrap();
+        assert_eq!(dsn.password.as_deref(), Some("ab/cd?x"));
+        assert_eq!(dsn.hosts, vec!["db"]);
+    }
+
+    #[test]
+    fn hosts_without_ports_get_the_default() {
+        let dsn = Dsn::parse("postgres://h1,h2:6000/db").unwrap();
+        assert_eq!(dsn.ports, vec![5432, 6000]);
+        let dsn = Dsn::parse("host=db.internal hostaddr=127.0.0.1 port=5433").unwrap();
+        assert_eq!(dsn.endpoint(), "127.0.0.1:5433");
     }
 
     #[test]

@@ -8,7 +8,9 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::client::WebPkiServerVerifier;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use rustls::{
+    CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
+};
 
 /// Trust roots and the client config built from them.
 #[derive(Clone, Debug)]
@@ -26,9 +28,9 @@ impl Tls {
         roots.add_parsable_certificates(native.certs);
         for path in extra_ca {
             for cert in read_pem_certs(path)? {
-                roots
-                    .add(cert)
-                    .map_err(|e| format!("--ca-cert {}: unusable certificate: {e}", path.display()))?;
+                roots.add(cert).map_err(|e| {
+                    format!("--ca-cert {}: unusable certificate: {e}", path.display())
+                })?;
             }
         }
         let roots = Arc::new(roots);
@@ -97,15 +99,14 @@ pub fn config_with(
         Verification::Full => WebPkiServerVerifier::builder(roots)
             .build()
             .map_err(|e| format!("cannot use the trust roots: {e}"))?,
-        Verification::ChainOnly | Verification::None => {
-            let inner = WebPkiServerVerifier::builder(roots)
-                .build()
-                .map_err(|e| format!("cannot use the trust roots: {e}"))?;
-            Arc::new(LenientVerifier {
-                inner,
-                check_chain: verification == Verification::ChainOnly,
-            })
-        }
+        Verification::ChainOnly => Arc::new(LenientVerifier {
+            chain: Some(
+                WebPkiServerVerifier::builder(roots)
+                    .build()
+                    .map_err(|e| format!("cannot use the trust roots: {e}"))?,
+            ),
+        }),
+        Verification::None => Arc::new(LenientVerifier { chain: None }),
     };
     let builder = builder
         .dangerous()
@@ -118,12 +119,15 @@ pub fn config_with(
     }
 }
 
-/// Accepts any certificate (`check_chain = false`) or any host name on a trusted chain.
-/// Handshake signatures are always verified.
+/// Accepts any certificate (`chain: None`) or any host name on a trusted chain. Handshake
+/// signatures are always verified.
 #[derive(Debug)]
 struct LenientVerifier {
-    inner: Arc<WebPkiServerVerifier>,
-    check_chain: bool,
+    chain: Option<Arc<WebPkiServerVerifier>>,
+}
+
+fn signature_algorithms() -> rustls::crypto::WebPkiSupportedAlgorithms {
+    rustls::crypto::ring::default_provider().signature_verification_algorithms
 }
 
 impl ServerCertVerifier for LenientVerifier {
@@ -135,13 +139,10 @@ impl ServerCertVerifier for LenientVerifier {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        if !self.check_chain {
+        let Some(chain) = &self.chain else {
             return Ok(ServerCertVerified::assertion());
-        }
-        match self
-            .inner
-            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
-        {
+        };
+        match chain.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now) {
             Err(rustls::Error::InvalidCertificate(
                 CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
             )) => Ok(ServerCertVerified::assertion()),
@@ -155,7 +156,7 @@ impl ServerCertVerifier for LenientVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.inner.verify_tls12_signature(message, cert, dss)
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &signature_algorithms())
     }
 
     fn verify_tls13_signature(
@@ -164,11 +165,11 @@ impl ServerCertVerifier for LenientVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.inner.verify_tls13_signature(message, cert, dss)
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &signature_algorithms())
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.inner.supported_verify_schemes()
+        signature_algorithms().supported_schemes()
     }
 }
 
@@ -179,9 +180,11 @@ pub fn describe_tls_error(err: &rustls::Error) -> String {
         E::InvalidCertificate(cert) => {
             let why = match cert {
                 CertificateError::UnknownIssuer => {
-                    "certificate signed by an unknown authority (add its CA with --ca-cert)".to_string()
+                    "certificate signed by an unknown authority (add its CA with --ca-cert)"
+                        .to_string()
                 }
-                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
+                CertificateError::NotValidForName
+                | CertificateError::NotValidForNameContext { .. } => {
                     "certificate is not valid for this host name".to_string()
                 }
                 CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
@@ -197,7 +200,9 @@ pub fn describe_tls_error(err: &rustls::Error) -> String {
             format!("TLS certificate verification failed: {why}")
         }
         E::AlertReceived(alert) => format!("TLS handshake failed: the server sent alert {alert:?}"),
-        E::InvalidMessage(_) | E::InappropriateMessage { .. } | E::InappropriateHandshakeMessage { .. } => {
+        E::InvalidMessage(_)
+        | E::InappropriateMessage { .. }
+        | E::InappropriateHandshakeMessage { .. } => {
             format!("TLS handshake failed: the server did not speak TLS properly ({err})")
         }
         other => format!("TLS error: {other}"),

@@ -56,7 +56,10 @@ pub fn read_head(stream: &mut TcpStream) -> String {
 
 /// A complete HTTP/1.1 response with a body.
 pub fn response(status: &str, headers: &[(&str, &str)], body: &str) -> Vec<u8> {
-    let mut out = format!("HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n", body.len());
+    let mut out = format!(
+        "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n",
+        body.len()
+    );
     for (name, value) in headers {
         out.push_str(&format!("{name}: {value}\r\n"));
     }
@@ -76,7 +79,10 @@ pub fn coder_like(version: &'static str) -> u16 {
         "/healthz" => response("200 OK", &[("X-Coder-Build-Version", version)], "OK"),
         "/api/v2/buildinfo" => response(
             "200 OK",
-            &[("Content-Type", "application/json"), ("X-Coder-Build-Version", version)],
+            &[
+                ("Content-Type", "application/json"),
+                ("X-Coder-Build-Version", version),
+            ],
             &format!(
                 r#"{{"external_url":"","version":"{version}","dashboard_url":"","workspace_proxy":false,"provisioner_api_version":"1.20"}}"#
             ),

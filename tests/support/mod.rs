@@ -5,9 +5,12 @@
 
 pub mod certs;
 pub mod coder_schema;
+pub mod coturn;
+pub mod derp_relay;
 pub mod http;
 pub mod nginx;
 pub mod postgres;
+pub mod tcp;
 
 use std::net::TcpListener;
 use std::path::Path;
@@ -34,7 +37,10 @@ pub struct Output {
 impl Output {
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
-            panic!("stdout is not JSON ({e}):\n{}\nstderr:\n{}", self.stdout, self.stderr)
+            panic!(
+                "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
+                self.stdout, self.stderr
+            )
         })
     }
 

@@ -12,6 +12,26 @@ pub struct Nginx {
 impl Nginx {
     /// Starts nginx with `server_body` inside a `server { listen PORT; ... }` block.
     pub fn start(server_body: &str) -> Nginx {
+        Nginx::start_with(|_| (String::new(), server_body.to_string()))
+    }
+
+    /// Starts nginx with TLS on its port, serving `leaf` (a certificate from `support::certs`).
+    pub fn start_tls(leaf: &super::certs::Leaf, server_body: &str) -> Nginx {
+        Nginx::start_with(|dir| {
+            std::fs::write(dir.join("server.crt"), &leaf.cert_pem).unwrap();
+            std::fs::write(dir.join("server.key"), &leaf.key_pem).unwrap();
+            let d = dir.display();
+            (
+                " ssl".to_string(),
+                format!(
+                    "    ssl_certificate {d}/server.crt;\n    ssl_certificate_key {d}/server.key;\n{server_body}"
+                ),
+            )
+        })
+    }
+
+    /// `setup(dir)` returns the extra `listen` parameters and the server block body.
+    fn start_with(setup: impl FnOnce(&std::path::Path) -> (String, String)) -> Nginx {
         let dir = temp_dir("hc-nginx-");
         for sub in ["client_body", "proxy", "fastcgi", "uwsgi", "scgi", "logs"] {
             std::fs::create_dir_all(dir.join(sub)).unwrap();
@@ -21,6 +41,7 @@ impl Nginx {
             .args(["-R", "777"])
             .arg(&dir)
             .status();
+        let (listen_extra, server_body) = setup(&dir);
         let port = free_port();
         let d = dir.display();
         let conf = format!(
@@ -28,7 +49,7 @@ impl Nginx {
              events {{ worker_connections 64; }}\n\
              http {{\n  access_log off;\n  client_body_temp_path {d}/client_body;\n  proxy_temp_path {d}/proxy;\n\
              fastcgi_temp_path {d}/fastcgi;\n  uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n\
-             server {{\n    listen 127.0.0.1:{port};\n{server_body}\n  }}\n}}\n"
+             server {{\n    listen 127.0.0.1:{port}{listen_extra};\n{server_body}\n  }}\n}}\n"
         );
         let conf_path = dir.join("nginx.conf");
         std::fs::write(&conf_path, conf).unwrap();

@@ -28,6 +28,8 @@ pub struct PgOptions {
     pub tls: bool,
     /// Refuse unencrypted TCP connections (for `allow`/`disable` tests).
     pub tls_only: bool,
+    /// Names in the server certificate; empty means localhost and 127.0.0.1.
+    pub cert_names: &'static [&'static str],
 }
 
 impl PgServer {
@@ -40,7 +42,12 @@ impl PgServer {
     /// A TLS server (certificate for `localhost` and 127.0.0.1) that also accepts plain TCP.
     pub fn shared_tls() -> &'static PgServer {
         static SERVER: OnceLock<PgServer> = OnceLock::new();
-        SERVER.get_or_init(|| PgServer::start(PgOptions { tls: true, tls_only: false }))
+        SERVER.get_or_init(|| {
+            PgServer::start(PgOptions {
+                tls: true,
+                ..PgOptions::default()
+            })
+        })
     }
 
     pub fn start(options: PgOptions) -> PgServer {
@@ -70,10 +77,18 @@ impl PgServer {
         let mut ca_file = None;
         if options.tls {
             let ca = TestCa::new("healthcheck test CA");
-            let leaf = ca.leaf(&["localhost", "127.0.0.1"]);
+            let names = if options.cert_names.is_empty() {
+                &["localhost", "127.0.0.1"][..]
+            } else {
+                options.cert_names
+            };
+            let leaf = ca.leaf(names);
             std::fs::write(data.join("server.crt"), leaf.cert_pem).unwrap();
             std::fs::write(data.join("server.key"), leaf.key_pem).unwrap();
-            let _ = Command::new("chmod").arg("600").arg(data.join("server.key")).status();
+            let _ = Command::new("chmod")
+                .arg("600")
+                .arg(data.join("server.key"))
+                .status();
             chown(&data.join("server.crt"));
             chown(&data.join("server.key"));
             ca_file = Some(ca.write(&dir));
@@ -111,6 +126,27 @@ impl PgServer {
         server
     }
 
+    /// A TLS server that refuses unencrypted TCP: a success through it proves TLS was used.
+    pub fn shared_tls_only() -> &'static PgServer {
+        static SERVER: OnceLock<PgServer> = OnceLock::new();
+        SERVER.get_or_init(|| {
+            PgServer::start(PgOptions {
+                tls: true,
+                tls_only: true,
+                ..PgOptions::default()
+            })
+        })
+    }
+
+    /// A TLS server whose certificate carries only the given names.
+    pub fn start_with_cert_names(names: &'static [&'static str]) -> PgServer {
+        PgServer::start(PgOptions {
+            tls: true,
+            cert_names: names,
+            ..PgOptions::default()
+        })
+    }
+
     fn wait_ready(&self, log: &Path) {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
@@ -136,7 +172,8 @@ impl PgServer {
 
     /// A superuser connection over the Unix socket (trust), for setting up scenarios.
     pub fn superuser(&self) -> postgres::Client {
-        self.try_superuser("postgres").expect("superuser connection")
+        self.try_superuser("postgres")
+            .expect("superuser connection")
     }
 
     pub fn superuser_on(&self, db: &str) -> postgres::Client {

@@ -1,36 +1,236 @@
-//! DERP and STUN section. Placeholder until the DERP issue lands: the section reports that it
-//! was not run, never OK.
+//! DERP and STUN section: builds the DERP map as Coder does, then probes every relay node (two
+//! clients exchange a packet through it) and every STUN node at once, under one deadline.
 
-use std::collections::BTreeMap;
+mod client;
+mod exchange;
+pub mod map;
+mod protocol;
+mod report;
+mod stun;
+mod transport;
 
-use serde::Serialize;
+use std::time::Duration;
 
 use crate::checks::Context;
-use crate::report::{BaseReport, SectionReport};
+use crate::codes::Code;
 
-#[derive(Debug, Default, Serialize)]
-pub struct DerpReport {
-    #[serde(flatten)]
-    pub base: BaseReport,
-    pub healthy: bool,
-    pub regions: BTreeMap<String, serde_json::Value>,
-    pub netcheck_logs: Option<Vec<String>>,
-}
+pub use report::{DerpReport, NodeReport, RegionReport, StunReport};
 
-impl SectionReport for DerpReport {
-    fn base(&self) -> &BaseReport {
-        &self.base
-    }
-    fn base_mut(&mut self) -> &mut BaseReport {
-        &mut self.base
-    }
-    fn summary(&self) -> String {
-        format!("{} DERP regions healthy", self.regions.len())
-    }
-}
+/// Time kept back from the section deadline to assemble the report.
+const REPORT_MARGIN: Duration = Duration::from_millis(100);
 
-pub fn run(_ctx: &Context) -> DerpReport {
+pub fn run(ctx: &Context) -> DerpReport {
     let mut report = DerpReport::default();
-    report.base.skip("the DERP and STUN check is not implemented in this build");
+    let regions = match map::build(ctx) {
+        Ok(regions) => regions,
+        Err(map::MapProblem::Skip(reason)) => {
+            report.base.skip(reason);
+            return report;
+        }
+        Err(map::MapProblem::Invalid(problem)) => {
+            report.base.fail(Code::Eunknown, problem);
+            return report;
+        }
+    };
+    let deadline = ctx
+        .deadline
+        .checked_sub(REPORT_MARGIN)
+        .unwrap_or(ctx.deadline);
+    let tls = ctx.net.tls.http1_config();
+
+    // Every node that has STUN, in map order, probed together from one socket.
+    let stun_nodes: Vec<(usize, usize)> = regions
+        .iter()
+        .enumerate()
+        .flat_map(|(r, region)| {
+            region
+                .nodes
+                .iter()
+                .enumerate()
+                .filter(|(_, n)| n.stun_port != -1)
+                .map(move |(n, _)| (r, n))
+        })
+        .collect();
+
+    let regions_ref = &regions;
+    let stun_nodes_ref = &stun_nodes;
+    let (exchanges, stun_results) = std::thread::scope(|scope| {
+        let stun_job = scope.spawn(move || {
+            let targets: Vec<_> = std::thread::scope(|inner| {
+                let jobs: Vec<_> = stun_nodes_ref
+                    .iter()
+                    .map(|&(r, n)| {
+                        inner.spawn(move || stun::target(&regions_ref[r].nodes[n], deadline))
+                    })
+                    .collect();
+                jobs.into_iter()
+                    .map(|j| {
+                        j.join()
+                            .unwrap_or_else(|_| Err("lookup failed".to_string()))
+                    })
+                    .collect()
+            });
+            stun::probe_all(&targets, deadline)
+        });
+        let jobs: Vec<Vec<_>> = regions_ref
+            .iter()
+            .map(|region| {
+                region
+                    .nodes
+                    .iter()
+                    .map(|node| {
+                        let tls = tls.clone();
+                        (!node.stun_only).then(|| {
+                            scope.spawn(move || exchange::run(&node.derp_url(), tls, deadline))
+                        })
+                    })
+                    .collect()
+            })
+            .collect();
+        let exchanges: Vec<Vec<Option<Option<exchange::Exchange>>>> = jobs
+            .into_iter()
+            .map(|nodes| {
+                nodes
+                    .into_iter()
+                    .map(|job| job.map(|j| j.join().ok()))
+                    .collect()
+            })
+            .collect();
+        let stun_results = stun_job.join().ok();
+        (exchanges, stun_results)
+    });
+
+    let mut stun_by_node = std::collections::HashMap::new();
+    if let Some(results) = &stun_results {
+        for (&(r, n), outcome) in stun_nodes.iter().zip(results) {
+            stun_by_node.insert((r, n), outcome.clone());
+        }
+    }
+
+    for (r, region) in regions.iter().enumerate() {
+        let mut region_report = RegionReport {
+            region: region.clone(),
+            ..RegionReport::default()
+        };
+        for (n, node) in region.nodes.iter().enumerate() {
+            let label = report::node_label(node, region);
+            let mut node_report = NodeReport {
+                node: node.clone(),
+                ..NodeReport::default()
+            };
+            let mut problems = Vec::new();
+            match &exchanges[r][n] {
+                None => {}
+                // A panicked probe leaves no report: the region says a node is missing.
+                Some(None) => continue,
+                Some(Some(ex)) => {
+                    node_report.can_exchange_messages = ex.can_exchange_messages;
+                    node_report.node_info = ex.node_info;
+                    node_report.uses_websocket = ex.uses_websocket;
+                    node_report.client_logs = ex.client_logs.to_vec();
+                    node_report.client_errs = ex.client_errs.to_vec();
+                    if let Some(rtt) = ex.round_trip {
+                        node_report.round_trip_ping = crate::duration::go_string(rtt);
+                        node_report.round_trip_ping_ms = rtt.as_millis() as u64;
+                    }
+                    if let Some(f) = &ex.failure {
+                        problems.push(format!(
+                            "cannot exchange messages through {}: {f}",
+                            crate::redact::redact_url(&node.derp_url())
+                        ));
+                    }
+                }
+            }
+            if node.stun_port != -1 {
+                node_report.stun.enabled = true;
+                match stun_by_node.get(&(r, n)) {
+                    Some(outcome) => {
+                        node_report.stun.can_stun = outcome.can_stun;
+                        node_report.stun.error = outcome.error.clone();
+                        node_report.stun.mapped_address = outcome.mapped.map(|a| a.to_string());
+                    }
+                    None => {
+                        node_report.stun.error =
+                            Some("probe stun: the STUN probe did not finish".into())
+                    }
+                }
+                if let Some(e) = &node_report.stun.error {
+                    problems.push(format!("STUN failed ({e})"));
+                }
+            }
+            node_report.conclude(&label);
+            if !node_report.healthy && !problems.is_empty() {
+                node_report.error = Some(format!("{label}: {}", problems.join("; ")));
+            }
+            region_report.node_reports.push(node_report);
+        }
+        region_report.conclude(region.nodes.len());
+        report
+            .regions
+            .insert(region.region_id.to_string(), region_report);
+    }
+
+    report.conclude(hard_nat(&stun_nodes, &regions, stun_results.as_deref()));
+    report.netcheck_logs = Some(netcheck_logs(
+        &stun_nodes,
+        &regions,
+        stun_results.as_deref(),
+    ));
     report
+}
+
+/// ESTUN02's evidence: two servers that saw different IPv4 mappings of our one socket.
+fn hard_nat(
+    stun_nodes: &[(usize, usize)],
+    regions: &[map::DerpRegion],
+    results: Option<&[stun::StunOutcome]>,
+) -> Option<String> {
+    let results = results?;
+    let mut first: Option<(&str, std::net::SocketAddr)> = None;
+    for (&(r, n), outcome) in stun_nodes.iter().zip(results) {
+        let Some(mapped) = outcome.mapped.filter(|m| m.is_ipv4()) else {
+            continue;
+        };
+        let name = regions[r].nodes[n].name.as_str();
+        match first {
+            None => first = Some((name, mapped)),
+            Some((first_name, first_mapped)) if first_mapped != mapped => {
+                return Some(format!(
+                    "{first_name} saw us as {first_mapped}, {name} as {mapped}"
+                ))
+            }
+            Some(_) => {}
+        }
+    }
+    None
+}
+
+/// Our stand-in for netcheck's log: one line per STUN probe.
+fn netcheck_logs(
+    stun_nodes: &[(usize, usize)],
+    regions: &[map::DerpRegion],
+    results: Option<&[stun::StunOutcome]>,
+) -> Vec<String> {
+    let Some(results) = results else {
+        return Vec::new();
+    };
+    stun_nodes
+        .iter()
+        .zip(results)
+        .map(|(&(r, n), o)| {
+            let name = &regions[r].nodes[n].name;
+            let server = o
+                .server
+                .map(|s| s.to_string())
+                .unwrap_or_else(|| "?".to_string());
+            match (&o.mapped, &o.error) {
+                (Some(m), _) => format!(
+                    "netcheck: STUN {name} ({server}) mapped us to {m} in {}",
+                    o.rtt.map(crate::duration::go_string).unwrap_or_default()
+                ),
+                (None, Some(e)) => format!("netcheck: STUN {name} ({server}): {e}"),
+                _ => format!("netcheck: STUN {name} ({server}): no answer"),
+            }
+        })
+        .collect()
 }

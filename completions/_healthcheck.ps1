@@ -1,0 +1,116 @@
+
+using namespace System.Management.Automation
+using namespace System.Management.Automation.Language
+
+Register-ArgumentCompleter -Native -CommandName 'healthcheck' -ScriptBlock {
+    param($wordToComplete, $commandAst, $cursorPosition)
+
+    $commandElements = $commandAst.CommandElements
+    $command = @(
+        'healthcheck'
+        for ($i = 1; $i -lt $commandElements.Count; $i++) {
+            $element = $commandElements[$i]
+            if ($element -isnot [StringConstantExpressionAst] -or
+                $element.StringConstantType -ne [StringConstantType]::BareWord -or
+                $element.Value.StartsWith('-') -or
+                $element.Value -eq $wordToComplete) {
+                break
+        }
+        $element.Value
+    }) -join ';'
+
+    $completions = @(switch ($command) {
+        'healthcheck' {
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('run', 'run', [CompletionResultType]::ParameterValue, 'Run the checks and report')
+            [CompletionResult]::new('explain', 'explain', [CompletionResultType]::ParameterValue, 'Explain one finding code: title, problem, solution and docs link')
+            [CompletionResult]::new('codes', 'codes', [CompletionResultType]::ParameterValue, 'List every finding code')
+            [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
+            [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Print the man page, or write one page per command into a directory')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'healthcheck;run' {
+            [CompletionResult]::new('--access-url', '--access-url', [CompletionResultType]::ParameterName, 'The deployment''s external URL, e.g. https://coder.example.com')
+            [CompletionResult]::new('--postgres-url', '--postgres-url', [CompletionResultType]::ParameterName, 'PostgreSQL DSN (URI or key=value form; every libpq sslmode). Default: discovered built-in PostgreSQL of `coder server`')
+            [CompletionResult]::new('--token', '--token', [CompletionResultType]::ParameterName, 'Session token, sent as Coder-Session-Token to endpoints that need one')
+            [CompletionResult]::new('--derp-server-enable', '--derp-server-enable', [CompletionResultType]::ParameterName, 'Include the embedded DERP relay at the access URL [default: true]')
+            [CompletionResult]::new('--derp-server-stun-addresses', '--derp-server-stun-addresses', [CompletionResultType]::ParameterName, 'STUN servers, comma separated host:port; `disable` for none [default: Coder''s list]')
+            [CompletionResult]::new('--derp-config-path', '--derp-config-path', [CompletionResultType]::ParameterName, 'A DERP map JSON file to merge in')
+            [CompletionResult]::new('--derp-config-url', '--derp-config-url', [CompletionResultType]::ParameterName, 'A DERP map JSON URL to merge in')
+            [CompletionResult]::new('--block-direct-connections', '--block-direct-connections', [CompletionResultType]::ParameterName, 'Direct connections are off: no STUN nodes in the DERP map [default: false]')
+            [CompletionResult]::new('--health-check-threshold-database', '--health-check-threshold-database', [CompletionResultType]::ParameterName, 'Median database ping at or above this is a warning (EDB02) [default: 15ms]')
+            [CompletionResult]::new('--only', '--only', [CompletionResultType]::ParameterName, 'Run only these sections (comma separated)')
+            [CompletionResult]::new('--skip', '--skip', [CompletionResultType]::ParameterName, 'Skip these sections (comma separated)')
+            [CompletionResult]::new('--dismiss', '--dismiss', [CompletionResultType]::ParameterName, 'Sections whose findings are shown but do not fail the run (adds to the deployment''s own dismissed list)')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Deadline for one section [default: 5s]')
+            [CompletionResult]::new('--ca-cert', '--ca-cert', [CompletionResultType]::ParameterName, 'Extra PEM trust roots for HTTPS, WSS and DERP over TLS (repeatable)')
+            [CompletionResult]::new('--fail-on', '--fail-on', [CompletionResultType]::ParameterName, 'The lowest severity that makes the exit code 1')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour (NO_COLOR and CLICOLOR_FORCE are honoured with auto)')
+            [CompletionResult]::new('--docs-url', '--docs-url', [CompletionResultType]::ParameterName, 'Base URL for docs links [default: https://coder.com/docs]')
+            [CompletionResult]::new('--env-file', '--env-file', [CompletionResultType]::ParameterName, 'Coder''s environment file (KEY=value lines) [default: /etc/coder.d/coder.env if readable]')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Write the JSON report to stdout, nothing else')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More detail per section (each ping, DERP node, proxy, daemon)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More detail per section (each ping, DERP node, proxy, daemon)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'healthcheck;explain' {
+            [CompletionResult]::new('--docs-url', '--docs-url', [CompletionResultType]::ParameterName, 'Base URL for docs links')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'healthcheck;codes' {
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the list as JSON')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'healthcheck;completions' {
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'healthcheck;man' {
+            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'Write healthcheck.1, healthcheck-run.1, ... into this directory')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'healthcheck;help' {
+            [CompletionResult]::new('run', 'run', [CompletionResultType]::ParameterValue, 'Run the checks and report')
+            [CompletionResult]::new('explain', 'explain', [CompletionResultType]::ParameterValue, 'Explain one finding code: title, problem, solution and docs link')
+            [CompletionResult]::new('codes', 'codes', [CompletionResultType]::ParameterValue, 'List every finding code')
+            [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
+            [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Print the man page, or write one page per command into a directory')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'healthcheck;help;run' {
+            break
+        }
+        'healthcheck;help;explain' {
+            break
+        }
+        'healthcheck;help;codes' {
+            break
+        }
+        'healthcheck;help;completions' {
+            break
+        }
+        'healthcheck;help;man' {
+            break
+        }
+        'healthcheck;help;help' {
+            break
+        }
+    })
+
+    $completions.Where{ $_.CompletionText -like "$wordToComplete*" } |
+        Sort-Object -Property ListItemText
+}

@@ -1,0 +1,71 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_healthcheck_global_optspecs
+    string join \n h/help V/version
+end
+
+function __fish_healthcheck_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_healthcheck_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_healthcheck_using_subcommand
+    set -l cmd (__fish_healthcheck_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c healthcheck -n "__fish_healthcheck_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c healthcheck -n "__fish_healthcheck_needs_command" -s V -l version -d 'Print version'
+complete -c healthcheck -n "__fish_healthcheck_needs_command" -f -a "run" -d 'Run the checks and report'
+complete -c healthcheck -n "__fish_healthcheck_needs_command" -f -a "explain" -d 'Explain one finding code: title, problem, solution and docs link'
+complete -c healthcheck -n "__fish_healthcheck_needs_command" -f -a "codes" -d 'List every finding code'
+complete -c healthcheck -n "__fish_healthcheck_needs_command" -f -a "completions" -d 'Print a shell completion script'
+complete -c healthcheck -n "__fish_healthcheck_needs_command" -f -a "man" -d 'Print the man page, or write one page per command into a directory'
+complete -c healthcheck -n "__fish_healthcheck_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c healthcheck -n "__fish_healthcheck_using_subcommand run" -l access-url -d 'The deployment\'s external URL, e.g. https://coder.example.com' -r
+complete -c healthcheck -n "__fish_healthcheck_using_subcommand run" -l postgres-url -d 'PostgreSQL DSN (URI or key=value form; every libpq sslmode). Default: discovered built-in PostgreSQL of `coder server`' -r
+complete -c healthcheck -n "__fish_healthcheck_using_subcommand run" -l token -d 'Session token, sent as Coder-Session-Token to endpoints that need one' -r
+complete -c healthcheck -n "__fish_healthcheck_using_subcommand run" -l derp-server-enable -d 'Include the embedded DERP relay at the access URL [default: true]' -r
+complete -c healthcheck -n "__fish_healthcheck_using_subcommand run" -l derp-server-stun-addresses -d 'STUN servers, comma separated host:port; `disable` for none [default: Coder\'s list]' -r
+complete -c healthcheck -n "__fish_healthcheck_using_subcommand run" -l derp-config-path -d 'A DERP map JSON file to merge in' -r -F
+complete -c healthcheck -n "__fish_healthcheck_using_subcommand run" -l derp-config-url -d 'A DERP map JSON URL to merge in' -r
+complete -c healthcheck -n "__fish_healthcheck_using_subcommand run" -l block-direct-connections -d 'Direct connections are off: no STUN nodes in the DERP map [default: false]' -r
+complete -c healthcheck -n "__fish_healthcheck_using_subcommand run" -l health-check-threshold-database -d 'Median database ping at or above this is a warning (EDB02) [default: 15ms]' -r
+complete -c healthcheck -n "__fish_healthcheck_using_subcommand run" -l only -d 'Run only these sections (comma separated)' -r
+complete -c healthcheck -n "__fish_healthcheck_using_subcommand run" -l skip -d 'Skip these sections (comma separated)' -r
+complete -c healthcheck -n "__fish_healthcheck_using_subcommand run" -l dismiss -d 'Sections whose findings are shown but do not fail the run (adds to the deployment\'s own dismissed list)' -r
+complete -c healthcheck -n "__fish_healthcheck_using_subcommand run" -l timeout -d 'Deadline for one section [default: 5s]' -r
+complete -c healthcheck -n "__fish_healthcheck_using_subcommand run" -l ca-cert -d 'Extra PEM trust roots for HTTPS, WSS and DERP over TLS (repeatable)' -r -F
+complete -c healthcheck -n "__fish_healthcheck_using_subcommand run" -l fail-on -d 'The lowest severity that makes the exit code 1' -r -f -a "error\t''
+warning\t''"
+complete -c healthcheck -n "__fish_healthcheck_using_subcommand run" -l color -d 'When to use colour (NO_COLOR and CLICOLOR_FORCE are honoured with auto)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c healthcheck -n "__fish_healthcheck_using_subcommand run" -l docs-url -d 'Base URL for docs links [default: https://coder.com/docs]' -r
+complete -c healthcheck -n "__fish_healthcheck_using_subcommand run" -l env-file -d 'Coder\'s environment file (KEY=value lines) [default: /etc/coder.d/coder.env if readable]' -r -F
+complete -c healthcheck -n "__fish_healthcheck_using_subcommand run" -l json -d 'Write the JSON report to stdout, nothing else'
+complete -c healthcheck -n "__fish_healthcheck_using_subcommand run" -s v -l verbose -d 'More detail per section (each ping, DERP node, proxy, daemon)'
+complete -c healthcheck -n "__fish_healthcheck_using_subcommand run" -s h -l help -d 'Print help'
+complete -c healthcheck -n "__fish_healthcheck_using_subcommand explain" -l docs-url -d 'Base URL for docs links' -r
+complete -c healthcheck -n "__fish_healthcheck_using_subcommand explain" -s h -l help -d 'Print help'
+complete -c healthcheck -n "__fish_healthcheck_using_subcommand codes" -l json -d 'Print the list as JSON'
+complete -c healthcheck -n "__fish_healthcheck_using_subcommand codes" -s h -l help -d 'Print help'
+complete -c healthcheck -n "__fish_healthcheck_using_subcommand completions" -s h -l help -d 'Print help'
+complete -c healthcheck -n "__fish_healthcheck_using_subcommand man" -l dir -d 'Write healthcheck.1, healthcheck-run.1, ... into this directory' -r -F
+complete -c healthcheck -n "__fish_healthcheck_using_subcommand man" -s h -l help -d 'Print help'
+complete -c healthcheck -n "__fish_healthcheck_using_subcommand help; and not __fish_seen_subcommand_from run explain codes completions man help" -f -a "run" -d 'Run the checks and report'
+complete -c healthcheck -n "__fish_healthcheck_using_subcommand help; and not __fish_seen_subcommand_from run explain codes completions man help" -f -a "explain" -d 'Explain one finding code: title, problem, solution and docs link'
+complete -c healthcheck -n "__fish_healthcheck_using_subcommand help; and not __fish_seen_subcommand_from run explain codes completions man help" -f -a "codes" -d 'List every finding code'
+complete -c healthcheck -n "__fish_healthcheck_using_subcommand help; and not __fish_seen_subcommand_from run explain codes completions man help" -f -a "completions" -d 'Print a shell completion script'
+complete -c healthcheck -n "__fish_healthcheck_using_subcommand help; and not __fish_seen_subcommand_from run explain codes completions man help" -f -a "man" -d 'Print the man page, or write one page per command into a directory'
+complete -c healthcheck -n "__fish_healthcheck_using_subcommand help; and not __fish_seen_subcommand_from run explain codes completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -1,0 +1,410 @@
+//! One DERP client connection: the HTTP upgrade (or DERP over WebSocket), the handshake, and
+//! frame reads and writes under a deadline.
+
+use std::io::{self, Read, Write};
+use std::sync::Arc;
+use std::time::Instant;
+
+use rustls::ClientConfig;
+use tungstenite::client::IntoClientRequest;
+use tungstenite::handshake::HandshakeError;
+use tungstenite::{Message as WsMessage, WebSocket};
+
+use super::protocol::{self as p, Identity, Key, ServerInfo};
+use super::transport::{dial, is_timeout, Transport};
+
+/// Most bytes we accept before the end of the HTTP response head.
+const MAX_HEAD_BYTES: usize = 16 * 1024;
+
+/// Why a connection attempt or a read failed.
+#[derive(Debug)]
+pub enum ConnError {
+    /// The relay refused `Upgrade: DERP` with this 4xx status: Coder's cue to use WebSocket.
+    Refused4xx(String),
+    /// No answer before the deadline.
+    Timeout(String),
+    Other(String),
+}
+
+impl std::fmt::Display for ConnError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ConnError::Refused4xx(s) | ConnError::Timeout(s) | ConnError::Other(s) => {
+                f.write_str(s)
+            }
+        }
+    }
+}
+
+fn io_err(what: &str, e: io::Error) -> ConnError {
+    if is_timeout(&e) {
+        ConnError::Timeout(format!("{what}: timed out before the deadline"))
+    } else if e.kind() == io::ErrorKind::UnexpectedEof {
+        ConnError::Other(format!("{what}: the relay closed the connection"))
+    } else {
+        ConnError::Other(format!("{what}: {e}"))
+    }
+}
+
+enum Io {
+    Raw(Transport),
+    Ws(Box<WebSocket<Transport>>),
+}
+
+/// A connected, handshaken DERP client.
+pub struct DerpConn {
+    io: Io,
+    /// Bytes received but not yet consumed as frames.
+    buf: Vec<u8>,
+    pub identity: Identity,
+    pub server_key: Key,
+    pub server_info: ServerInfo,
+    /// Frames seen during the handshake worth reporting (Health text etc.).
+    pub notes: Vec<String>,
+}
+
+/// Where to connect, split out of the node's URL.
+pub struct Target {
+    pub url: url::Url,
+    pub host: String,
+    pub port: u16,
+    pub tls: Option<Arc<ClientConfig>>,
+}
+
+impl Target {
+    pub fn new(raw: &str, tls: Arc<ClientConfig>) -> Result<Target, String> {
+        let url = url::Url::parse(raw).map_err(|e| format!("invalid DERP URL {raw}: {e}"))?;
+        let host = url
+            .host_str()
+            .ok_or_else(|| format!("DERP URL {raw} has no host"))?
+            .to_string();
+        let port = url
+            .port_or_known_default()
+            .ok_or_else(|| format!("DERP URL {raw} has no port"))?;
+        let tls = (url.scheme() == "https").then_some(tls);
+        Ok(Target {
+            url,
+            host,
+            port,
+            tls,
+        })
+    }
+
+    fn host_header(&self) -> String {
+        match self.url.port() {
+            Some(port) => format!("{}:{port}", self.host),
+            None => self.host.clone(),
+        }
+    }
+}
+
+impl DerpConn {
+    /// `GET /derp` with `Upgrade: DERP`, then the DERP handshake.
+    pub fn connect_upgrade(target: &Target, deadline: Instant) -> Result<DerpConn, ConnError> {
+        let mut t = dial(&target.host, target.port, target.tls.clone(), deadline)
+            .map_err(ConnError::Other)?;
+        let request = format!(
+            "GET {} HTTP/1.1\r\nHost: {}\r\nUpgrade: DERP\r\nConnection: Upgrade\r\nUser-Agent: healthcheck/{}\r\n\r\n",
+            target.url.path(),
+            target.host_header(),
+            env!("CARGO_PKG_VERSION")
+        );
+        t.write_all(request.as_bytes())
+            .and_then(|_| t.flush())
+            .map_err(|e| io_err("send the upgrade request", e))?;
+        let (status, announced, rest) = read_upgrade_response(&mut t, deadline)?;
+        let _ = status;
+        DerpConn::handshake(Io::Raw(t), rest, announced, deadline)
+    }
+
+    /// DERP over WebSocket (subprotocol `derp`) to the same URL.
+    pub fn connect_websocket(target: &Target, deadline: Instant) -> Result<DerpConn, ConnError> {
+        let t = dial(&target.host, target.port, target.tls.clone(), deadline)
+            .map_err(ConnError::Other)?;
+        let mut ws_url = target.url.clone();
+        let _ = ws_url.set_scheme(if target.tls.is_some() { "wss" } else { "ws" });
+        let mut request = ws_url
+            .as_str()
+            .into_client_request()
+            .map_err(|e| ConnError::Other(format!("websocket request: {e}")))?;
+        request.headers_mut().insert(
+            "Sec-WebSocket-Protocol",
+            tungstenite::http::HeaderValue::from_static("derp"),
+        );
+        let ws = match tungstenite::client::client(request, t) {
+            Ok((ws, _)) => ws,
+            Err(HandshakeError::Interrupted(_)) => {
+                return Err(ConnError::Timeout(
+                    "websocket upgrade: timed out before the deadline".to_string(),
+                ))
+            }
+            Err(HandshakeError::Failure(tungstenite::Error::Http(resp))) => {
+                return Err(ConnError::Other(format!(
+                    "websocket upgrade refused: HTTP {}",
+                    resp.status()
+                )))
+            }
+            Err(HandshakeError::Failure(tungstenite::Error::Io(e))) => {
+                return Err(io_err("websocket upgrade", e))
+            }
+            Err(HandshakeError::Failure(e)) => {
+                return Err(ConnError::Other(format!("websocket upgrade: {e}")))
+            }
+        };
+        DerpConn::handshake(Io::Ws(Box::new(ws)), Vec::new(), None, deadline)
+    }
+
+    fn handshake(
+        io: Io,
+        rest: Vec<u8>,
+        announced: Option<String>,
+        deadline: Instant,
+    ) -> Result<DerpConn, ConnError> {
+        let mut conn = DerpConn {
+            io,
+            buf: rest,
+            identity: Identity::generate(),
+            server_key: [0; p::KEY_LEN],
+            server_info: ServerInfo::default(),
+            notes: Vec::new(),
+        };
+        let (kind, payload) =
+            conn.read_frame(p::MAX_SERVER_KEY_LEN, deadline)
+                .map_err(|e| match e {
+                    ConnError::Other(s) if s.contains("over the") => {
+                        ConnError::Other(format!("not a DERP server: {s}"))
+                    }
+                    ConnError::Timeout(_) => ConnError::Timeout(
+                        "the relay sent no ServerKey frame before the deadline".to_string(),
+                    ),
+                    other => other,
+                })?;
+        conn.server_key = p::parse_server_key(kind, &payload).map_err(ConnError::Other)?;
+        if let Some(announced) = announced {
+            if !announced.eq_ignore_ascii_case(&p::hex(&conn.server_key)) {
+                return Err(ConnError::Other(format!(
+                    "the Derp-Public-Key header ({announced}) differs from the ServerKey frame's key"
+                )));
+            }
+        }
+        let info = conn
+            .identity
+            .client_info(&conn.server_key)
+            .map_err(ConnError::Other)?;
+        conn.write(&p::frame(p::FRAME_CLIENT_INFO, &info), deadline)?;
+        // The server registers our key before it sends ServerInfo, so waiting for it avoids
+        // sending to a peer that is not there yet.
+        loop {
+            let (kind, payload) =
+                conn.read_frame(p::MAX_FRAME_LEN, deadline)
+                    .map_err(|e| match e {
+                        ConnError::Timeout(_) => ConnError::Timeout(
+                            "handshake: no ServerInfo frame before the deadline".to_string(),
+                        ),
+                        other => other,
+                    })?;
+            if kind == p::FRAME_SERVER_INFO {
+                conn.server_info = conn
+                    .identity
+                    .open_server_info(&conn.server_key, &payload)
+                    .map_err(ConnError::Other)?;
+                return Ok(conn);
+            }
+            conn.note_frame(kind, &payload, deadline)?;
+        }
+    }
+
+    /// Handles frames other than packets: answers pings, records what the server says.
+    pub fn note_frame(
+        &mut self,
+        kind: u8,
+        payload: &[u8],
+        deadline: Instant,
+    ) -> Result<(), ConnError> {
+        match kind {
+            p::FRAME_PING if payload.len() >= 8 => {
+                let pong = p::frame(p::FRAME_PONG, &payload[..8]);
+                self.write(&pong, deadline)?;
+            }
+            p::FRAME_HEALTH if !payload.is_empty() => self.notes.push(format!(
+                "relay reports a problem: {}",
+                String::from_utf8_lossy(payload)
+            )),
+            p::FRAME_PEER_GONE if payload.len() >= p::KEY_LEN => {
+                let reason = match payload.get(p::KEY_LEN) {
+                    Some(1) => "not here",
+                    _ => "disconnected",
+                };
+                let mut key = [0u8; p::KEY_LEN];
+                key.copy_from_slice(&payload[..p::KEY_LEN]);
+                self.notes
+                    .push(format!("peer gone ({reason}): {}", p::short_key(&key)));
+            }
+            p::FRAME_RESTARTING => {
+                return Err(ConnError::Other(
+                    "the relay announced it is restarting".to_string(),
+                ))
+            }
+            p::FRAME_KEEP_ALIVE => {}
+            // PeerPresent, Pong and unknown types: nothing to do.
+            _ => {}
+        }
+        Ok(())
+    }
+
+    pub fn write(&mut self, bytes: &[u8], deadline: Instant) -> Result<(), ConnError> {
+        match &mut self.io {
+            Io::Raw(t) => {
+                t.arm(deadline)
+                    .map_err(|e| io_err("write to the relay", e))?;
+                t.write_all(bytes)
+                    .and_then(|_| t.flush())
+                    .map_err(|e| io_err("write to the relay", e))
+            }
+            Io::Ws(ws) => {
+                ws.get_ref()
+                    .arm(deadline)
+                    .map_err(|e| io_err("write to the relay", e))?;
+                ws.send(WsMessage::Binary(bytes.to_vec().into()))
+                    .map_err(|e| ws_err("write to the relay", e))
+            }
+        }
+    }
+
+    /// Reads one frame (type, payload), refusing payloads over `cap`.
+    pub fn read_frame(
+        &mut self,
+        cap: usize,
+        deadline: Instant,
+    ) -> Result<(u8, Vec<u8>), ConnError> {
+        self.fill(p::HEADER_LEN, deadline)?;
+        let mut header = [0u8; p::HEADER_LEN];
+        header.copy_from_slice(&self.buf[..p::HEADER_LEN]);
+        let (kind, len) = p::parse_header(&header, cap).map_err(ConnError::Other)?;
+        self.fill(p::HEADER_LEN + len, deadline)?;
+        let payload = self.buf[p::HEADER_LEN..p::HEADER_LEN + len].to_vec();
+        self.buf.drain(..p::HEADER_LEN + len);
+        Ok((kind, payload))
+    }
+
+    fn fill(&mut self, need: usize, deadline: Instant) -> Result<(), ConnError> {
+        while self.buf.len() < need {
+            match &mut self.io {
+                Io::Raw(t) => {
+                    t.arm(deadline)
+                        .map_err(|e| io_err("read from the relay", e))?;
+                    let mut chunk = [0u8; 16 * 1024];
+                    let n = t
+                        .read(&mut chunk)
+                        .map_err(|e| io_err("read from the relay", e))?;
+                    if n == 0 {
+                        return Err(ConnError::Other(
+                            "read from the relay: the relay closed the connection".to_string(),
+                        ));
+                    }
+                    self.buf.extend_from_slice(&chunk[..n]);
+                }
+                Io::Ws(ws) => {
+                    ws.get_ref()
+                        .arm(deadline)
+                        .map_err(|e| io_err("read from the relay", e))?;
+                    match ws.read().map_err(|e| ws_err("read from the relay", e))? {
+                        WsMessage::Binary(data) => self.buf.extend_from_slice(&data),
+                        WsMessage::Text(_) => {
+                            return Err(ConnError::Other(
+                                "the relay sent a WebSocket text message; DERP uses binary"
+                                    .to_string(),
+                            ))
+                        }
+                        WsMessage::Close(_) => {
+                            return Err(ConnError::Other(
+                                "the relay closed the WebSocket".to_string(),
+                            ))
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn ws_err(what: &str, e: tungstenite::Error) -> ConnError {
+    match e {
+        tungstenite::Error::Io(e) => io_err(what, e),
+        tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed => {
+            ConnError::Other(format!("{what}: the relay closed the WebSocket"))
+        }
+        other => ConnError::Other(format!("{what}: {other}")),
+    }
+}
+
+/// Reads the answer to the upgrade: 101 gives the announced key and any bytes that already
+/// belong to the DERP stream; anything else is a failure, a 4xx one Coder's WebSocket cue.
+fn read_upgrade_response(
+    t: &mut Transport,
+    deadline: Instant,
+) -> Result<(u16, Option<String>, Vec<u8>), ConnError> {
+    let mut buf = Vec::new();
+    loop {
+        let mut headers = [httparse::EMPTY_HEADER; 64];
+        let mut response = httparse::Response::new(&mut headers);
+        match response.parse(&buf) {
+            Ok(httparse::Status::Complete(head_len)) => {
+                let status = response.code.unwrap_or(0);
+                let header = |name: &str| {
+                    response
+                        .headers
+                        .iter()
+                        .find(|h| h.name.eq_ignore_ascii_case(name))
+                        .map(|h| String::from_utf8_lossy(h.value).trim().to_string())
+                };
+                if status == 101 {
+                    let announced = header("Derp-Public-Key");
+                    return Ok((status, announced, buf[head_len..].to_vec()));
+                }
+                let reason = response.reason.unwrap_or("").to_string();
+                // Only what already arrived: a body without Content-Length may never end.
+                let body =
+                    crate::net::http::snippet(&String::from_utf8_lossy(&buf[head_len..]), 120);
+                let mut text =
+                    format!("unexpected HTTP response {status} {reason} to Upgrade: DERP");
+                if !body.is_empty() {
+                    text.push_str(&format!(" ({body})"));
+                }
+                return Err(if (400..500).contains(&status) {
+                    ConnError::Refused4xx(text)
+                } else {
+                    ConnError::Other(text)
+                });
+            }
+            Ok(httparse::Status::Partial) => {}
+            Err(e) => {
+                let start = crate::net::http::snippet(&String::from_utf8_lossy(&buf), 60);
+                return Err(ConnError::Other(format!(
+                    "not an HTTP response to the DERP upgrade ({e}): {start:?}"
+                )));
+            }
+        }
+        if buf.len() > MAX_HEAD_BYTES {
+            return Err(ConnError::Other(
+                "the HTTP response head to the DERP upgrade is too large".to_string(),
+            ));
+        }
+        t.arm(deadline)
+            .map_err(|e| io_err("read the upgrade response", e))?;
+        let mut chunk = [0u8; 4096];
+        let n = t
+            .read(&mut chunk)
+            .map_err(|e| io_err("read the upgrade response", e))?;
+        if n == 0 {
+            return Err(ConnError::Other(if buf.is_empty() {
+                "the relay closed the connection without answering the upgrade".to_string()
+            } else {
+                "the relay closed the connection in the middle of its HTTP response".to_string()
+            }));
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}

@@ -1,0 +1,333 @@
+//! The command-line contract: exit codes, usage errors, explain/codes, colour, dismissal, and
+//! generated files that must match the clap definition.
+
+mod support;
+
+use support::http::{coder_like, fixed_server, response};
+use support::{healthcheck, run, run_json, temp_dir};
+
+fn cli(args: &[&str]) -> support::Output {
+    let mut cmd = healthcheck();
+    cmd.args(args);
+    run(cmd)
+}
+
+#[test]
+fn usage_errors_exit_2_with_a_clear_message() {
+    for (args, expect) in [
+        (&["run", "--bogus"][..], "--bogus"),
+        (&["run", "--timeout", "5x"], "invalid duration"),
+        (&["run", "--timeout", "0s"], "greater than zero"),
+        (&["run", "--only", "pubsub"], "unknown section"),
+        (&["run", "--derp-server-enable", "maybe"], "invalid boolean"),
+        (
+            &["run", "--env-file", "/nonexistent/coder.env"],
+            "cannot read env file",
+        ),
+        (&["run", "--ca-cert", "/nonexistent/ca.pem"], "--ca-cert"),
+        (
+            &["run", "--derp-server-stun-addresses", "nohostport"],
+            "host:port",
+        ),
+        (&["explain", "EXYZ99"], "unknown code"),
+    ] {
+        let out = cli(args);
+        assert_eq!(out.code, 2, "{args:?}: {}", out.all());
+        assert!(out.stderr.contains(expect), "{args:?}: {}", out.stderr);
+        assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
+        assert!(out.stdout.is_empty(), "{args:?}: {}", out.stdout);
+    }
+}
+
+#[test]
+fn bad_duration_from_the_environment_is_a_usage_error() {
+    let mut cmd = healthcheck();
+    cmd.args(["run"]).env("HEALTHCHECK_TIMEOUT", "soon");
+    let out = run(cmd);
+    assert_eq!(out.code, 2, "{}", out.all());
+    assert!(out.stderr.contains("invalid duration"));
+}
+
+#[test]
+fn explain_reads_the_catalogue_in_any_case() {
+    let out = cli(&["explain", "edb02"]);
+    assert_eq!(out.code, 0);
+    assert!(
+        out.stdout.starts_with("EDB02: Database ping slow"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("Solution:"));
+    assert!(out
+        .stdout
+        .contains("https://coder.com/docs/admin/monitoring/health-check#edb02"));
+    let out = cli(&[
+        "explain",
+        "EWS03",
+        "--docs-url",
+        "https://docs.internal/coder",
+    ]);
+    assert!(out
+        .stdout
+        .contains("https://docs.internal/coder/admin/monitoring/health-check#ews03"));
+}
+
+#[test]
+fn codes_lists_all_twenty() {
+    let out = cli(&["codes", "--json"]);
+    let list: Vec<serde_json::Value> = serde_json::from_str(&out.stdout).unwrap();
+    let codes: Vec<&str> = list.iter().map(|c| c["code"].as_str().unwrap()).collect();
+    for code in [
+        "EACS01", "EACS02", "EACS03", "EACS04", "EDB01", "EDB02", "EWS01", "EWS02", "EWS03",
+        "EDERP01", "EDERP02", "ESTUN01", "ESTUN02", "EWP01", "EWP02", "EWP04", "EPD01", "EPD02",
+        "EPD03", "EUNKNOWN",
+    ] {
+        assert!(codes.contains(&code), "{code} missing");
+    }
+    assert_eq!(codes.len(), 20);
+    let text = cli(&["codes"]);
+    assert_eq!(text.stdout.lines().count(), 20);
+}
+
+#[test]
+fn json_output_is_only_json_and_has_coders_top_level_shape() {
+    let port = coder_like("v2.18.1");
+    let out = run_json(&["--access-url", &format!("http://127.0.0.1:{port}")]);
+    let json = out.json();
+    let keys: Vec<&str> = json
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "time",
+            "healthy",
+            "severity",
+            "derp",
+            "access_url",
+            "websocket",
+            "database",
+            "workspace_proxy",
+            "provisioner_daemons",
+            "coder_version",
+            "healthcheck_version"
+        ]
+    );
+    assert!(time::OffsetDateTime::parse(
+        json["time"].as_str().unwrap(),
+        &time::format_description::well_known::Rfc3339
+    )
+    .is_ok());
+    // Access URL keys in Coder's order, additive fields after Coder's base fields.
+    let access: Vec<&str> = json["access_url"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        access,
+        [
+            "severity",
+            "warnings",
+            "dismissed",
+            "skipped",
+            "duration_ms",
+            "healthy",
+            "access_url",
+            "reachable",
+            "status_code",
+            "healthz_response"
+        ]
+    );
+    // A skipped section never claims ok without the flag.
+    for section in ["database", "workspace_proxy", "provisioner_daemons"] {
+        if json[section]["severity"] == "ok" && json[section]["healthy"] != true {
+            assert_eq!(json[section]["skipped"], true, "{section}");
+            assert!(json[section]["skip_reason"].is_string(), "{section}");
+        }
+    }
+}
+
+#[test]
+fn dismissed_section_changes_only_the_exit_code() {
+    let port = fixed_server(|_| response("503 Service Unavailable", &[], "down"));
+    let url = format!("http://127.0.0.1:{port}");
+    let out = run_json(&["--only", "access-url", "--access-url", &url]);
+    assert_eq!(out.code, 1);
+    let out = run_json(&[
+        "--only",
+        "access-url",
+        "--access-url",
+        &url,
+        "--dismiss",
+        "access-url",
+    ]);
+    let json = out.json();
+    assert_eq!(json["access_url"]["dismissed"], true);
+    assert_eq!(json["healthy"], false, "Coder's verdict is kept");
+    assert_eq!(json["severity"], "warning");
+    assert_eq!(out.code, 0);
+
+    let mut cmd = healthcheck();
+    cmd.args([
+        "run",
+        "--only",
+        "access-url",
+        "--access-url",
+        &url,
+        "--dismiss",
+        "access-url",
+    ]);
+    let table = run(cmd);
+    assert!(table.stdout.contains("DISMISSED"), "{}", table.stdout);
+}
+
+#[test]
+fn table_has_rows_remediation_and_verdict() {
+    let out = cli(&["run", "--only", "access-url"]);
+    assert_eq!(out.code, 1);
+    assert!(out.stdout.contains("Access URL"));
+    assert!(out.stdout.contains("EACS01"));
+    assert!(out.stdout.contains("SKIPPED"));
+    assert!(out.stdout.contains("Solution:"));
+    assert!(out.stdout.contains("#eacs01"));
+    assert!(
+        out.stdout.trim_end().ends_with("UNHEALTHY"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        !out.stdout.contains('\u{1b}'),
+        "NO_COLOR is set: no escapes"
+    );
+}
+
+#[test]
+fn colour_follows_flag_and_environment() {
+    let mut cmd = healthcheck();
+    cmd.args(["run", "--only", "access-url", "--color", "always"]);
+    assert!(run(cmd).stdout.contains('\u{1b}'));
+    let mut cmd = healthcheck();
+    cmd.args(["run", "--only", "access-url"])
+        .env_remove("NO_COLOR")
+        .env("CLICOLOR_FORCE", "1");
+    assert!(run(cmd).stdout.contains('\u{1b}'));
+    let mut cmd = healthcheck();
+    cmd.args(["run", "--only", "access-url", "--color", "never"])
+        .env("CLICOLOR_FORCE", "1");
+    assert!(!run(cmd).stdout.contains('\u{1b}'));
+}
+
+#[test]
+fn access_url_from_env_and_env_file_with_flag_winning() {
+    let good = coder_like("v2.18.1");
+    let dir = temp_dir("hc-env-");
+    let env_file = dir.join("coder.env");
+    std::fs::write(&env_file, "CODER_ACCESS_URL='http://127.0.0.1:1'\n").unwrap();
+
+    let mut cmd = healthcheck();
+    cmd.args(["run", "--json", "--only", "access-url", "--env-file"])
+        .arg(&env_file);
+    assert_eq!(
+        run(cmd).json()["access_url"]["access_url"],
+        "http://127.0.0.1:1"
+    );
+
+    let mut cmd = healthcheck();
+    cmd.args(["run", "--json", "--only", "access-url", "--env-file"])
+        .arg(&env_file)
+        .env("CODER_ACCESS_URL", format!("http://127.0.0.1:{good}"));
+    let out = run(cmd);
+    assert_eq!(
+        out.json()["access_url"]["severity"],
+        "ok",
+        "env beats env file"
+    );
+
+    let mut cmd = healthcheck();
+    cmd.args(["run", "--json", "--only", "access-url", "--access-url"])
+        .arg(format!("http://127.0.0.1:{good}/x"))
+        .env("CODER_ACCESS_URL", "http://127.0.0.1:1");
+    let out = run(cmd);
+    assert_eq!(
+        out.json()["access_url"]["access_url"],
+        format!("http://127.0.0.1:{good}/x"),
+        "flag beats env"
+    );
+}
+
+#[test]
+fn token_is_never_printed() {
+    let token = "sEcReT-session-token-123";
+    // A server that mirrors every request back, so a token sent anywhere would come back in
+    // bodies and findings.
+    let port = fixed_server(|head| response("400 Bad Request", &[("Server", "mirror")], head));
+    for json in [true, false] {
+        let mut cmd = healthcheck();
+        cmd.args(["run", "--access-url", &format!("http://127.0.0.1:{port}")])
+            .args(["--token", token, "--verbose", "--timeout", "2s"])
+            .args(["--derp-server-stun-addresses", "disable"]);
+        if json {
+            cmd.arg("--json");
+        }
+        let out = run(cmd);
+        assert!(!out.all().contains(token), "{}", out.all());
+        // The mirror's answers did reach the report (the test can see a leak).
+        assert!(
+            out.all().contains("mirror") || out.all().contains("GET /"),
+            "{}",
+            out.all()
+        );
+    }
+    let help = cli(&["run", "--help"]);
+    assert!(help.stdout.contains("CODER_SESSION_TOKEN"));
+    let mut cmd = healthcheck();
+    cmd.args(["run", "--help"])
+        .env("CODER_SESSION_TOKEN", token);
+    assert!(
+        !run(cmd).all().contains(token),
+        "--help must not show the token"
+    );
+}
+
+#[test]
+fn committed_completions_and_man_pages_are_fresh() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    for shell in healthcheck::generated::SHELLS {
+        let file = root
+            .join("completions")
+            .join(healthcheck::generated::completion_file(shell));
+        let committed = std::fs::read(&file).unwrap_or_default();
+        assert!(
+            committed == healthcheck::generated::completion(shell),
+            "{} is stale: run `scripts/generate`",
+            file.display()
+        );
+    }
+    for (name, contents) in healthcheck::generated::man_pages() {
+        let file = root.join("man").join(&name);
+        let committed = std::fs::read(&file).unwrap_or_default();
+        assert!(
+            committed == contents,
+            "{} is stale: run `scripts/generate`",
+            file.display()
+        );
+    }
+    let page = String::from_utf8(healthcheck::generated::man_pages()[0].1.clone()).unwrap();
+    assert!(page.contains("DIAGNOSTIC CODES") && page.contains("EPD03"));
+}
+
+#[test]
+fn man_and_completions_commands_write_the_same_files() {
+    let dir = temp_dir("hc-man-");
+    let out = cli(&["man", "--dir", dir.to_str().unwrap()]);
+    assert_eq!(out.code, 0);
+    assert!(dir.join("healthcheck.1").exists());
+    assert!(dir.join("healthcheck-run.1").exists());
+    let out = cli(&["completions", "bash"]);
+    assert!(out.stdout.contains("--postgres-url"));
+}

@@ -1,0 +1,562 @@
+//! DERP section against the test relay (tests/support/derp_relay.rs), a real nginx, fault
+//! servers and bad DERP map files. STUN is always given explicitly (`disable` or loopback), so
+//! Coder's default Google STUN servers are never contacted.
+
+mod support;
+
+use std::time::Duration;
+
+use serde_json::Value;
+use support::derp_relay::{DerpRelay, Mode};
+use support::http::stall_server;
+use support::nginx::Nginx;
+use support::{free_port, run_json, temp_dir};
+
+fn node_of<'a>(json: &'a Value, region: &str, index: usize) -> &'a Value {
+    &json["derp"]["regions"][region]["node_reports"][index]
+}
+
+fn codes(warnings: &Value) -> Vec<String> {
+    warnings
+        .as_array()
+        .unwrap_or_else(|| panic!("warnings must be an array: {warnings}"))
+        .iter()
+        .map(|w| w["code"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Writes a DERP map with one region per (name, port) relay node, all plain HTTP on loopback.
+fn map_file(nodes: &[(&str, u16)]) -> std::path::PathBuf {
+    let mut regions = serde_json::Map::new();
+    for (i, (name, port)) in nodes.iter().enumerate() {
+        let id = 1 + i as i64;
+        regions.insert(
+            id.to_string(),
+            serde_json::json!({
+                "RegionID": id, "RegionCode": format!("r{id}"), "RegionName": format!("Region {id}"),
+                "Nodes": [{"Name": name, "RegionID": id, "HostName": "127.0.0.1",
+                           "DERPPort": port, "STUNPort": -1, "ForceHTTP": true}]
+            }),
+        );
+    }
+    let path = temp_dir("hc-derpmap-").join("derpmap.json");
+    std::fs::write(&path, serde_json::json!({ "Regions": regions }).to_string()).unwrap();
+    path
+}
+
+#[test]
+fn healthy_embedded_relay_exchanges_a_packet_with_a_measured_rtt() {
+    let relay = DerpRelay::start(Mode::Normal);
+    let out = run_json(&[
+        "--only",
+        "derp",
+        "--access-url",
+        &relay.url(),
+        "--derp-server-stun-addresses",
+        "disable",
+        "--timeout",
+        "3s",
+    ]);
+    let json = out.json();
+    let derp = &json["derp"];
+    assert_eq!(derp["severity"], "ok", "{derp:#}");
+    assert_eq!(derp["healthy"], true);
+    assert_eq!(derp["warnings"], serde_json::json!([]));
+    let region = &derp["regions"]["999"];
+    assert_eq!(region["region"]["RegionCode"], "coder");
+    assert_eq!(region["region"]["EmbeddedRelay"], true);
+    let node = node_of(&json, "999", 0);
+    assert_eq!(node["node"]["Name"], "999b");
+    assert_eq!(node["node"]["DERPPort"], relay.port);
+    assert_eq!(node["node"]["ForceHTTP"], true);
+    assert_eq!(node["node"]["STUNPort"], -1);
+    assert_eq!(node["can_exchange_messages"], true, "{node:#}");
+    assert_eq!(node["uses_websocket"], false);
+    assert_eq!(node["warnings"], serde_json::json!([]));
+    let rtt = node["round_trip_ping"].as_str().unwrap();
+    assert!(rtt.ends_with("ms") || rtt.ends_with("µs"), "{rtt}");
+    assert!(node["round_trip_ping_ms"].as_u64().unwrap() < 1000);
+    assert_eq!(node["client_errs"], serde_json::json!([[], []]));
+    assert_eq!(node["client_logs"].as_array().unwrap().len(), 2);
+    assert_eq!(node["stun"]["Enabled"], false);
+    assert_eq!(node["stun"]["Error"], Value::Null);
+    assert_eq!(node["node_info"]["TokenBucketBytesPerSecond"], 0);
+    assert_eq!(out.code, 0, "{}", out.stdout);
+}
+
+#[test]
+fn relay_that_refuses_upgrade_derp_with_400_falls_back_to_websocket() {
+    // Coder's E6 case: the relay itself answers 400 to Upgrade: DERP.
+    let relay = DerpRelay::start(Mode::RefuseDerpUpgrade);
+    let out = run_json(&[
+        "--only",
+        "derp",
+        "--access-url",
+        &relay.url(),
+        "--derp-server-stun-addresses",
+        "disable",
+        "--timeout",
+        "3s",
+    ]);
+    let json = out.json();
+    let derp = &json["derp"];
+    assert_eq!(derp["severity"], "warning", "{derp:#}");
+    assert_eq!(derp["healthy"], true);
+    assert_eq!(codes(&derp["warnings"]), ["EDERP01"]);
+    let node = node_of(&json, "999", 0);
+    assert_eq!(node["uses_websocket"], true);
+    assert_eq!(node["can_exchange_messages"], true);
+    assert_eq!(node["severity"], "warning");
+    for errs in node["client_errs"].as_array().unwrap() {
+        let errs = errs.as_array().unwrap();
+        assert_eq!(errs.len(), 1, "{node:#}");
+        assert!(errs[0].as_str().unwrap().contains("400"), "{errs:?}");
+    }
+}
+
+#[test]
+fn nginx_that_only_passes_websocket_upgrades_gives_ederp01() {
+    // A real nginx in front of the relay forwards `Upgrade` only when it is `websocket`. An
+    // `Upgrade: DERP` request reaches the relay without the header, so the relay answers 426
+    // (a 4xx), and the client retries over WebSocket, which nginx passes.
+    let relay = DerpRelay::start(Mode::Normal);
+    let nginx = Nginx::start(&format!(
+        "    location / {{\n      proxy_pass http://127.0.0.1:{};\n      proxy_http_version 1.1;\n\
+         \x20     set $up \"\";\n      set $conn \"\";\n\
+         \x20     if ($http_upgrade ~* \"^websocket$\") {{ set $up websocket; set $conn upgrade; }}\n\
+         \x20     proxy_set_header Upgrade $up;\n      proxy_set_header Connection $conn;\n    }}",
+        relay.port
+    ));
+    let out = run_json(&[
+        "--only",
+        "derp",
+        "--access-url",
+        &nginx.url(),
+        "--derp-server-stun-addresses",
+        "disable",
+        "--timeout",
+        "3s",
+    ]);
+    let json = out.json();
+    let derp = &json["derp"];
+    assert_eq!(derp["severity"], "warning", "{derp:#}");
+    assert_eq!(codes(&derp["warnings"]), ["EDERP01"]);
+    let node = node_of(&json, "999", 0);
+    assert_eq!(node["uses_websocket"], true, "{node:#}");
+    assert_eq!(node["can_exchange_messages"], true);
+    let first_err = node["client_errs"][0][0].as_str().unwrap();
+    assert!(first_err.contains("426"), "{first_err}");
+    assert!(derp["warnings"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("999b"));
+}
+
+#[test]
+fn relay_down_is_a_node_error_within_the_deadline() {
+    let closed = free_port();
+    let out = run_json(&[
+        "--only",
+        "derp",
+        "--access-url",
+        &format!("http://127.0.0.1:{closed}"),
+        "--derp-server-stun-addresses",
+        "disable",
+        "--timeout",
+        "2s",
+    ]);
+    assert!(
+        out.elapsed < Duration::from_millis(2800),
+        "{:?}",
+        out.elapsed
+    );
+    let json = out.json();
+    let derp = &json["derp"];
+    assert_eq!(derp["severity"], "error", "{derp:#}");
+    assert_eq!(derp["healthy"], false);
+    let node = node_of(&json, "999", 0);
+    assert_eq!(node["can_exchange_messages"], false);
+    let errs = node["client_errs"][0].as_array().unwrap();
+    assert!(
+        errs.iter().any(|e| e
+            .as_str()
+            .unwrap()
+            .contains("couldn't connect after 5 tries")),
+        "{errs:?}"
+    );
+    assert!(
+        node["error"]
+            .as_str()
+            .unwrap()
+            .contains("node 999b in region 999"),
+        "{node:#}"
+    );
+    assert!(derp["error"].as_str().unwrap().contains("999b"));
+    assert_eq!(out.code, 1);
+}
+
+#[test]
+fn silent_relay_is_a_node_error_within_the_deadline() {
+    // Through a map file, not the access URL: the run's Coder version lookup would also wait
+    // on a silent access URL, and this test times the DERP section alone.
+    let map = map_file(&[("1a", stall_server())]);
+    let out = run_json(&[
+        "--only",
+        "derp",
+        "--derp-server-enable=false",
+        "--derp-config-path",
+        map.to_str().unwrap(),
+        "--derp-server-stun-addresses",
+        "disable",
+        "--timeout",
+        "2s",
+    ]);
+    assert!(
+        out.elapsed < Duration::from_millis(2800),
+        "{:?}",
+        out.elapsed
+    );
+    let json = out.json();
+    assert!(
+        json["derp"]["duration_ms"].as_u64().unwrap() < 2200,
+        "{json:#}"
+    );
+    let node = node_of(&json, "1", 0);
+    assert_eq!(json["derp"]["severity"], "error");
+    let err = node["error"].as_str().unwrap();
+    assert!(err.contains("timed out"), "{err}");
+}
+
+#[test]
+fn garbage_instead_of_the_magic_is_a_clear_error() {
+    let relay = DerpRelay::start(Mode::BadMagic);
+    let out = run_json(&[
+        "--only",
+        "derp",
+        "--access-url",
+        &relay.url(),
+        "--derp-server-stun-addresses",
+        "disable",
+        "--timeout",
+        "2s",
+    ]);
+    let json = out.json();
+    let node = node_of(&json, "999", 0);
+    assert_eq!(json["derp"]["severity"], "error");
+    let err = node["error"].as_str().unwrap();
+    assert!(
+        err.contains("not a DERP server") && err.contains("magic"),
+        "{err}"
+    );
+    assert!(!out.stderr.contains("panic"), "{}", out.stderr);
+}
+
+#[test]
+fn eight_nodes_with_dead_ones_end_within_one_timeout() {
+    let good = DerpRelay::start(Mode::Normal);
+    let stall = stall_server();
+    let closed = free_port();
+    let nodes = [
+        ("1a", good.port),
+        ("2a", stall),
+        ("3a", good.port),
+        ("4a", closed),
+        ("5a", stall),
+        ("6a", good.port),
+        ("7a", stall),
+        ("8a", closed),
+    ];
+    let map = map_file(&nodes);
+    let out = run_json(&[
+        "--only",
+        "derp",
+        "--derp-server-enable=false",
+        "--derp-config-path",
+        map.to_str().unwrap(),
+        "--derp-server-stun-addresses",
+        "disable",
+        "--timeout",
+        "2s",
+    ]);
+    // Ten dead nodes must cost one timeout, not ten.
+    assert!(
+        out.elapsed < Duration::from_millis(2800),
+        "{:?}",
+        out.elapsed
+    );
+    let json = out.json();
+    let regions = json["derp"]["regions"].as_object().unwrap();
+    assert_eq!(regions.len(), 8);
+    for (i, (name, port)) in nodes.iter().enumerate() {
+        let node = node_of(&json, &(i + 1).to_string(), 0);
+        assert_eq!(node["node"]["Name"], *name);
+        assert_eq!(
+            node["can_exchange_messages"],
+            *port == good.port,
+            "{node:#}"
+        );
+    }
+    assert_eq!(json["derp"]["severity"], "error");
+}
+
+#[test]
+fn bad_derp_map_files_are_findings_naming_the_file() {
+    let dir = temp_dir("hc-badmap-");
+    let cases = [
+        ("syntax.json", "{\"Regions\": {", "not valid JSON"),
+        (
+            "type.json",
+            r#"{"Regions": {"1": {"RegionID": "abc"}}}"#,
+            "RegionID: expected an integer, found string \"abc\"",
+        ),
+        ("empty.json", r#"{"Regions": {}}"#, "no regions"),
+    ];
+    for (name, text, expected) in cases {
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        let out = run_json(&[
+            "--only",
+            "derp",
+            "--derp-server-enable=false",
+            "--derp-config-path",
+            path.to_str().unwrap(),
+            "--derp-server-stun-addresses",
+            "disable",
+        ]);
+        let json = out.json();
+        let error = json["derp"]["error"].as_str().unwrap_or_default();
+        assert_eq!(json["derp"]["severity"], "error", "{name}: {json:#}");
+        assert!(error.contains(path.to_str().unwrap()), "{name}: {error}");
+        assert!(error.contains(expected), "{name}: {error}");
+        assert!(!out.stderr.contains("panic"), "{}", out.stderr);
+    }
+}
+
+#[test]
+fn no_access_url_and_no_map_skips_with_a_reason() {
+    let out = run_json(&["--only", "derp", "--derp-server-stun-addresses", "disable"]);
+    let json = out.json();
+    assert_eq!(json["derp"]["skipped"], true);
+    assert!(json["derp"]["skip_reason"]
+        .as_str()
+        .unwrap()
+        .contains("no access URL"));
+}
+
+#[test]
+fn map_file_keys_are_read_case_insensitively_and_regions_sort_as_strings() {
+    let relay = DerpRelay::start(Mode::Normal);
+    let dir = temp_dir("hc-lenient-");
+    let path = dir.join("map.json");
+    std::fs::write(
+        &path,
+        format!(
+            r#"{{"regions": {{"1000": {{"regionid": 1000, "regioncode": "x", "Unknown": 1,
+                "nodes": [{{"name": "1000a", "hostname": "127.0.0.1", "derpport": {p},
+                "stunport": -1, "forcehttp": true}}]}}}}}}"#,
+            p = relay.port
+        ),
+    )
+    .unwrap();
+    let out = run_json(&[
+        "--only",
+        "derp",
+        "--access-url",
+        &relay.url(),
+        "--derp-config-path",
+        path.to_str().unwrap(),
+        "--derp-server-stun-addresses",
+        "disable",
+    ]);
+    let json = out.json();
+    let keys: Vec<&String> = json["derp"]["regions"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .collect();
+    assert_eq!(keys, ["1000", "999"]);
+    assert_eq!(
+        node_of(&json, "1000", 0)["can_exchange_messages"],
+        true,
+        "{json:#}"
+    );
+    assert_eq!(json["derp"]["severity"], "ok");
+}
+
+#[test]
+fn one_dead_node_of_two_in_a_region_is_ederp02() {
+    // Coder's E3: a region with a good node and a dead one is operational, with a warning.
+    let good = DerpRelay::start(Mode::Normal);
+    let closed = free_port();
+    let path = temp_dir("hc-e3-").join("map.json");
+    let node = |name: &str, port: u16| {
+        serde_json::json!({"Name": name, "RegionID": 1, "HostName": "127.0.0.1", "DERPPort": port,
+                           "STUNPort": -1, "ForceHTTP": true})
+    };
+    let map = serde_json::json!({"Regions": {"1": {"RegionID": 1, "RegionCode": "one",
+        "RegionName": "One", "Nodes": [node("1b", closed), node("1a", good.port)]}}});
+    std::fs::write(&path, map.to_string()).unwrap();
+    let out = run_json(&[
+        "--only",
+        "derp",
+        "--derp-server-enable=false",
+        "--derp-config-path",
+        path.to_str().unwrap(),
+        "--derp-server-stun-addresses",
+        "disable",
+        "--timeout",
+        "2s",
+    ]);
+    let json = out.json();
+    let derp = &json["derp"];
+    assert_eq!(derp["healthy"], true, "{derp:#}");
+    assert_eq!(derp["severity"], "warning");
+    assert_eq!(codes(&derp["warnings"]), ["EDERP02"]);
+    let message = derp["warnings"][0]["message"].as_str().unwrap();
+    assert!(
+        message.contains("node 1b") && message.contains("region 1"),
+        "{message}"
+    );
+    let region = &derp["regions"]["1"];
+    assert_eq!(region["healthy"], true);
+    assert_eq!(region["warnings"].as_array().unwrap().len(), 1);
+    // Node reports are sorted by name.
+    assert_eq!(node_of(&json, "1", 0)["node"]["Name"], "1a");
+    assert_eq!(node_of(&json, "1", 0)["severity"], "ok");
+    assert_eq!(node_of(&json, "1", 1)["severity"], "error");
+    assert_eq!(out.code, 0);
+}
+
+#[test]
+fn relay_behind_tls_nginx_works_with_the_ca_and_fails_clearly_without() {
+    // https access URL: the client speaks TLS (ALPN http/1.1) to a real nginx that passes the
+    // DERP upgrade on to the relay.
+    let relay = DerpRelay::start(Mode::Normal);
+    let ca = support::certs::TestCa::new("DERP test CA");
+    let leaf = ca.leaf(&["127.0.0.1"]);
+    let dir = temp_dir("hc-derp-tls-");
+    std::fs::write(dir.join("cert.pem"), &leaf.cert_pem).unwrap();
+    std::fs::write(dir.join("key.pem"), &leaf.key_pem).unwrap();
+    let ca_path = ca.write(&dir);
+    let tls_port = free_port();
+    let nginx = Nginx::start(&format!(
+        "    listen 127.0.0.1:{tls_port} ssl;\n    ssl_certificate {d}/cert.pem;\n\
+         \x20   ssl_certificate_key {d}/key.pem;\n    location / {{\n\
+         \x20     proxy_pass http://127.0.0.1:{relay};\n      proxy_http_version 1.1;\n\
+         \x20     proxy_set_header Upgrade $http_upgrade;\n      proxy_set_header Connection upgrade;\n    }}",
+        d = dir.display(),
+        relay = relay.port
+    ));
+    let _ = nginx.port;
+    let access = format!("https://127.0.0.1:{tls_port}");
+    let out = run_json(&[
+        "--only",
+        "derp",
+        "--access-url",
+        &access,
+        "--ca-cert",
+        ca_path.to_str().unwrap(),
+        "--derp-server-stun-addresses",
+        "disable",
+        "--timeout",
+        "3s",
+    ]);
+    let json = out.json();
+    let node = node_of(&json, "999", 0);
+    assert_eq!(node["can_exchange_messages"], true, "{json:#}");
+    assert_eq!(node["uses_websocket"], false);
+    assert!(node["node"].get("ForceHTTP").is_none(), "{node:#}");
+    assert_eq!(json["derp"]["severity"], "ok");
+
+    let out = run_json(&[
+        "--only",
+        "derp",
+        "--access-url",
+        &access,
+        "--derp-server-stun-addresses",
+        "disable",
+        "--timeout",
+        "2s",
+    ]);
+    let json = out.json();
+    let err = node_of(&json, "999", 0)["error"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("unknown authority"), "{err}");
+}
+
+#[test]
+fn derp_map_from_a_url_is_fetched_and_probed() {
+    let relay = DerpRelay::start(Mode::Normal);
+    let map = std::fs::read_to_string(map_file(&[("7a", relay.port)])).unwrap();
+    let server = support::http::fixed_server(move |_| {
+        support::http::response("200 OK", &[("Content-Type", "application/json")], &map)
+    });
+    let out = run_json(&[
+        "--only",
+        "derp",
+        "--derp-server-enable=false",
+        "--derp-config-url",
+        &format!("http://127.0.0.1:{server}/derp.json"),
+        "--derp-server-stun-addresses",
+        "disable",
+        "--timeout",
+        "2s",
+    ]);
+    let json = out.json();
+    assert_eq!(
+        node_of(&json, "1", 0)["can_exchange_messages"],
+        true,
+        "{json:#}"
+    );
+
+    let broken = support::http::fixed_server(|_| support::http::response("200 OK", &[], "<html>"));
+    let url = format!("http://127.0.0.1:{broken}/derp.json");
+    let out = run_json(&[
+        "--only",
+        "derp",
+        "--derp-server-enable=false",
+        "--derp-config-url",
+        &url,
+        "--derp-server-stun-addresses",
+        "disable",
+        "--timeout",
+        "2s",
+    ]);
+    let json = out.json();
+    let error = json["derp"]["error"].as_str().unwrap();
+    assert!(
+        error.contains(&url) && error.contains("not valid JSON"),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_map_region_that_clashes_with_the_embedded_relay_is_an_error() {
+    let relay = DerpRelay::start(Mode::Normal);
+    let path = temp_dir("hc-clash-").join("map.json");
+    std::fs::write(
+        &path,
+        r#"{"Regions": {"999": {"RegionID": 999, "RegionCode": "mine", "Nodes": []}}}"#,
+    )
+    .unwrap();
+    let out = run_json(&[
+        "--only",
+        "derp",
+        "--access-url",
+        &relay.url(),
+        "--derp-config-path",
+        path.to_str().unwrap(),
+        "--derp-server-stun-addresses",
+        "disable",
+    ]);
+    let json = out.json();
+    let error = json["derp"]["error"].as_str().unwrap();
+    assert!(error.starts_with("EUNKNOWN: "), "{error}");
+    assert!(
+        error.contains("999") && error.contains("clashes"),
+        "{error}"
+    );
+    assert!(error.contains(path.to_str().unwrap()), "{error}");
+}
