@@ -54,10 +54,16 @@ impl Secrets {
         }
         // Also the spellings a secret takes inside URLs.
         let encoded: String = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
+        // As it appears inside a JSON string or a Rust `{:?}` rendering.
+        let json = serde_json::to_string(secret).unwrap_or_default();
+        let json = json.trim_matches('"').to_string();
+        let debug = format!("{secret:?}").trim_matches('"').to_string();
         for variant in [
             secret.to_string(),
             encoded,
             percent_encode_all_reserved(secret),
+            json,
+            debug,
         ] {
             if !self.values.contains(&variant) {
                 self.values.push(variant);
