@@ -276,3 +276,32 @@ fn secrets_stay_secret() {
     }
     assert!(table.stdout.contains("not coderd's"), "{}", table.stdout);
 }
+
+#[test]
+fn a_table_locked_by_a_migration_gives_up_at_the_deadline() {
+    let db = filled("ro_locked", Generation::Newest);
+    let mut migration = db.client();
+    let mut tx = migration.transaction().unwrap();
+    tx.batch_execute("LOCK TABLE provisioner_daemons IN ACCESS EXCLUSIVE MODE")
+        .unwrap();
+    let out = run_json(&[
+        "--only",
+        "provisioner-daemons",
+        "--postgres-url",
+        &db.dsn(),
+        "--access-url",
+        &access_url(),
+        "--timeout",
+        "1s",
+    ]);
+    tx.rollback().unwrap();
+    let pd = &out.json()["provisioner_daemons"];
+    let error = pd["error"].as_str().unwrap_or_default();
+    assert!(
+        error.starts_with("error fetching provisioner daemons: ")
+            && error.contains("statement timeout"),
+        "{pd}"
+    );
+    assert!(pd["duration_ms"].as_u64().unwrap() < 1400, "{pd}");
+    assert!(out.elapsed < Duration::from_secs(4), "{:?}", out.elapsed);
+}
