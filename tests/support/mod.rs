@@ -7,6 +7,7 @@ pub mod certs;
 pub mod http;
 pub mod nginx;
 pub mod postgres;
+pub mod ws_server;
 
 use std::net::TcpListener;
 use std::path::Path;
