@@ -152,6 +152,20 @@ fn table_output_says_what_was_proven_and_hides_the_token() {
     assert!(!out.all().contains(TOKEN), "token leaked:\n{}", out.all());
     assert!(out.stdout.contains("echoed 3 messages"), "{}", out.stdout);
     assert_eq!(out.code, 0, "{}", out.all());
+    let mut cmd = healthcheck();
+    cmd.args([
+        "run",
+        "--verbose",
+        "--only",
+        "websocket",
+        "--access-url",
+        &server.url(),
+        "--token",
+        TOKEN,
+    ]);
+    let out = run(cmd);
+    assert!(!out.all().contains(TOKEN), "token leaked:\n{}", out.all());
+    assert!(out.stdout.contains("Coder's echo test"), "{}", out.stdout);
 
     // The same with the token from the environment and a failing check (the error path).
     let wrong = "hcWsTok-wrong-0000-secret";
@@ -228,6 +242,48 @@ fn ews01_when_nothing_listens() {
     assert_fails(&out, &ws, "EWS01");
     assert!(error_of(&ws).contains("connection refused"), "{ws}");
     assert_eq!(ws["code"], 0, "{ws}");
+}
+
+#[test]
+fn ews01_when_the_upgrade_gets_no_answer_ends_at_the_timeout() {
+    let port = support::http::stall_server();
+    let (out, ws) = ws_run(
+        &format!("http://127.0.0.1:{port}"),
+        Some(TOKEN),
+        &["--timeout", "1s"],
+    );
+    assert_fails(&out, &ws, "EWS01");
+    assert!(error_of(&ws).contains("no answer"), "{ws}");
+    assert!(ws["duration_ms"].as_u64().unwrap() < 1500, "{ws}");
+    // Build-info discovery waits on the same stalled server first, for its own 1s.
+    assert!(out.elapsed < Duration::from_secs(4), "{:?}", out.elapsed);
+}
+
+#[test]
+fn a_proxy_page_that_echoes_the_token_does_not_leak_it() {
+    let port = support::http::fixed_server(|head| {
+        let token = head
+            .lines()
+            .find_map(|l| l.strip_prefix("Coder-Session-Token: "))
+            .unwrap_or("")
+            .to_string();
+        support::http::response(
+            "502 Bad Gateway",
+            &[("Server", "echo-proxy")],
+            &format!("upstream failed for {token}"),
+        )
+    });
+    let (out, ws) = ws_run(&format!("http://127.0.0.1:{port}"), Some(TOKEN), &[]);
+    assert_fails(&out, &ws, "EWS01");
+    assert_eq!(ws["code"], 502, "{ws}");
+    assert!(
+        ws["body"]
+            .as_str()
+            .unwrap()
+            .starts_with("upstream failed for "),
+        "{ws}"
+    );
+    assert!(error_of(&ws).contains("echo-proxy"), "{ws}");
 }
 
 #[test]

@@ -190,7 +190,11 @@ fn open(
             report.upgrade_time = Some(started.elapsed());
             Some(ws)
         }
-        Err(DialError::Refused(refusal)) => {
+        Err(DialError::Refused(mut refusal)) => {
+            // A proxy's error page may echo request headers; never pass the token on.
+            for (_, value) in headers.iter().filter(|(_, v)| !v.is_empty()) {
+                refusal.body = refusal.body.replace(value, crate::redact::REDACTED);
+            }
             report.code = refusal.status;
             report.body = refusal.body.clone();
             report.base.fail(
