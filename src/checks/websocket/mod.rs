@@ -4,6 +4,7 @@
 
 mod dial;
 mod probe;
+mod upgrade;
 
 use std::time::Duration;
 
@@ -14,7 +15,7 @@ use crate::checks::Context;
 use crate::net::http::snippet;
 use crate::report::{BaseReport, SectionReport, Severity};
 
-pub use dial::Refusal;
+pub use upgrade::Refusal;
 
 /// What the section actually did; not part of the JSON (Coder's shape has no such field).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

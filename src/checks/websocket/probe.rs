@@ -6,7 +6,8 @@ use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::protocol::CloseFrame;
 use tungstenite::{Message, WebSocket};
 
-use super::dial::{self, Conn, DialError, Shared, Target};
+use super::dial::{self, Conn, Target};
+use super::upgrade::{self, DialError, Shared};
 use super::{explain_refusal, fail_uncoded, Probe, WebsocketReport};
 use crate::checks::Context;
 use crate::codes::Code;
@@ -183,7 +184,7 @@ fn open(
             return None;
         }
     };
-    match dial::handshake(request, conn, ctx.deadline, timeout, &target.shown) {
+    match upgrade::handshake(request, conn, ctx.deadline, timeout, &target.shown) {
         Ok((ws, response)) => {
             report.code = response.status().as_u16();
             report.body = String::new();
