@@ -60,11 +60,11 @@ impl SectionReport for WebsocketReport {
     fn summary(&self) -> String {
         match self.probe {
             Probe::Echo => format!(
-                "echoed {} messages over /api/v2/debug/ws through {}",
+                "echoed {} messages over {} (Coder's echo test)",
                 self.echoed, self.url
             ),
             Probe::DerpKey => format!(
-                "WebSocket upgrade on /derp passed and the relay sent its key through {}; \
+                "WebSocket upgrade on {} passed and the DERP relay sent its key; \
                  pass --token for Coder's echo test",
                 self.url
             ),
