@@ -112,9 +112,13 @@ fn refusal(
     let chunked =
         header("Transfer-Encoding").is_some_and(|v| v.to_ascii_lowercase().contains("chunked"));
     let length: Option<usize> = header("Content-Length").and_then(|v| v.trim().parse().ok());
-    // Read what the first packet did not carry, up to our cap, without waiting past the body.
+    // Read what the first packet did not carry, up to our cap, without waiting past the body;
+    // a body without a length ends at close, so give that at most a second.
+    let status = response.status().as_u16();
+    let no_body = status < 200 || status == 204 || status == 304;
+    let deadline = deadline.min(Instant::now() + Duration::from_secs(1));
     let mut buf = [0u8; 1024];
-    loop {
+    while !no_body {
         let have = if chunked {
             dechunk(&raw).0.len()
         } else {
