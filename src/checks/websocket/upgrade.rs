@@ -118,7 +118,7 @@ fn refusal(
     let no_body = status < 200 || status == 204 || status == 304;
     let deadline = deadline.min(Instant::now() + Duration::from_secs(1));
     let mut buf = [0u8; 1024];
-    while !no_body {
+    loop {
         let have = if chunked {
             dechunk(&raw).0.len()
         } else {
@@ -129,7 +129,7 @@ fn refusal(
         } else {
             length.is_some_and(|n| raw.len() >= n)
         };
-        if complete || have >= MAX_BODY_BYTES || conn.arm(deadline).is_err() {
+        if no_body || complete || have >= MAX_BODY_BYTES || conn.arm(deadline).is_err() {
             break;
         }
         match conn.read(&mut buf) {
