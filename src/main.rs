@@ -92,6 +92,10 @@ fn run(settings: Settings) -> ExitCode {
         verbose: settings.verbose,
         docs_url: settings.docs_url.clone(),
         fail_on: settings.fail_on,
+        access_url: settings
+            .access_url
+            .as_deref()
+            .map(healthcheck::redact::redact_url),
         dsn_source: settings
             .postgres
             .as_ref()

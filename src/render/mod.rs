@@ -13,6 +13,8 @@ pub struct RenderOptions {
     pub verbose: bool,
     pub docs_url: String,
     pub fail_on: Severity,
+    /// The access URL as configured (credentials redacted), for the header.
+    pub access_url: Option<String>,
     /// Where the DSN came from, for the header.
     pub dsn_source: Option<String>,
     pub failed: bool,

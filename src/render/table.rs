@@ -126,11 +126,10 @@ fn status_cell(status: Status) -> Cell {
 }
 
 fn header(report: &Report, options: &RenderOptions) -> String {
-    let access = if report.access_url.access_url.is_empty() {
-        "no access URL".to_string()
-    } else {
-        report.access_url.access_url.clone()
-    };
+    let access = options
+        .access_url
+        .clone()
+        .unwrap_or_else(|| "no access URL".to_string());
     let version = if report.coder_version.is_empty() {
         "Coder version unknown".to_string()
     } else {

@@ -11,6 +11,7 @@ pub mod http;
 pub mod nginx;
 pub mod postgres;
 pub mod tcp;
+pub mod ws_server;
 
 use std::net::TcpListener;
 use std::path::Path;

@@ -1,0 +1,330 @@
+//! Opening a connection for a WebSocket under a deadline: DNS, TCP and TLS (ALPN http/1.1),
+//! each failure described in plain words.
+
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
+
+use rustls::pki_types::ServerName;
+use rustls::{ClientConfig, ClientConnection, StreamOwned};
+use tungstenite::client::IntoClientRequest;
+use tungstenite::http::Uri;
+use tungstenite::ClientRequestBuilder;
+
+use crate::duration::go_string;
+use crate::net::tls::{describe_tls_error, find_tls_error};
+use crate::redact::redact_url;
+
+/// Where to dial: the access URL with its path replaced and its scheme mapped to ws/wss.
+#[derive(Clone, Debug)]
+pub struct Target {
+    pub url: url::Url,
+    /// For messages (credentials redacted).
+    pub shown: String,
+    pub tls: bool,
+}
+
+impl Target {
+    /// Resolves `path` against the access URL as Coder does (an absolute path replaces the
+    /// access URL's own path); `https` becomes `wss`, anything else `ws`.
+    pub fn new(access_url: &url::Url, path: &str) -> Result<Target, String> {
+        let mut url = access_url.join(path).map_err(|e| e.to_string())?;
+        let tls = url.scheme() == "https";
+        url.set_scheme(if tls { "wss" } else { "ws" })
+            .map_err(|_| format!("cannot use scheme {:?} for a WebSocket", url.scheme()))?;
+        // Credentials in the access URL are not a Coder login; never send or show them.
+        let _ = url.set_username("");
+        let _ = url.set_password(None);
+        let shown = redact_url(url.as_str());
+        Ok(Target { url, shown, tls })
+    }
+
+    fn host(&self) -> String {
+        match self.url.host() {
+            Some(url::Host::Ipv6(ip)) => ip.to_string(),
+            Some(host) => host.to_string(),
+            None => String::new(),
+        }
+    }
+
+    fn port(&self) -> u16 {
+        self.url
+            .port_or_known_default()
+            .unwrap_or(if self.tls { 443 } else { 80 })
+    }
+
+    /// The upgrade request, with extra headers and an optional subprotocol.
+    pub fn request(
+        &self,
+        headers: &[(&str, &str)],
+        subprotocol: Option<&str>,
+    ) -> Result<tungstenite::handshake::client::Request, String> {
+        let uri: Uri = self
+            .url
+            .as_str()
+            .parse()
+            .map_err(|e| format!("{}: {e}", self.shown))?;
+        let mut builder = ClientRequestBuilder::new(uri);
+        for (name, value) in headers {
+            builder = builder.with_header(*name, *value);
+        }
+        if let Some(protocol) = subprotocol {
+            builder = builder.with_sub_protocol(protocol);
+        }
+        builder
+            .into_client_request()
+            .map_err(|e| format!("cannot build the upgrade request for {}: {e}", self.shown))
+    }
+}
+
+/// A TCP connection, optionally inside TLS.
+pub enum Conn {
+    Plain(TcpStream),
+    Tls(Box<StreamOwned<ClientConnection, TcpStream>>),
+}
+
+impl Conn {
+    fn tcp(&self) -> &TcpStream {
+        match self {
+            Conn::Plain(tcp) => tcp,
+            Conn::Tls(tls) => &tls.sock,
+        }
+    }
+
+    /// Bounds the next blocking read or write by the time left before `deadline`.
+    pub fn arm(&self, deadline: Instant) -> io::Result<()> {
+        let left = remaining(deadline)?;
+        self.tcp().set_read_timeout(Some(left))?;
+        self.tcp().set_write_timeout(Some(left))
+    }
+}
+
+impl Read for Conn {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Conn::Plain(s) => s.read(buf),
+            Conn::Tls(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Conn {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Conn::Plain(s) => s.write(buf),
+            Conn::Tls(s) => s.write(buf),
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Conn::Plain(s) => s.flush(),
+            Conn::Tls(s) => s.flush(),
+        }
+    }
+}
+
+/// The time left, or a timeout error when there is none.
+pub fn remaining(deadline: Instant) -> io::Result<Duration> {
+    let left = deadline.saturating_duration_since(Instant::now());
+    if left.is_zero() {
+        Err(io::Error::new(io::ErrorKind::TimedOut, "deadline reached"))
+    } else {
+        Ok(left)
+    }
+}
+
+pub fn is_timeout(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
+    )
+}
+
+/// DNS, TCP and (for wss) the TLS handshake, all before `deadline`. `timeout` is only for words.
+pub fn connect(
+    target: &Target,
+    tls_config: Arc<ClientConfig>,
+    deadline: Instant,
+    timeout: Duration,
+) -> Result<Conn, String> {
+    let host = target.host();
+    let port = target.port();
+    let addrs = resolve(&host, port, deadline, timeout)?;
+    let mut last_error = None;
+    let mut tcp = None;
+    for addr in &addrs {
+        let left = remaining(deadline).map_err(|_| timed_out("connecting", timeout))?;
+        match TcpStream::connect_timeout(addr, left) {
+            Ok(stream) => {
+                tcp = Some(stream);
+                break;
+            }
+            Err(e) => last_error = Some((addr, e)),
+        }
+    }
+    let tcp = match (tcp, last_error) {
+        (Some(tcp), _) => tcp,
+        (None, Some((addr, e))) => return Err(describe_connect_error(addr, &e, timeout)),
+        (None, None) => return Err(format!("DNS lookup of {host:?} returned no addresses")),
+    };
+    let _ = tcp.set_nodelay(true);
+    if !target.tls {
+        return Ok(Conn::Plain(tcp));
+    }
+    let name = ServerName::try_from(host.clone())
+        .map_err(|e| format!("{host:?} cannot be used as a TLS server name: {e}"))?;
+    let session = ClientConnection::new(tls_config, name)
+        .map_err(|e| format!("cannot start TLS: {}", describe_tls_error(&e)))?;
+    let mut conn = Conn::Tls(Box::new(StreamOwned::new(session, tcp)));
+    // Drive the TLS handshake now, so its failures are told apart from the upgrade's.
+    if let Conn::Tls(stream) = &mut conn {
+        while stream.conn.is_handshaking() {
+            let step = remaining(deadline).and_then(|left| {
+                stream.sock.set_read_timeout(Some(left))?;
+                stream.sock.set_write_timeout(Some(left))?;
+                stream.conn.complete_io(&mut stream.sock)
+            });
+            if let Err(e) = step {
+                return Err(describe_io("TLS handshake with", &host, &e, timeout));
+            }
+        }
+    }
+    Ok(conn)
+}
+
+/// A name lookup in a helper thread, so a slow resolver cannot outlive the deadline.
+fn resolve(
+    host: &str,
+    port: u16,
+    deadline: Instant,
+    timeout: Duration,
+) -> Result<Vec<SocketAddr>, String> {
+    if let Ok(ip) = host.parse::<std::net::IpAddr>() {
+        return Ok(vec![SocketAddr::new(ip, port)]);
+    }
+    let (tx, rx) = mpsc::channel();
+    let name = host.to_string();
+    std::thread::spawn(move || {
+        let _ = tx.send((name.as_str(), port).to_socket_addrs().map(Vec::from_iter));
+    });
+    let left = remaining(deadline).map_err(|_| timed_out("looking up the host", timeout))?;
+    match rx.recv_timeout(left) {
+        Ok(Ok(addrs)) if !addrs.is_empty() => Ok(addrs),
+        Ok(Ok(_)) => Err(format!("DNS lookup of {host:?} returned no addresses")),
+        Ok(Err(e)) => Err(format!("DNS lookup of {host:?} failed: {e}")),
+        Err(_) => Err(format!(
+            "DNS lookup of {host:?} {}",
+            timed_out_words(timeout)
+        )),
+    }
+}
+
+pub fn timed_out_words(timeout: Duration) -> String {
+    format!("did not finish within the {} deadline", go_string(timeout))
+}
+
+fn timed_out(doing: &str, timeout: Duration) -> String {
+    format!("timed out {doing} ({} deadline)", go_string(timeout))
+}
+
+fn describe_connect_error(addr: &SocketAddr, e: &io::Error, timeout: Duration) -> String {
+    match e.kind() {
+        io::ErrorKind::ConnectionRefused => {
+            format!("connect to {addr}: connection refused (nothing is listening there)")
+        }
+        _ if is_timeout(e) => format!("connect to {addr}: {}", timed_out_words(timeout)),
+        _ => format!("connect to {addr}: {e}"),
+    }
+}
+
+/// Plain words for an I/O failure: TLS problems, timeouts, a peer that hung up.
+pub fn describe_io(doing: &str, what: &str, e: &io::Error, timeout: Duration) -> String {
+    let doing = if what.is_empty() {
+        doing.to_string()
+    } else {
+        format!("{doing} {what}")
+    };
+    let text = if let Some(tls) = find_tls_error(e) {
+        describe_tls_error(tls)
+    } else if is_timeout(e) {
+        format!("no answer {}", timed_out_words(timeout))
+    } else {
+        match e.kind() {
+            io::ErrorKind::UnexpectedEof
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::BrokenPipe => {
+                format!("the server closed the connection ({e})")
+            }
+            _ => e.to_string(),
+        }
+    };
+    prefixed(&doing, text)
+}
+
+/// Plain words for a tungstenite error outside the handshake's HTTP refusal; `doing` (may be
+/// empty) prefixes the text.
+pub fn describe_ws_error(doing: &str, e: &tungstenite::Error, timeout: Duration) -> String {
+    use tungstenite::error::{ProtocolError, SubProtocolError};
+    use tungstenite::Error as E;
+    let text = match e {
+        E::Io(io) => return describe_io(doing, "", io, timeout),
+        E::Tls(tls) => format!("TLS error: {tls}"),
+        E::ConnectionClosed | E::AlreadyClosed => "the connection is closed".to_string(),
+        E::Protocol(ProtocolError::ResetWithoutClosingHandshake) => {
+            "the server closed the connection without a WebSocket close frame".to_string()
+        }
+        E::Protocol(ProtocolError::HandshakeIncomplete) => {
+            "the server closed the connection before answering the upgrade".to_string()
+        }
+        E::Protocol(ProtocolError::SecWebSocketSubProtocolError(
+            SubProtocolError::NoSubProtocol,
+        )) => "the server switched protocols but did not agree to the requested subprotocol"
+            .to_string(),
+        E::Protocol(p) => format!("the answer is not valid WebSocket: {p}"),
+        other => other.to_string(),
+    };
+    prefixed(doing, text)
+}
+
+fn prefixed(doing: &str, text: String) -> String {
+    if doing.is_empty() {
+        text
+    } else {
+        format!("{doing}: {text}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn target_replaces_path_and_maps_scheme() {
+        let access =
+            url::Url::parse("https://user:secret@coder.example.com:8443/prefix/?q=1").unwrap();
+        let t = Target::new(&access, "/api/v2/debug/ws").unwrap();
+        assert_eq!(
+            t.url.as_str(),
+            "wss://coder.example.com:8443/api/v2/debug/ws"
+        );
+        assert!(t.tls);
+        assert!(!t.shown.contains("secret"));
+        let plain = Target::new(&url::Url::parse("http://[::1]:3000").unwrap(), "/derp").unwrap();
+        assert_eq!(plain.url.as_str(), "ws://[::1]:3000/derp");
+        assert_eq!(plain.host(), "::1");
+        assert_eq!(plain.port(), 3000);
+        let default_port = Target::new(
+            &url::Url::parse("https://coder.example.com").unwrap(),
+            "/derp",
+        )
+        .unwrap();
+        assert_eq!(default_port.port(), 443);
+    }
+
+    #[test]
+    fn remaining_is_an_error_once_the_deadline_passed() {
+        assert!(remaining(Instant::now()).is_err());
+        assert!(remaining(Instant::now() + Duration::from_secs(1)).is_ok());
+    }
+}

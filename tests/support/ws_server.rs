@@ -1,0 +1,260 @@
+//! An in-process Coder look-alike for the Websocket section: `/api/v2/debug/ws` (token check,
+//! then an echo server), `/derp` (DERP over WebSocket: 101 with subprotocol `derp`, then the
+//! ServerKey frame), `/healthz` and `/api/v2/buildinfo`. Faults that a real Coder will not
+//! produce on demand are switched on per server.
+
+use std::io::{Cursor, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::time::Duration;
+
+use tungstenite::handshake::server::{Request, Response};
+use tungstenite::http::HeaderValue;
+use tungstenite::protocol::frame::coding::CloseCode;
+use tungstenite::protocol::CloseFrame;
+use tungstenite::{Message, WebSocket};
+
+use super::http::{path_of, read_head, response};
+
+pub const VERSION: &str = "v2.18.0";
+
+/// The DERP magic, "DERP" + U+1F511.
+pub const DERP_MAGIC: [u8; 8] = [0x44, 0x45, 0x52, 0x50, 0xf0, 0x9f, 0x94, 0x91];
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    None,
+    /// Upgrade, then close the connection at once.
+    CloseAtOnce,
+    /// Upgrade, then never send anything.
+    NeverAnswer,
+    /// Echo a different payload.
+    WrongPayload,
+    /// Echo as a binary frame.
+    Binary,
+    /// Answer `400 test error` instead of upgrading (Coder's own test, D2).
+    Refuse400,
+    /// `/derp`: send a frame that is not a DERP ServerKey.
+    BadDerpMagic,
+}
+
+pub struct WsServer {
+    pub port: u16,
+}
+
+impl WsServer {
+    /// `token` is the only session token `/api/v2/debug/ws` accepts.
+    pub fn start(token: &'static str, fault: Fault) -> WsServer {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                std::thread::spawn(move || serve(stream, token, fault));
+            }
+        });
+        WsServer { port }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+/// The stream with the already-read request head put back in front, for tungstenite's accept.
+struct Replay {
+    head: Cursor<Vec<u8>>,
+    stream: TcpStream,
+}
+
+impl Read for Replay {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.head.read(buf)?;
+        if n > 0 {
+            return Ok(n);
+        }
+        self.stream.read(buf)
+    }
+}
+
+impl Write for Replay {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.stream.write(buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.stream.flush()
+    }
+}
+
+fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
+    head.lines().skip(1).find_map(|line| {
+        let (n, v) = line.split_once(':')?;
+        n.trim().eq_ignore_ascii_case(name).then(|| v.trim())
+    })
+}
+
+fn wants_websocket(head: &str) -> bool {
+    header(head, "Upgrade").is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
+        && header(head, "Connection").is_some_and(|v| v.to_ascii_lowercase().contains("upgrade"))
+}
+
+fn answer(mut stream: TcpStream, bytes: Vec<u8>) {
+    let _ = stream.write_all(&bytes);
+    let _ = stream.flush();
+}
+
+fn serve(mut stream: TcpStream, token: &str, fault: Fault) {
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+    let head = read_head(&mut stream);
+    let coder = [("X-Coder-Build-Version", VERSION)];
+    match path_of(&head) {
+        "/healthz" => answer(stream, response("200 OK", &coder, "OK")),
+        "/api/v2/buildinfo" => answer(
+            stream,
+            response(
+                "200 OK",
+                &[("Content-Type", "application/json"), coder[0]],
+                &format!(
+                    r#"{{"external_url":"","version":"{VERSION}","dashboard_url":"","workspace_proxy":false,"provisioner_api_version":"1.20"}}"#
+                ),
+            ),
+        ),
+        "/api/v2/debug/ws" => {
+            let json = [("Content-Type", "application/json"), coder[0]];
+            match header(&head, "Coder-Session-Token") {
+                None => {
+                    return answer(
+                        stream,
+                        response(
+                            "401 Unauthorized",
+                            &json,
+                            r#"{"message":"Cookie \"coder_session_token\" or query parameter must be provided."}"#,
+                        ),
+                    )
+                }
+                Some(given) if given != token => {
+                    return answer(
+                        stream,
+                        response(
+                            "401 Unauthorized",
+                            &json,
+                            r#"{"message":"API key secret is invalid."}"#,
+                        ),
+                    )
+                }
+                Some(_) => {}
+            }
+            if fault == Fault::Refuse400 {
+                return answer(stream, response("400 Bad Request", &coder, "test error"));
+            }
+            if !wants_websocket(&head) {
+                // What Coder's WebSocket library answers to a request whose upgrade was dropped.
+                let connection = header(&head, "Connection").unwrap_or("");
+                return answer(
+                    stream,
+                    response(
+                        "426 Upgrade Required",
+                        &[coder[0], ("Upgrade", "websocket")],
+                        &format!(
+                            "WebSocket protocol violation: Connection header {connection:?} does not contain Upgrade"
+                        ),
+                    ),
+                );
+            }
+            if let Some(ws) = accept(stream, head, None) {
+                echo(ws, fault);
+            }
+        }
+        "/derp" => {
+            let subprotocol = header(&head, "Sec-WebSocket-Protocol").unwrap_or("");
+            if !wants_websocket(&head) || !subprotocol.contains("derp") {
+                return answer(
+                    stream,
+                    response(
+                        "426 Upgrade Required",
+                        &coder,
+                        "DERP requires connection upgrade",
+                    ),
+                );
+            }
+            if let Some(ws) = accept(stream, head, Some("derp")) {
+                relay(ws, fault);
+            }
+        }
+        _ => answer(stream, response("404 Not Found", &coder, "not found")),
+    }
+}
+
+// tungstenite fixes the callback's error type (a whole HTTP response).
+#[allow(clippy::result_large_err)]
+fn accept(
+    stream: TcpStream,
+    head: String,
+    subprotocol: Option<&'static str>,
+) -> Option<WebSocket<Replay>> {
+    let replay = Replay {
+        head: Cursor::new(head.into_bytes()),
+        stream,
+    };
+    tungstenite::accept_hdr(replay, move |_req: &Request, mut resp: Response| {
+        if let Some(protocol) = subprotocol {
+            resp.headers_mut()
+                .insert("Sec-WebSocket-Protocol", HeaderValue::from_static(protocol));
+        }
+        Ok(resp)
+    })
+    .ok()
+}
+
+fn echo(mut ws: WebSocket<Replay>, fault: Fault) {
+    if fault == Fault::CloseAtOnce {
+        let _ = ws.get_ref().stream.shutdown(std::net::Shutdown::Both);
+        return;
+    }
+    loop {
+        let message = match ws.read() {
+            Ok(m @ (Message::Text(_) | Message::Binary(_))) => m,
+            Ok(Message::Close(_)) | Err(_) => return,
+            Ok(_) => continue,
+        };
+        let reply = match (fault, message) {
+            (Fault::NeverAnswer, _) => continue,
+            (Fault::WrongPayload, _) => Message::text("x"),
+            (Fault::Binary, m) => Message::binary(m.into_data()),
+            (_, m) => m,
+        };
+        if ws.send(reply).is_err() {
+            return;
+        }
+    }
+}
+
+fn relay(mut ws: WebSocket<Replay>, fault: Fault) {
+    match fault {
+        Fault::NeverAnswer => {}
+        Fault::CloseAtOnce => {
+            let _ = ws.close(Some(CloseFrame {
+                code: CloseCode::Away,
+                reason: "bye".into(),
+            }));
+            let _ = ws.flush();
+            return;
+        }
+        _ => {
+            let mut frame = vec![0x01, 0, 0, 0, 40];
+            if fault == Fault::BadDerpMagic {
+                frame.extend_from_slice(b"NOTDERP!");
+            } else {
+                frame.extend_from_slice(&DERP_MAGIC);
+            }
+            frame.extend_from_slice(&[0x5a; 32]);
+            if ws.send(Message::binary(frame)).is_err() {
+                return;
+            }
+        }
+    }
+    // Hold the connection until the client goes away, as a relay would.
+    while let Ok(message) = ws.read() {
+        if let Message::Close(_) = message {
+            return;
+        }
+    }
+}
