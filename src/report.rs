@@ -104,6 +104,11 @@ pub trait SectionReport: Serialize + Default + Send + 'static {
     fn details(&self) -> Vec<String> {
         Vec::new()
     }
+    /// Failures that Coder's report keeps below the section (a DERP node's errors, say) rather
+    /// than in the section's `error`; the table shows them as the section's error rows.
+    fn problems(&self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// Read-only view of one section for renderers.
@@ -112,6 +117,7 @@ pub struct SectionView<'a> {
     pub base: &'a BaseReport,
     pub summary: String,
     pub details: Vec<String>,
+    pub problems: Vec<String>,
 }
 
 /// The whole report, in the key order of Coder's `/api/v2/debug/health`.
@@ -160,6 +166,7 @@ impl Report {
                 base: r.base(),
                 summary: r.summary(),
                 details: r.details(),
+                problems: r.problems(),
             }
         }
         vec![

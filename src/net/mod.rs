@@ -1,5 +1,6 @@
 //! What several checks share: one TLS setup, one HTTP client, PostgreSQL connections.
 
+pub mod deadline;
 pub mod http;
 pub mod postgres;
 pub mod tls;

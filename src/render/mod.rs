@@ -4,8 +4,7 @@ pub mod explain;
 pub mod json;
 pub mod table;
 
-use crate::report::{BaseReport, Report, Severity};
-use crate::section::SectionId;
+use crate::report::{Report, SectionView, Severity};
 
 /// What a renderer needs besides the report.
 pub struct RenderOptions {
@@ -56,7 +55,8 @@ pub struct Finding {
 
 /// The findings of one section, derived from its report. A warning entry whose code is an
 /// error by nature (EPD01, EUNKNOWN) in a section at severity error is shown as an error.
-pub fn findings(_id: SectionId, base: &BaseReport, summary: &str) -> Vec<Finding> {
+pub fn findings(view: &SectionView<'_>) -> Vec<Finding> {
+    let (base, summary) = (view.base, view.summary.as_str());
     if base.skipped {
         return vec![Finding {
             status: Status::Skipped,
@@ -72,6 +72,15 @@ pub fn findings(_id: SectionId, base: &BaseReport, summary: &str) -> Vec<Finding
             code,
             text,
         });
+    }
+    if base.error.is_none() && base.severity == Severity::Error {
+        for problem in &view.problems {
+            out.push(Finding {
+                status: Status::Error,
+                code: None,
+                text: problem.clone(),
+            });
+        }
     }
     for warning in &base.warnings {
         let status = if base.severity == Severity::Error

@@ -38,7 +38,7 @@ impl Renderer for TableRenderer {
         let mut codes_found = BTreeSet::new();
         let mut counts = [0usize; 5];
         for view in report.sections() {
-            let section_findings = findings(view.id, view.base, &view.summary);
+            let section_findings = findings(&view);
             let worst = section_status(&section_findings);
             counts[worst as usize] += 1;
             for (i, finding) in section_findings.iter().enumerate() {
