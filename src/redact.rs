@@ -31,6 +31,9 @@ impl Secrets {
         }
         for url in urls.into_iter().flatten() {
             if let Ok(parsed) = url::Url::parse(url) {
+                if let Some(query) = parsed.query() {
+                    secrets.add(query);
+                }
                 if let Some(password) = parsed.password() {
                     secrets.add(password);
                     if let Ok(decoded) = url::form_urlencoded::parse(
@@ -99,10 +102,18 @@ fn percent_encode_all_reserved(s: &str) -> String {
 /// A URL with its password replaced, for display.
 pub fn redact_url(raw: &str) -> String {
     match url::Url::parse(raw) {
-        Ok(mut url) if url.password().is_some() => {
-            // The url crate percent-encodes brackets, so put a plain marker in first.
-            let _ = url.set_password(Some("redacted-marker"));
-            url.to_string().replacen("redacted-marker", REDACTED, 1)
+        Ok(mut url) if url.password().is_some() || url.query().is_some() => {
+            // The url crate percent-encodes brackets, so put plain markers in first. Query
+            // strings are hidden whole: presigned URLs carry their signature there.
+            if url.password().is_some() {
+                let _ = url.set_password(Some("redacted-marker"));
+            }
+            if url.query().is_some() {
+                url.set_query(Some("redacted-query"));
+            }
+            url.to_string()
+                .replacen("redacted-marker", REDACTED, 1)
+                .replacen("redacted-query", REDACTED, 1)
         }
         Ok(_) => raw.to_string(),
         // Not a URL: still hide anything that looks like `user:password@`.
@@ -147,6 +158,10 @@ mod tests {
             "https://bob:[REDACTED]@example.com/x"
         );
         assert_eq!(redact_url("https://example.com/"), "https://example.com/");
+        assert_eq!(
+            redact_url("https://s3.example/map.json?X-Amz-Signature=abc"),
+            "https://s3.example/map.json?[REDACTED]"
+        );
         assert_eq!(
             redact_url("ht tp://bob:hunter22@example.com"),
             "ht tp://bob:[REDACTED]@example.com"
