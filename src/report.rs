@@ -134,6 +134,9 @@ pub struct Report {
     pub provisioner_daemons: ProvisionerDaemonsReport,
     pub coder_version: String,
     pub healthcheck_version: &'static str,
+    /// Run-wide remarks for `--verbose` (why the version is unknown, how dismissals were read).
+    #[serde(skip)]
+    pub notes: Vec<String>,
 }
 
 impl Report {

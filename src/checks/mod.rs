@@ -82,9 +82,19 @@ pub fn run(settings: Arc<Settings>, net: Net, progress: &dyn Fn(SectionId)) -> R
         }
     }
     let deployment = context.deployment.clone();
-    report.coder_version = deployment.coder_version.clone().unwrap_or_default();
     let mut dismissed = settings.dismiss.clone();
     dismissed.extend(deployment.dismissed.iter().copied());
+    report.coder_version = deployment.coder_version.clone().unwrap_or_default();
+    if let Some(why) = &deployment.buildinfo_error {
+        report.notes.push(format!("Coder version unknown: {why}"));
+    }
+    if let Some(note) = &deployment.dismissed_note {
+        report.notes.push(format!("dismissed sections: {note}"));
+    }
+    if !dismissed.is_empty() {
+        let names: Vec<&str> = dismissed.iter().map(|id| id.cli_name()).collect();
+        report.notes.push(format!("dismissed: {}", names.join(", ")));
+    }
     report.set_dismissed(&dismissed);
     report.compute_verdict();
     report.time = now_rfc3339();

@@ -67,6 +67,12 @@ impl Renderer for TableRenderer {
                     let _ = writeln!(details, "  {line}");
                 }
             }
+            if !report.notes.is_empty() {
+                let _ = writeln!(details, "{}:", "Run".bold());
+                for note in &report.notes {
+                    let _ = writeln!(details, "  {note}");
+                }
+            }
             if !details.is_empty() {
                 let _ = write!(out, "\n{details}");
             }
