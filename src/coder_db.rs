@@ -106,8 +106,10 @@ impl CoderDb {
             .map_err(pg)?;
         // A statement blocked behind a migration's lock gives up at our deadline.
         let timeout_ms = remaining.as_millis().clamp(1, i32::MAX as u128);
-        tx.batch_execute(&format!("SET LOCAL statement_timeout = {timeout_ms}"))
-            .map_err(pg)?;
+        tx.batch_execute(&format!(
+            "SET LOCAL statement_timeout = {timeout_ms}; SET LOCAL lock_timeout = {timeout_ms}"
+        ))
+        .map_err(pg)?;
         let row = tx
             .query_one("SELECT current_database()::text, now()", &[])
             .map_err(pg)?;

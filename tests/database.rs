@@ -398,3 +398,33 @@ fn verbose_table_lists_each_ping() {
     }
     assert!(!out.all().contains(PASSWORD));
 }
+
+#[test]
+fn search_path_and_options_from_the_dsn_reach_the_server() {
+    use healthcheck::net::postgres::Dsn;
+    let pg = PgServer::shared();
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    // Coder's docs put a custom schema in the DSN as search_path.
+    let dsn = Dsn::parse(&pg.dsn("sslmode=disable&search_path=coder_schema")).unwrap();
+    let mut client = dsn.connect(deadline).unwrap();
+    let row = client.query_one("SHOW search_path", &[]).unwrap();
+    assert_eq!(row.get::<_, String>(0), "coder_schema");
+    let dsn = Dsn::parse(&pg.dsn("sslmode=disable&options=-c%20work_mem%3D7MB")).unwrap();
+    let mut client = dsn.connect(deadline).unwrap();
+    let row = client.query_one("SHOW work_mem", &[]).unwrap();
+    assert_eq!(row.get::<_, String>(0), "7MB");
+}
+
+#[test]
+fn connections_refuse_to_write() {
+    use healthcheck::net::postgres::Dsn;
+    let pg = PgServer::shared();
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let dsn = Dsn::parse(&pg.dsn("sslmode=disable")).unwrap();
+    let mut client = dsn.connect(deadline).unwrap();
+    let err = client
+        .batch_execute("CREATE TABLE must_not_exist (id int)")
+        .unwrap_err();
+    // SQLSTATE 25006: read_only_sql_transaction.
+    assert_eq!(err.code().map(|c| c.code()), Some("25006"), "{err}");
+}

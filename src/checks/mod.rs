@@ -93,7 +93,9 @@ pub fn run(settings: Arc<Settings>, net: Net, progress: &dyn Fn(SectionId)) -> R
     }
     if !dismissed.is_empty() {
         let names: Vec<&str> = dismissed.iter().map(|id| id.cli_name()).collect();
-        report.notes.push(format!("dismissed: {}", names.join(", ")));
+        report
+            .notes
+            .push(format!("dismissed: {}", names.join(", ")));
     }
     report.set_dismissed(&dismissed);
     report.compute_verdict();

@@ -292,8 +292,10 @@ pub fn primary(configs: &SiteConfigs, access_url: Option<&str>) -> WorkspaceProx
     }
 }
 
-/// Coder's roll-up over the regions (6.1 steps 4-7), with proxy versions compared to the
-/// server's as an extra warning.
+/// Coder's roll-up over the regions (6.1 steps 4-7). Proxy versions are compared with the
+/// server's and a difference is named in an EWP04 entry, but, as in Coder's newest report (which
+/// retired the version check), it does not change the verdict: a proxy reports its own skew in
+/// its health report.
 pub fn judge(
     report: &mut WorkspaceProxyReport,
     mut regions: Vec<WorkspaceProxy>,
@@ -303,20 +305,20 @@ pub fn judge(
     regions.sort_by_key(|r| r.created_at);
     let (mut total, mut healthy, mut warned) = (0, 0, 0);
     let mut errors = Vec::new();
-    let mut versions_unknown = false;
+    let mut version_notes = Vec::new();
     for region in &regions {
         total += 1;
         if region.healthy {
             healthy += 1;
         }
-        let mut warnings: Vec<String> = region.status.report.warnings.clone();
-        match (region.version.as_deref(), server) {
-            (None | Some(""), _) => {}
-            (Some(v), Ok(server)) if !versions_match(server, v) => {
-                warnings.push(format!("version {v} differs from the server's {server}"));
+        let warnings: Vec<String> = region.status.report.warnings.clone();
+        if let (Some(v), Ok(server)) = (region.version.as_deref(), server) {
+            if !v.is_empty() && !versions_match(server, v) {
+                version_notes.push(format!(
+                    "{}: version {v} differs from the server's {server}",
+                    region.name
+                ));
             }
-            (Some(_), Ok(_)) => {}
-            (Some(_), Err(_)) => versions_unknown = true,
         }
         if !warnings.is_empty() {
             warned += 1;
@@ -347,14 +349,12 @@ pub fn judge(
                 .push(crate::report::Message::new(Code::Ewp04, e));
         }
     }
-    if versions_unknown {
-        let why = server.err().unwrap_or_default();
-        report.base.warn(
-            Severity::Warning,
-            Code::Eunknown,
-            format!("cannot compare proxy versions: server version unknown ({why})"),
-        );
-        report.healthy = report.base.severity != Severity::Error;
+    // Named, but the severity stays Coder's (like ESTUN02 in the DERP section).
+    for note in version_notes {
+        report
+            .base
+            .warnings
+            .push(crate::report::Message::new(Code::Ewp04, note));
     }
     report.workspace_proxies.regions = Some(regions);
 }

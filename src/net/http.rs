@@ -146,7 +146,10 @@ impl HttpClient {
             Ok(response) => response,
             Err(ureq::Error::Status(_, response)) => response,
             Err(ureq::Error::Transport(transport)) => {
-                return Err(classify_transport(&transport, remaining))
+                // ureq's texts quote the URL; a URL from the database may carry credentials.
+                let mut error = classify_transport(&transport, remaining);
+                error.detail = error.detail.replace(url, &crate::redact::redact_url(url));
+                return Err(error);
             }
         };
         let status = response.status();

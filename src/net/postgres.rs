@@ -73,6 +73,10 @@ pub struct Dsn {
     pub sslkey: Option<PathBuf>,
     pub connect_timeout: Option<Duration>,
     pub application_name: Option<String>,
+    /// libpq's `options` (server settings at start-up, e.g. `-c search_path=coder`).
+    pub options: Option<String>,
+    /// `search_path`, which Coder's docs use in the DSN for a custom schema.
+    pub search_path: Option<String>,
 }
 
 impl fmt::Debug for Dsn {
@@ -114,6 +118,8 @@ impl Default for Dsn {
             sslkey: None,
             connect_timeout: None,
             application_name: None,
+            options: None,
+            search_path: None,
         }
     }
 }
@@ -132,11 +138,12 @@ const KNOWN_KEYWORDS: &[&str] = &[
     "sslkey",
     "connect_timeout",
     "application_name",
+    "options",
+    "search_path",
 ];
 
 /// libpq keywords we accept but do not act on, so valid DSNs are not refused.
 const IGNORED_KEYWORDS: &[&str] = &[
-    "options",
     "fallback_application_name",
     "client_encoding",
     "keepalives",
@@ -235,6 +242,8 @@ impl Dsn {
             "sslcert" => self.sslcert = Some(PathBuf::from(value)),
             "sslkey" => self.sslkey = Some(PathBuf::from(value)),
             "application_name" => self.application_name = Some(value),
+            "options" => self.options = Some(value),
+            "search_path" => self.search_path = Some(value),
             "connect_timeout" => {
                 let secs: i64 = value.trim().parse().map_err(|_| {
                     format!("invalid connect_timeout {value:?}: expected whole seconds")
@@ -371,6 +380,17 @@ impl Dsn {
         }
         config.dbname(self.dbname.as_deref().unwrap_or(&user));
         config.application_name(self.application_name.as_deref().unwrap_or("healthcheck"));
+        let mut options = self.options.clone().unwrap_or_default();
+        if let Some(path) = &self.search_path {
+            // Spaces in start-up options are escaped with a backslash.
+            let path = path.replace('\\', "\\\\").replace(' ', "\\ ");
+            options = format!("{options} -c search_path={path}")
+                .trim()
+                .to_string();
+        }
+        if !options.is_empty() {
+            config.options(&options);
+        }
         config.connect_timeout(timeout);
         config
     }

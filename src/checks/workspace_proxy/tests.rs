@@ -170,7 +170,8 @@ fn proxy_versions_are_compared_with_the_servers() {
     let mut unregistered = ok("gamma");
     unregistered.version = Some(String::new());
     let r = rolled(with_primary(vec![old.clone(), same, unregistered]));
-    assert_eq!(r.base.severity, Severity::Warning);
+    // Named, but Coder's newest report no longer lets versions change the verdict.
+    assert_eq!(r.base.severity, Severity::Ok);
     assert_eq!(codes(&r), vec![Code::Ewp04]);
     assert_eq!(
         r.base.warnings[0].message,
@@ -182,11 +183,8 @@ fn proxy_versions_are_compared_with_the_servers() {
         with_primary(vec![old]),
         Err("no access URL configured"),
     );
-    assert_eq!(report.base.severity, Severity::Warning);
-    assert_eq!(
-        report.base.warnings[0].display(),
-        "EUNKNOWN: cannot compare proxy versions: server version unknown (no access URL configured)"
-    );
+    assert_eq!(report.base.severity, Severity::Ok);
+    assert!(report.base.warnings.is_empty());
 }
 
 #[test]
