@@ -1,6 +1,7 @@
 //! What several checks share: one TLS setup, one HTTP client, PostgreSQL connections.
 
 pub mod deadline;
+pub mod dsn;
 pub mod http;
 pub mod postgres;
 pub mod tls;
