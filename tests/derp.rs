@@ -115,6 +115,74 @@ fn relay_that_refuses_upgrade_derp_with_400_falls_back_to_websocket() {
 }
 
 #[test]
+fn relay_that_answers_502_to_upgrade_derp_does_not_fall_back_to_websocket() {
+    // Only a 4xx is Coder's cue for WebSocket; a 5xx is a plain node failure.
+    let relay = DerpRelay::start(Mode::Refuse502);
+    let out = run_json(&[
+        "--only",
+        "derp",
+        "--access-url",
+        &relay.url(),
+        "--derp-server-stun-addresses",
+        "disable",
+        "--timeout",
+        "2s",
+    ]);
+    let json = out.json();
+    let derp = &json["derp"];
+    assert_eq!(derp["severity"], "error", "{derp:#}");
+    assert!(!codes(&derp["warnings"]).contains(&"EDERP01".to_string()));
+    let node = node_of(&json, "999", 0);
+    assert_eq!(node["uses_websocket"], false, "{node:#}");
+    assert_eq!(node["can_exchange_messages"], false);
+    let error = node["error"].as_str().unwrap();
+    assert!(error.contains("502"), "{error}");
+    let logs = node["client_logs"].to_string();
+    assert!(!logs.contains("DERP over WebSocket"), "{logs}");
+}
+
+#[test]
+fn a_trickled_websocket_101_fails_its_node_and_keeps_the_healthy_one() {
+    // Node 2a refuses Upgrade: DERP, so the client falls back to WebSocket, whose 101 reply
+    // comes one byte every 300 ms: each read succeeds, the handshake never ends.
+    let good = DerpRelay::start(Mode::Normal);
+    let slow = DerpRelay::start(Mode::TrickleWebSocket);
+    let map = map_file(&[("1a", good.port), ("2a", slow.port)]);
+    let out = run_json(&[
+        "--only",
+        "derp",
+        "--derp-server-enable=false",
+        "--derp-config-path",
+        map.to_str().unwrap(),
+        "--derp-server-stun-addresses",
+        "disable",
+        "--timeout",
+        "1s",
+    ]);
+    assert!(
+        out.elapsed < Duration::from_millis(1800),
+        "{:?}",
+        out.elapsed
+    );
+    let json = out.json();
+    let derp = &json["derp"];
+    // Coder's rule: a node that fell back to WebSocket is a warning (EDERP01) even if it failed.
+    assert_eq!(derp["severity"], "warning", "{derp:#}");
+    assert_eq!(codes(&derp["warnings"]), ["EDERP01"]);
+    assert_eq!(
+        node_of(&json, "1", 0)["can_exchange_messages"],
+        true,
+        "{derp:#}"
+    );
+    assert_eq!(derp["regions"]["1"]["healthy"], true);
+    let slow_node = node_of(&json, "2", 0);
+    assert_eq!(slow_node["can_exchange_messages"], false, "{slow_node:#}");
+    assert_eq!(slow_node["uses_websocket"], true);
+    let error = slow_node["error"].as_str().unwrap();
+    assert!(error.contains("timed out"), "{error}");
+}
+
+#[test]
 fn nginx_that_only_passes_websocket_upgrades_gives_ederp01() {
     // A real nginx in front of the relay forwards `Upgrade` only when it is `websocket`. An
     // `Upgrade: DERP` request reaches the relay without the header, so the relay answers 426
@@ -278,7 +346,7 @@ fn eight_nodes_with_dead_ones_end_within_one_timeout() {
         "--timeout",
         "2s",
     ]);
-    // Ten dead nodes must cost one timeout, not ten.
+    // Five dead nodes (three silent, two refusing) must cost one timeout, not five.
     assert!(
         out.elapsed < Duration::from_millis(2800),
         "{:?}",
