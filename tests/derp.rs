@@ -394,7 +394,12 @@ fn eight_nodes_with_dead_ones_end_within_one_timeout() {
 #[test]
 fn bad_derp_map_files_are_findings_naming_the_file() {
     let dir = temp_dir("hc-badmap-");
+    let huge = format!(
+        r#"{{"Regions": {{}}, "Pad": "{}"}}"#,
+        "x".repeat(1100 * 1024)
+    );
     let cases = [
+        ("huge.json", huge.as_str(), "too large for a DERP map"),
         ("syntax.json", "{\"Regions\": {", "not valid JSON"),
         (
             "type.json",
@@ -622,6 +627,37 @@ fn derp_map_from_a_url_is_fetched_and_probed() {
         error.contains(&url) && error.contains("not valid JSON"),
         "{error}"
     );
+}
+
+#[test]
+fn a_derp_map_url_answer_over_the_size_cap_is_too_large_not_bad_json() {
+    // Valid JSON, but past the HTTP client's 1 MiB cap: it arrives cut short.
+    let big = format!(
+        r#"{{"Regions": {{}}, "Pad": "{}"}}"#,
+        "x".repeat(1100 * 1024)
+    );
+    let server = support::http::fixed_server(move |_| {
+        support::http::response("200 OK", &[("Content-Type", "application/json")], &big)
+    });
+    let url = format!("http://127.0.0.1:{server}/derp.json");
+    let out = run_json(&[
+        "--only",
+        "derp",
+        "--derp-server-enable=false",
+        "--derp-config-url",
+        &url,
+        "--derp-server-stun-addresses",
+        "disable",
+        "--timeout",
+        "2s",
+    ]);
+    let json = out.json();
+    let error = json["derp"]["error"].as_str().unwrap();
+    assert!(
+        error.contains(&url) && error.contains("too large"),
+        "{error}"
+    );
+    assert!(!error.contains("JSON"), "{error}");
 }
 
 #[test]
