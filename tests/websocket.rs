@@ -110,6 +110,14 @@ fn echo_with_token_is_healthy_directly() {
 }
 
 #[test]
+fn a_token_with_a_trailing_newline_is_sent_trimmed() {
+    // As read from a token file; the server accepts only the exact token.
+    let server = WsServer::start(TOKEN, Fault::None);
+    let (out, ws) = ws_run(&server.url(), Some(&format!("{TOKEN}\n")), &[]);
+    assert_healthy(&out, &ws);
+}
+
+#[test]
 fn echo_with_token_is_healthy_through_nginx_configured_for_websockets() {
     let server = WsServer::start(TOKEN, Fault::None);
     let nginx = nginx_passing(server.port);
