@@ -183,6 +183,47 @@ fn a_trickled_websocket_101_fails_its_node_and_keeps_the_healthy_one() {
 }
 
 #[test]
+fn a_trickled_tls_handshake_fails_its_node_within_the_timeout() {
+    // The relay's TLS handshake arrives one byte every 300 ms; a plain relay beside it.
+    let good = DerpRelay::start(Mode::Normal);
+    let slow = support::derp_relay::trickle_tls_server();
+    let path = temp_dir("hc-tls-trickle-").join("map.json");
+    let node = |name: &str, region: i64, port: u16, force_http: bool| {
+        serde_json::json!({"Name": name, "RegionID": region, "HostName": "127.0.0.1",
+                           "DERPPort": port, "STUNPort": -1, "ForceHTTP": force_http})
+    };
+    let map = serde_json::json!({"Regions": {
+        "1": {"RegionID": 1, "RegionCode": "one", "Nodes": [node("1a", 1, good.port, true)]},
+        "2": {"RegionID": 2, "RegionCode": "two", "Nodes": [node("2a", 2, slow, false)]}}});
+    std::fs::write(&path, map.to_string()).unwrap();
+    let out = run_json(&[
+        "--only",
+        "derp",
+        "--derp-server-enable=false",
+        "--derp-config-path",
+        path.to_str().unwrap(),
+        "--derp-server-stun-addresses",
+        "disable",
+        "--timeout",
+        "1s",
+    ]);
+    assert!(
+        out.elapsed < Duration::from_millis(1800),
+        "{:?}",
+        out.elapsed
+    );
+    let json = out.json();
+    let derp = &json["derp"];
+    assert_eq!(derp["severity"], "error", "{derp:#}");
+    assert!(derp.get("error").is_none(), "{derp:#}");
+    assert_eq!(node_of(&json, "1", 0)["can_exchange_messages"], true);
+    let slow_node = node_of(&json, "2", 0);
+    assert_eq!(slow_node["can_exchange_messages"], false);
+    let error = slow_node["error"].as_str().unwrap();
+    assert!(error.contains("TLS handshake: timed out"), "{error}");
+}
+
+#[test]
 fn nginx_that_only_passes_websocket_upgrades_gives_ederp01() {
     // A real nginx in front of the relay forwards `Upgrade` only when it is `websocket`. An
     // `Upgrade: DERP` request reaches the relay without the header, so the relay answers 426

@@ -339,6 +339,19 @@ fn a_101_reply_trickled_byte_by_byte_ends_at_the_timeout() {
 }
 
 #[test]
+fn a_tls_handshake_trickled_byte_by_byte_ends_at_the_timeout() {
+    let port = support::derp_relay::trickle_tls_server();
+    let (out, ws) = ws_run(
+        &format!("https://127.0.0.1:{port}"),
+        Some(TOKEN),
+        &["--timeout", "1s"],
+    );
+    assert_fails(&out, &ws, "EWS01");
+    assert!(error_of(&ws).contains("TLS handshake"), "{ws}");
+    assert!(ws["duration_ms"].as_u64().unwrap() < 1500, "{ws}");
+}
+
+#[test]
 fn ews03_when_the_echo_differs() {
     let server = WsServer::start(TOKEN, Fault::WrongPayload);
     let (out, ws) = ws_run(&server.url(), Some(TOKEN), &[]);

@@ -280,3 +280,29 @@ fn serve(mut stream: TcpStream, mode: Mode, secret: &SecretKey, clients: &Client
     clients.lock().unwrap().remove(&client_key);
     None
 }
+
+/// A "TLS server" that answers a ClientHello with the header of a 16 KiB handshake record and
+/// then one byte every 300 ms: each read succeeds, the TLS handshake never completes.
+pub fn trickle_tls_server() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut hello = [0u8; 4096];
+                if stream.read(&mut hello).is_err()
+                    || stream.write_all(&[0x16, 3, 3, 0x40, 0]).is_err()
+                {
+                    return;
+                }
+                for _ in 0..200 {
+                    std::thread::sleep(Duration::from_millis(300));
+                    if stream.write_all(&[0x02]).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    port
+}
