@@ -352,6 +352,15 @@ fn a_tls_handshake_trickled_byte_by_byte_ends_at_the_timeout() {
 }
 
 #[test]
+fn a_message_over_one_mib_is_refused_not_buffered() {
+    let server = WsServer::start(TOKEN, Fault::Huge);
+    let (out, ws) = ws_run(&server.url(), Some(TOKEN), &[]);
+    assert_fails(&out, &ws, "EWS02");
+    assert!(error_of(&ws).starts_with("EWS02: read message: "), "{ws}");
+    assert!(error_of(&ws).contains("too long"), "{ws}");
+}
+
+#[test]
 fn ews03_when_the_echo_differs() {
     let server = WsServer::start(TOKEN, Fault::WrongPayload);
     let (out, ws) = ws_run(&server.url(), Some(TOKEN), &[]);

@@ -38,6 +38,8 @@ pub enum Fault {
     BadDerpMagic,
     /// Answer every WebSocket upgrade with a 101 reply sent one byte every 300 ms.
     Trickle101,
+    /// Echo a 2 MiB text message (over the client's 1 MiB cap).
+    Huge,
 }
 
 /// Close frames the server received: (code, reason).
@@ -273,6 +275,7 @@ fn echo(mut ws: WebSocket<Replay>, fault: Fault, closes: &Closes) {
         let reply = match (fault, message) {
             (Fault::NeverAnswer, _) => continue,
             (Fault::WrongPayload, _) => Message::text("x"),
+            (Fault::Huge, _) => Message::text("x".repeat(2 << 20)),
             (_, m) if !expected => {
                 Message::text(format!("out of order: {}", m.to_text().unwrap_or("?")))
             }
