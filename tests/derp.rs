@@ -115,6 +115,115 @@ fn relay_that_refuses_upgrade_derp_with_400_falls_back_to_websocket() {
 }
 
 #[test]
+fn relay_that_answers_502_to_upgrade_derp_does_not_fall_back_to_websocket() {
+    // Only a 4xx is Coder's cue for WebSocket; a 5xx is a plain node failure.
+    let relay = DerpRelay::start(Mode::Refuse502);
+    let out = run_json(&[
+        "--only",
+        "derp",
+        "--access-url",
+        &relay.url(),
+        "--derp-server-stun-addresses",
+        "disable",
+        "--timeout",
+        "2s",
+    ]);
+    let json = out.json();
+    let derp = &json["derp"];
+    assert_eq!(derp["severity"], "error", "{derp:#}");
+    assert!(!codes(&derp["warnings"]).contains(&"EDERP01".to_string()));
+    let node = node_of(&json, "999", 0);
+    assert_eq!(node["uses_websocket"], false, "{node:#}");
+    assert_eq!(node["can_exchange_messages"], false);
+    let error = node["error"].as_str().unwrap();
+    assert!(error.contains("502"), "{error}");
+    let logs = node["client_logs"].to_string();
+    assert!(!logs.contains("DERP over WebSocket"), "{logs}");
+}
+
+#[test]
+fn a_trickled_websocket_101_fails_its_node_and_keeps_the_healthy_one() {
+    // Node 2a refuses Upgrade: DERP, so the client falls back to WebSocket, whose 101 reply
+    // comes one byte every 300 ms: each read succeeds, the handshake never ends.
+    let good = DerpRelay::start(Mode::Normal);
+    let slow = DerpRelay::start(Mode::TrickleWebSocket);
+    let map = map_file(&[("1a", good.port), ("2a", slow.port)]);
+    let out = run_json(&[
+        "--only",
+        "derp",
+        "--derp-server-enable=false",
+        "--derp-config-path",
+        map.to_str().unwrap(),
+        "--derp-server-stun-addresses",
+        "disable",
+        "--timeout",
+        "1s",
+    ]);
+    assert!(
+        out.elapsed < Duration::from_millis(1800),
+        "{:?}",
+        out.elapsed
+    );
+    let json = out.json();
+    let derp = &json["derp"];
+    // Coder's rule: a node that fell back to WebSocket is a warning (EDERP01) even if it failed.
+    assert_eq!(derp["severity"], "warning", "{derp:#}");
+    assert_eq!(codes(&derp["warnings"]), ["EDERP01"]);
+    assert_eq!(
+        node_of(&json, "1", 0)["can_exchange_messages"],
+        true,
+        "{derp:#}"
+    );
+    assert_eq!(derp["regions"]["1"]["healthy"], true);
+    let slow_node = node_of(&json, "2", 0);
+    assert_eq!(slow_node["can_exchange_messages"], false, "{slow_node:#}");
+    assert_eq!(slow_node["uses_websocket"], true);
+    let error = slow_node["error"].as_str().unwrap();
+    assert!(error.contains("timed out"), "{error}");
+}
+
+#[test]
+fn a_trickled_tls_handshake_fails_its_node_within_the_timeout() {
+    // The relay's TLS handshake arrives one byte every 300 ms; a plain relay beside it.
+    let good = DerpRelay::start(Mode::Normal);
+    let slow = support::derp_relay::trickle_tls_server();
+    let path = temp_dir("hc-tls-trickle-").join("map.json");
+    let node = |name: &str, region: i64, port: u16, force_http: bool| {
+        serde_json::json!({"Name": name, "RegionID": region, "HostName": "127.0.0.1",
+                           "DERPPort": port, "STUNPort": -1, "ForceHTTP": force_http})
+    };
+    let map = serde_json::json!({"Regions": {
+        "1": {"RegionID": 1, "RegionCode": "one", "Nodes": [node("1a", 1, good.port, true)]},
+        "2": {"RegionID": 2, "RegionCode": "two", "Nodes": [node("2a", 2, slow, false)]}}});
+    std::fs::write(&path, map.to_string()).unwrap();
+    let out = run_json(&[
+        "--only",
+        "derp",
+        "--derp-server-enable=false",
+        "--derp-config-path",
+        path.to_str().unwrap(),
+        "--derp-server-stun-addresses",
+        "disable",
+        "--timeout",
+        "1s",
+    ]);
+    assert!(
+        out.elapsed < Duration::from_millis(1800),
+        "{:?}",
+        out.elapsed
+    );
+    let json = out.json();
+    let derp = &json["derp"];
+    assert_eq!(derp["severity"], "error", "{derp:#}");
+    assert!(derp.get("error").is_none(), "{derp:#}");
+    assert_eq!(node_of(&json, "1", 0)["can_exchange_messages"], true);
+    let slow_node = node_of(&json, "2", 0);
+    assert_eq!(slow_node["can_exchange_messages"], false);
+    let error = slow_node["error"].as_str().unwrap();
+    assert!(error.contains("TLS handshake: timed out"), "{error}");
+}
+
+#[test]
 fn nginx_that_only_passes_websocket_upgrades_gives_ederp01() {
     // A real nginx in front of the relay forwards `Upgrade` only when it is `websocket`. An
     // `Upgrade: DERP` request reaches the relay without the header, so the relay answers 426
@@ -191,8 +300,32 @@ fn relay_down_is_a_node_error_within_the_deadline() {
             .contains("node 999b in region 999"),
         "{node:#}"
     );
-    assert!(derp["error"].as_str().unwrap().contains("999b"));
+    // As in Coder, the section's error stays absent; failures live on the nodes.
+    assert!(derp.get("error").is_none(), "{derp:#}");
     assert_eq!(out.code, 1);
+
+    // The table still says which node failed and why, as an ERROR row.
+    let mut cmd = support::healthcheck();
+    cmd.args([
+        "run",
+        "--only",
+        "derp",
+        "--access-url",
+        &format!("http://127.0.0.1:{closed}"),
+        "--derp-server-stun-addresses",
+        "disable",
+        "--timeout",
+        "2s",
+    ]);
+    let table = support::run(cmd);
+    let row = table
+        .stdout
+        .lines()
+        .find(|l| l.contains("node 999b in region 999"))
+        .unwrap_or_else(|| panic!("no node row:\n{}", table.stdout));
+    assert!(row.contains("ERROR"), "{row}");
+    assert!(row.contains("cannot exchange messages"), "{row}");
+    assert_eq!(table.code, 1);
 }
 
 #[test]
@@ -278,7 +411,7 @@ fn eight_nodes_with_dead_ones_end_within_one_timeout() {
         "--timeout",
         "2s",
     ]);
-    // Ten dead nodes must cost one timeout, not ten.
+    // Five dead nodes (three silent, two refusing) must cost one timeout, not five.
     assert!(
         out.elapsed < Duration::from_millis(2800),
         "{:?}",
@@ -302,7 +435,12 @@ fn eight_nodes_with_dead_ones_end_within_one_timeout() {
 #[test]
 fn bad_derp_map_files_are_findings_naming_the_file() {
     let dir = temp_dir("hc-badmap-");
+    let huge = format!(
+        r#"{{"Regions": {{}}, "Pad": "{}"}}"#,
+        "x".repeat(1100 * 1024)
+    );
     let cases = [
+        ("huge.json", huge.as_str(), "too large for a DERP map"),
         ("syntax.json", "{\"Regions\": {", "not valid JSON"),
         (
             "type.json",
@@ -530,6 +668,37 @@ fn derp_map_from_a_url_is_fetched_and_probed() {
         error.contains(&url) && error.contains("not valid JSON"),
         "{error}"
     );
+}
+
+#[test]
+fn a_derp_map_url_answer_over_the_size_cap_is_too_large_not_bad_json() {
+    // Valid JSON, but past the HTTP client's 1 MiB cap: it arrives cut short.
+    let big = format!(
+        r#"{{"Regions": {{}}, "Pad": "{}"}}"#,
+        "x".repeat(1100 * 1024)
+    );
+    let server = support::http::fixed_server(move |_| {
+        support::http::response("200 OK", &[("Content-Type", "application/json")], &big)
+    });
+    let url = format!("http://127.0.0.1:{server}/derp.json");
+    let out = run_json(&[
+        "--only",
+        "derp",
+        "--derp-server-enable=false",
+        "--derp-config-url",
+        &url,
+        "--derp-server-stun-addresses",
+        "disable",
+        "--timeout",
+        "2s",
+    ]);
+    let json = out.json();
+    let error = json["derp"]["error"].as_str().unwrap();
+    assert!(
+        error.contains(&url) && error.contains("too large"),
+        "{error}"
+    );
+    assert!(!error.contains("JSON"), "{error}");
 }
 
 #[test]

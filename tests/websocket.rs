@@ -93,7 +93,10 @@ fn echo_with_token_is_healthy_directly() {
     let server = WsServer::start(TOKEN, Fault::None);
     let (out, ws) = ws_run(&server.url(), Some(TOKEN), &[]);
     assert_healthy(&out, &ws);
-    // Key order as Coder writes it (serde_json::Value sorts keys, so look at the raw text).
+    // The server echoes only "0", "1", "2" in order; the client closes as Coder does.
+    assert_eq!(server.wait_for_close(), [(1001, "goodbye".to_string())]);
+    // Key order as Coder writes it, checked on the raw text so the check does not depend on
+    // serde_json's preserve_order feature.
     let raw = &out.stdout[out.stdout.find("\"websocket\"").unwrap()..];
     let pos = |k: &str| raw.find(&format!("\"{k}\"")).unwrap();
     assert!(
@@ -104,6 +107,14 @@ fn echo_with_token_is_healthy_directly() {
             && pos("body") < pos("code"),
         "{raw}"
     );
+}
+
+#[test]
+fn a_token_with_a_trailing_newline_is_sent_trimmed() {
+    // As read from a token file; the server accepts only the exact token.
+    let server = WsServer::start(TOKEN, Fault::None);
+    let (out, ws) = ws_run(&server.url(), Some(&format!("{TOKEN}\n")), &[]);
+    assert_healthy(&out, &ws);
 }
 
 #[test]
@@ -311,6 +322,45 @@ fn ews02_when_the_server_never_answers_ends_at_the_timeout() {
 }
 
 #[test]
+fn a_101_reply_trickled_byte_by_byte_ends_at_the_timeout() {
+    // One byte every 300 ms keeps every single read alive; only a deadline over the whole
+    // handshake ends it.
+    let server = WsServer::start(TOKEN, Fault::Trickle101);
+    for token in [Some(TOKEN), None] {
+        let (out, ws) = ws_run(&server.url(), token, &["--timeout", "1s"]);
+        assert_fails(&out, &ws, "EWS01");
+        assert!(error_of(&ws).contains("no answer"), "{ws}");
+        assert!(
+            out.elapsed < Duration::from_millis(2500),
+            "{:?}",
+            out.elapsed
+        );
+    }
+}
+
+#[test]
+fn a_tls_handshake_trickled_byte_by_byte_ends_at_the_timeout() {
+    let port = support::derp_relay::trickle_tls_server();
+    let (out, ws) = ws_run(
+        &format!("https://127.0.0.1:{port}"),
+        Some(TOKEN),
+        &["--timeout", "1s"],
+    );
+    assert_fails(&out, &ws, "EWS01");
+    assert!(error_of(&ws).contains("TLS handshake"), "{ws}");
+    assert!(ws["duration_ms"].as_u64().unwrap() < 1500, "{ws}");
+}
+
+#[test]
+fn a_message_over_one_mib_is_refused_not_buffered() {
+    let server = WsServer::start(TOKEN, Fault::Huge);
+    let (out, ws) = ws_run(&server.url(), Some(TOKEN), &[]);
+    assert_fails(&out, &ws, "EWS02");
+    assert!(error_of(&ws).starts_with("EWS02: read message: "), "{ws}");
+    assert!(error_of(&ws).contains("too long"), "{ws}");
+}
+
+#[test]
 fn ews03_when_the_echo_differs() {
     let server = WsServer::start(TOKEN, Fault::WrongPayload);
     let (out, ws) = ws_run(&server.url(), Some(TOKEN), &[]);
@@ -328,7 +378,7 @@ fn ews03_when_the_echo_is_binary() {
     assert_fails(&out, &ws, "EWS03");
     assert_eq!(
         error_of(&ws),
-        "EWS03: received incorrect message type: Binary"
+        "EWS03: received incorrect message type: MessageBinary"
     );
 }
 

@@ -24,6 +24,11 @@ pub enum Mode {
     RefuseDerpUpgrade,
     /// Answers the upgrade with 101, then a ServerKey frame whose magic is garbage.
     BadMagic,
+    /// Answers `502 Bad Gateway` to Upgrade: DERP (not a 4xx: no WebSocket fallback).
+    Refuse502,
+    /// Answers `400` to Upgrade: DERP, and the WebSocket upgrade with a 101 reply sent one byte
+    /// every 300 ms (a peer that keeps every single read alive but never finishes).
+    TrickleWebSocket,
 }
 
 pub struct DerpRelay {
@@ -151,7 +156,10 @@ fn serve(mut stream: TcpStream, mode: Mode, secret: &SecretKey, clients: &Client
     let upgrade = header(&head, "Upgrade").unwrap_or("").to_ascii_lowercase();
     let wants_derp_ws = upgrade == "websocket"
         && header(&head, "Sec-WebSocket-Protocol").is_some_and(|p| p.contains("derp"));
-    let mut wire = if wants_derp_ws {
+    let mut wire = if wants_derp_ws && mode == Mode::TrickleWebSocket {
+        super::ws_server::trickle_101(stream);
+        return None;
+    } else if wants_derp_ws {
         let ws = tungstenite::accept_hdr(stream, |_req: &Request, mut resp: Response| {
             resp.headers_mut()
                 .insert("Sec-WebSocket-Protocol", "derp".parse().unwrap());
@@ -172,7 +180,14 @@ fn serve(mut stream: TcpStream, mode: Mode, secret: &SecretKey, clients: &Client
             );
             return None;
         }
-        if mode == Mode::RefuseDerpUpgrade {
+        if mode == Mode::Refuse502 {
+            let _ = write!(
+                stream,
+                "HTTP/1.1 502 Bad Gateway\r\nContent-Length: 11\r\nConnection: close\r\n\r\nbad gateway"
+            );
+            return None;
+        }
+        if matches!(mode, Mode::RefuseDerpUpgrade | Mode::TrickleWebSocket) {
             let _ = write!(
                 stream,
                 "HTTP/1.1 400 Bad Request\r\nContent-Length: 11\r\nConnection: close\r\n\r\nbad request"
@@ -264,4 +279,30 @@ fn serve(mut stream: TcpStream, mode: Mode, secret: &SecretKey, clients: &Client
     }
     clients.lock().unwrap().remove(&client_key);
     None
+}
+
+/// A "TLS server" that answers a ClientHello with the header of a 16 KiB handshake record and
+/// then one byte every 300 ms: each read succeeds, the TLS handshake never completes.
+pub fn trickle_tls_server() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut hello = [0u8; 4096];
+                if stream.read(&mut hello).is_err()
+                    || stream.write_all(&[0x16, 3, 3, 0x40, 0]).is_err()
+                {
+                    return;
+                }
+                for _ in 0..200 {
+                    std::thread::sleep(Duration::from_millis(300));
+                    if stream.write_all(&[0x02]).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    port
 }

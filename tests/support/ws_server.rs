@@ -5,6 +5,7 @@
 
 use std::io::{Cursor, Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tungstenite::handshake::server::{Request, Response};
@@ -35,10 +36,19 @@ pub enum Fault {
     Refuse400,
     /// `/derp`: send a frame that is not a DERP ServerKey.
     BadDerpMagic,
+    /// Answer every WebSocket upgrade with a 101 reply sent one byte every 300 ms.
+    Trickle101,
+    /// Echo a 2 MiB text message (over the client's 1 MiB cap).
+    Huge,
 }
+
+/// Close frames the server received: (code, reason).
+pub type Closes = Arc<Mutex<Vec<(u16, String)>>>;
 
 pub struct WsServer {
     pub port: u16,
+    /// Every close frame a client sent on an echo connection.
+    pub closes: Closes,
 }
 
 impl WsServer {
@@ -46,12 +56,28 @@ impl WsServer {
     pub fn start(token: &'static str, fault: Fault) -> WsServer {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
+        let closes = Closes::default();
+        let recorded = closes.clone();
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
-                std::thread::spawn(move || serve(stream, token, fault));
+                let recorded = recorded.clone();
+                std::thread::spawn(move || serve(stream, token, fault, &recorded));
             }
         });
-        WsServer { port }
+        WsServer { port, closes }
+    }
+
+    /// The close frames received so far, waiting up to a second for the first one (the client
+    /// may exit before the server thread has read it).
+    pub fn wait_for_close(&self) -> Vec<(u16, String)> {
+        for _ in 0..100 {
+            let got = self.closes.lock().unwrap().clone();
+            if !got.is_empty() {
+                return got;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        Vec::new()
     }
 
     pub fn url(&self) -> String {
@@ -101,9 +127,28 @@ fn answer(mut stream: TcpStream, bytes: Vec<u8>) {
     let _ = stream.flush();
 }
 
-fn serve(mut stream: TcpStream, token: &str, fault: Fault) {
+/// Answers an upgrade with a valid-looking 101 reply, one byte every 300 ms, long enough to
+/// outlast any test timeout; stops when the client goes away.
+pub fn trickle_101(mut stream: TcpStream) {
+    let mut reply = String::from("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n");
+    for i in 0..20 {
+        reply.push_str(&format!("X-Slow-{i}: {}\r\n", "z".repeat(20)));
+    }
+    reply.push_str("\r\n");
+    for byte in reply.bytes() {
+        if stream.write_all(&[byte]).is_err() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+fn serve(mut stream: TcpStream, token: &str, fault: Fault, closes: &Closes) {
     let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
     let head = read_head(&mut stream);
+    if fault == Fault::Trickle101 && wants_websocket(&head) {
+        return trickle_101(stream);
+    }
     let coder = [("X-Coder-Build-Version", VERSION)];
     match path_of(&head) {
         "/healthz" => answer(stream, response("200 OK", &coder, "OK")),
@@ -160,7 +205,7 @@ fn serve(mut stream: TcpStream, token: &str, fault: Fault) {
                 );
             }
             if let Some(ws) = accept(stream, head, None) {
-                echo(ws, fault);
+                echo(ws, fault, closes);
             }
         }
         "/derp" => {
@@ -204,20 +249,36 @@ fn accept(
     .ok()
 }
 
-fn echo(mut ws: WebSocket<Replay>, fault: Fault) {
+/// Coder's echo test expects "0", "1", "2" in that order; anything else gets an answer that
+/// the client must reject, so a client sending the wrong payloads cannot pass.
+fn echo(mut ws: WebSocket<Replay>, fault: Fault, closes: &Closes) {
     if fault == Fault::CloseAtOnce {
         let _ = ws.get_ref().stream.shutdown(std::net::Shutdown::Both);
         return;
     }
+    let mut next = 0;
     loop {
         let message = match ws.read() {
             Ok(m @ (Message::Text(_) | Message::Binary(_))) => m,
-            Ok(Message::Close(_)) | Err(_) => return,
+            Ok(Message::Close(frame)) => {
+                let (code, reason) = frame
+                    .map(|f| (u16::from(f.code), f.reason.to_string()))
+                    .unwrap_or((0, String::new()));
+                closes.lock().unwrap().push((code, reason));
+                return;
+            }
+            Err(_) => return,
             Ok(_) => continue,
         };
+        let expected = matches!(&message, Message::Text(t) if t.as_str() == next.to_string());
+        next += 1;
         let reply = match (fault, message) {
             (Fault::NeverAnswer, _) => continue,
             (Fault::WrongPayload, _) => Message::text("x"),
+            (Fault::Huge, _) => Message::text("x".repeat(2 << 20)),
+            (_, m) if !expected => {
+                Message::text(format!("out of order: {}", m.to_text().unwrap_or("?")))
+            }
             (Fault::Binary, m) => Message::binary(m.into_data()),
             (_, m) => m,
         };

@@ -8,6 +8,7 @@ use std::time::Instant;
 use rustls::ClientConfig;
 use tungstenite::client::IntoClientRequest;
 use tungstenite::handshake::HandshakeError;
+use tungstenite::protocol::WebSocketConfig;
 use tungstenite::{Message as WsMessage, WebSocket};
 
 use super::protocol::{self as p, Identity, Key, ServerInfo};
@@ -15,6 +16,16 @@ use super::transport::{dial, is_timeout, Transport};
 
 /// Most bytes we accept before the end of the HTTP response head.
 const MAX_HEAD_BYTES: usize = 16 * 1024;
+
+/// Largest WebSocket message/frame accepted: DERP frames are at most 64 KiB, so more is a
+/// misbehaving relay (tungstenite's defaults are 64 MiB / 16 MiB).
+const MAX_WS_MESSAGE_BYTES: usize = 1 << 20;
+
+fn ws_config() -> WebSocketConfig {
+    WebSocketConfig::default()
+        .max_message_size(Some(MAX_WS_MESSAGE_BYTES))
+        .max_frame_size(Some(MAX_WS_MESSAGE_BYTES))
+}
 
 /// Why a connection attempt or a read failed.
 #[derive(Debug)]
@@ -131,7 +142,7 @@ impl DerpConn {
             "Sec-WebSocket-Protocol",
             tungstenite::http::HeaderValue::from_static("derp"),
         );
-        let ws = match tungstenite::client::client(request, t) {
+        let ws = match tungstenite::client::client_with_config(request, t, Some(ws_config())) {
             Ok((ws, _)) => ws,
             Err(HandshakeError::Interrupted(_)) => {
                 return Err(ConnError::Timeout(
@@ -262,7 +273,7 @@ impl DerpConn {
                     .map_err(|e| io_err("write to the relay", e))
             }
             Io::Ws(ws) => {
-                ws.get_ref()
+                ws.get_mut()
                     .arm(deadline)
                     .map_err(|e| io_err("write to the relay", e))?;
                 ws.send(WsMessage::Binary(bytes.to_vec().into()))
@@ -305,7 +316,7 @@ impl DerpConn {
                     self.buf.extend_from_slice(&chunk[..n]);
                 }
                 Io::Ws(ws) => {
-                    ws.get_ref()
+                    ws.get_mut()
                         .arm(deadline)
                         .map_err(|e| io_err("read from the relay", e))?;
                     match ws.read().map_err(|e| ws_err("read from the relay", e))? {

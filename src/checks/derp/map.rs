@@ -12,8 +12,9 @@ use crate::checks::Context;
 pub const EMBEDDED_REGION_ID: i64 = 999;
 const EMBEDDED_REGION_CODE: &str = "coder";
 const EMBEDDED_REGION_NAME: &str = "Coder Embedded Relay";
-/// Maps are small; a multi-megabyte answer is not a DERP map.
-const MAX_MAP_BYTES: u64 = 4 * 1024 * 1024;
+/// Maps are small (tens of KiB); the HTTP client keeps at most this much of an answer, and a
+/// map file is held to the same limit.
+const MAX_MAP_BYTES: u64 = crate::net::http::MAX_BODY_BYTES;
 
 fn is_false(b: &bool) -> bool {
     !*b
@@ -117,6 +118,12 @@ impl From<String> for MapProblem {
 }
 
 /// Builds the map Coder would serve from the settings, in region-id order.
+fn too_large(source: &str, size: u64) -> String {
+    format!(
+        "{source}: too large for a DERP map (at least {size} bytes; the limit is {MAX_MAP_BYTES})"
+    )
+}
+
 pub fn build(ctx: &Context) -> Result<Vec<DerpRegion>, MapProblem> {
     let settings = &ctx.settings;
     let mut regions: BTreeMap<i64, DerpRegion> = BTreeMap::new();
@@ -124,6 +131,12 @@ pub fn build(ctx: &Context) -> Result<Vec<DerpRegion>, MapProblem> {
     // The custom map is the base; Coder's own regions are added on top and must not clash.
     let custom = if let Some(path) = &settings.derp_config_path {
         let source = format!("DERP map file {}", path.display());
+        let size = std::fs::metadata(path)
+            .map_err(|e| format!("{source}: cannot read: {e}"))?
+            .len();
+        if size > MAX_MAP_BYTES {
+            return Err(too_large(&source, size).into());
+        }
         let text =
             std::fs::read_to_string(path).map_err(|e| format!("{source}: cannot read: {e}"))?;
         Some((parse_map(&text, &source)?, source))
@@ -138,8 +151,9 @@ pub fn build(ctx: &Context) -> Result<Vec<DerpRegion>, MapProblem> {
         if response.status != 200 {
             return Err(format!("{source}: HTTP status {}", response.status).into());
         }
-        if response.body.len() as u64 > MAX_MAP_BYTES {
-            return Err(format!("{source}: the answer is too large for a DERP map").into());
+        // The client cuts the body at its cap: a cut map would only fail as "not valid JSON".
+        if response.body_truncated || response.body.len() as u64 > MAX_MAP_BYTES {
+            return Err(too_large(&source, response.body.len() as u64).into());
         }
         Some((parse_map(&response.body, &source)?, source))
     } else {

@@ -56,21 +56,19 @@ pub fn run(ctx: &Context) -> DerpReport {
     let stun_nodes_ref = &stun_nodes;
     let (exchanges, stun_results) = std::thread::scope(|scope| {
         let stun_job = scope.spawn(move || {
-            let targets: Vec<_> = std::thread::scope(|inner| {
-                let jobs: Vec<_> = stun_nodes_ref
-                    .iter()
-                    .map(|&(r, n)| {
-                        inner.spawn(move || stun::target(&regions_ref[r].nodes[n], deadline))
-                    })
-                    .collect();
-                jobs.into_iter()
-                    .map(|j| {
-                        j.join()
-                            .unwrap_or_else(|_| Err("lookup failed".to_string()))
-                    })
-                    .collect()
-            });
-            stun::probe_all(&targets, deadline)
+            // Each lookup reports as it finishes and is probed at once: one slow name must not
+            // leave the others unsent until the deadline.
+            let (tx, rx) = std::sync::mpsc::channel();
+            std::thread::scope(|inner| {
+                for (i, &(r, n)) in stun_nodes_ref.iter().enumerate() {
+                    let tx = tx.clone();
+                    inner.spawn(move || {
+                        let _ = tx.send((i, stun::target(&regions_ref[r].nodes[n], deadline)));
+                    });
+                }
+                drop(tx);
+                stun::probe_all(stun_nodes_ref.len(), rx, deadline)
+            })
         });
         let jobs: Vec<Vec<_>> = regions_ref
             .iter()

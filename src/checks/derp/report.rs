@@ -188,21 +188,8 @@ impl DerpReport {
         }
         self.base.severity = severity;
         self.base.warnings = warnings;
-        // Coder leaves the section error empty; ours names what failed so the table says it.
-        if severity == Severity::Error {
-            let failures: Vec<String> = nodes()
-                .filter(|n| n.severity == Severity::Error)
-                .filter_map(|n| n.error.clone())
-                .chain(self.regions.values().filter_map(|r| {
-                    r.error
-                        .as_ref()
-                        .map(|e| format!("region {}: {e}", r.region.region_id))
-                }))
-                .collect();
-            if !failures.is_empty() {
-                self.base.error = Some(failures.join("; "));
-            }
-        }
+        // Coder leaves the section error empty (failures stay on nodes and regions); the table
+        // gets them through `problems`.
     }
 }
 
@@ -245,6 +232,34 @@ impl SectionReport for DerpReport {
         ));
         parts.join(", ")
     }
+    /// One line per failing region or node, naming it and saying why.
+    fn problems(&self) -> Vec<String> {
+        let mut lines = Vec::new();
+        for region in self.regions.values() {
+            if let Some(e) = &region.error {
+                lines.push(format!(
+                    "region {} ({}): {e}",
+                    region.region.region_id,
+                    if region.region.region_name.is_empty() {
+                        &region.region.region_code
+                    } else {
+                        &region.region.region_name
+                    }
+                ));
+            }
+            for node in region
+                .node_reports
+                .iter()
+                .filter(|n| n.severity == Severity::Error)
+            {
+                lines.push(node.error.clone().unwrap_or_else(|| {
+                    format!("{} failed", node_label(&node.node, &region.region))
+                }));
+            }
+        }
+        lines
+    }
+
     fn details(&self) -> Vec<String> {
         let mut lines = Vec::new();
         for region in self.regions.values() {

@@ -8,6 +8,7 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
+use std::sync::mpsc::{Receiver, TryRecvError};
 use std::time::{Duration, Instant};
 
 use stun_types::attribute::{AttributeType, ErrorCode, Software, XorMappedAddress};
@@ -71,42 +72,62 @@ struct Pending {
     server: SocketAddr,
     next_send: Instant,
     interval: Duration,
-    first_send: Option<Instant>,
+    sends: u32,
     done: bool,
 }
 
-/// Probes every resolved target until each answered or the deadline passed. Unresolved targets
-/// keep their error. Results are in the order of `targets`.
-pub fn probe_all(targets: &[Result<SocketAddr, String>], deadline: Instant) -> Vec<StunOutcome> {
-    let mut out: Vec<StunOutcome> = targets
-        .iter()
-        .map(|t| StunOutcome {
-            error: t.as_ref().err().map(|e| format!("get stun addr: {e}")),
-            server: t.as_ref().ok().copied(),
-            ..StunOutcome::default()
-        })
-        .collect();
-    let now = Instant::now();
-    let mut pending: Vec<Option<Pending>> = targets
-        .iter()
-        .map(|t| {
-            t.as_ref().ok().map(|server| Pending {
-                server: *server,
-                next_send: now,
-                interval: FIRST_INTERVAL,
-                first_send: None,
-                done: false,
-            })
-        })
-        .collect();
-    let v4 = open_socket(&pending, false, &mut out, "0.0.0.0:0");
-    let v6 = open_socket(&pending, true, &mut out, "[::]:0");
-    let mut txids: HashMap<TransactionId, usize> = HashMap::new();
+/// How long one wait for answers may last while lookups are still running, so a target whose
+/// lookup just finished is probed promptly.
+const LOOKUP_POLL: Duration = Duration::from_millis(20);
+
+/// Probes each target as soon as its lookup arrives on `arrivals` (index, address or lookup
+/// error), until each answered or the deadline passed: one slow lookup must not hold back the
+/// others. Results are in index order, `count` of them.
+pub fn probe_all(
+    count: usize,
+    arrivals: Receiver<(usize, Result<SocketAddr, String>)>,
+    deadline: Instant,
+) -> Vec<StunOutcome> {
+    let mut out = vec![StunOutcome::default(); count];
+    let mut arrived = vec![false; count];
+    let mut lookups_open = true;
+    let mut pending: Vec<Option<Pending>> = (0..count).map(|_| None).collect();
+    // Opened when the first target of the family arrives.
+    let mut v4: Option<Result<UdpSocket, String>> = None;
+    let mut v6: Option<Result<UdpSocket, String>> = None;
+    // Each request's target and send time: a retransmission has its own transaction id, so
+    // the round trip is timed from the send that was answered.
+    let mut txids: HashMap<TransactionId, (usize, Instant)> = HashMap::new();
 
     loop {
         let now = Instant::now();
         if now >= deadline {
             break;
+        }
+        while lookups_open {
+            match arrivals.try_recv() {
+                Ok((i, target)) if i < count => {
+                    arrived[i] = true;
+                    match target {
+                        Ok(server) => {
+                            out[i].server = Some(server);
+                            pending[i] = Some(Pending {
+                                server,
+                                next_send: now,
+                                interval: FIRST_INTERVAL,
+                                sends: 0,
+                                done: false,
+                            });
+                        }
+                        Err(e) => {
+                            out[i].error = Some(format!("get stun addr: {e}; request never sent"))
+                        }
+                    }
+                }
+                Ok(_) => {}
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Disconnected) => lookups_open = false,
+            }
         }
         // Send what is due.
         let mut next_event = deadline;
@@ -114,94 +135,104 @@ pub fn probe_all(targets: &[Result<SocketAddr, String>], deadline: Instant) -> V
             let Some(p) = slot.as_mut().filter(|p| !p.done) else {
                 continue;
             };
-            let socket = if p.server.is_ipv4() { &v4 } else { &v6 };
-            let Some(socket) = socket else {
+            let family = if p.server.is_ipv4() { &mut v4 } else { &mut v6 };
+            let socket = family.get_or_insert_with(|| open_socket(p.server.is_ipv6()));
+            let Some(socket) = socket.as_ref().ok() else {
+                let e = socket.as_ref().err().cloned().unwrap_or_default();
+                out[i].error = Some(format!("probe stun: cannot open a UDP socket: {e}"));
                 p.done = true;
                 continue;
             };
             if p.next_send <= now {
                 let (bytes, txid) = binding_request();
-                txids.insert(txid, i);
                 if let Err(e) = socket.send_to(&bytes, p.server) {
                     out[i].error = Some(format!("probe stun: send to {}: {e}", p.server));
                     p.done = true;
                     continue;
                 }
-                p.first_send.get_or_insert(now);
+                txids.insert(txid, (i, Instant::now()));
+                p.sends += 1;
                 p.next_send = now + p.interval;
                 p.interval = (p.interval * 2).min(MAX_INTERVAL);
             }
             next_event = next_event.min(p.next_send);
         }
-        if pending.iter().flatten().all(|p| p.done) {
+        if !lookups_open && pending.iter().flatten().all(|p| p.done) {
             break;
         }
-        // Wait for answers until the next send is due.
-        let wait = next_event
-            .saturating_duration_since(Instant::now())
-            .max(Duration::from_millis(1));
-        for socket in [&v4, &v6].into_iter().flatten() {
-            let share = if v4.is_some() && v6.is_some() {
-                wait / 2
-            } else {
-                wait
-            };
-            let _ = socket.set_read_timeout(Some(share.max(Duration::from_millis(1))));
+        if lookups_open {
+            next_event = next_event.min(Instant::now() + LOOKUP_POLL);
+        }
+        // Wait for answers until the next send is due; the turn ends then (or at the
+        // deadline) however many packets keep arriving.
+        let sockets: Vec<&UdpSocket> = [&v4, &v6]
+            .into_iter()
+            .flatten()
+            .filter_map(|s| s.as_ref().ok())
+            .collect();
+        if sockets.is_empty() {
+            std::thread::sleep(
+                next_event
+                    .saturating_duration_since(Instant::now())
+                    .max(Duration::from_millis(1)),
+            );
+            continue;
+        }
+        let share = next_event.saturating_duration_since(Instant::now()) / sockets.len() as u32;
+        for socket in sockets {
+            let turn_end = (Instant::now() + share.max(Duration::from_millis(1))).min(deadline);
             let mut buf = [0u8; 1500];
-            // Drain everything that arrived; a timeout ends the turn.
-            while let Ok((n, _from)) = socket.recv_from(&mut buf) {
-                if let Some((i, result)) = parse_response(&buf[..n], &txids) {
-                    let Some(p) = pending[i].as_mut().filter(|p| !p.done) else {
-                        continue;
-                    };
-                    p.done = true;
-                    match result {
-                        Ok(mapped) => {
-                            out[i].can_stun = true;
-                            out[i].error = None;
-                            out[i].mapped = Some(mapped);
-                            out[i].rtt = p.first_send.map(|t| t.elapsed());
-                        }
-                        Err(e) => out[i].error = Some(format!("probe stun: {e}")),
-                    }
+            loop {
+                let left = turn_end.saturating_duration_since(Instant::now());
+                if left.is_zero() || socket.set_read_timeout(Some(left)).is_err() {
+                    break;
                 }
-                let _ = socket.set_read_timeout(Some(Duration::from_millis(1)));
+                let Ok((n, _from)) = socket.recv_from(&mut buf) else {
+                    break;
+                };
+                let received = Instant::now();
+                let Some((i, sent, result)) = parse_response(&buf[..n], &txids) else {
+                    continue;
+                };
+                let Some(p) = pending[i].as_mut().filter(|p| !p.done) else {
+                    continue;
+                };
+                p.done = true;
+                match result {
+                    Ok(mapped) => {
+                        out[i].can_stun = true;
+                        out[i].error = None;
+                        out[i].mapped = Some(mapped);
+                        out[i].rtt = Some(received.saturating_duration_since(sent));
+                    }
+                    Err(e) => out[i].error = Some(format!("probe stun: {e}")),
+                }
             }
         }
     }
-    for (i, slot) in pending.iter().enumerate() {
-        if let Some(p) = slot {
-            if !p.done && out[i].error.is_none() {
-                out[i].error = Some(format!(
-                    "probe stun: no answer from {} before the deadline",
-                    p.server
-                ));
-            }
+    for (i, outcome) in out.iter_mut().enumerate() {
+        if outcome.error.is_some() || outcome.can_stun {
+            continue;
         }
+        outcome.error = Some(match &pending[i] {
+            _ if !arrived[i] => {
+                "get stun addr: the lookup did not finish before the deadline; request never sent"
+                    .to_string()
+            }
+            Some(p) if p.sends > 0 => format!(
+                "probe stun: no answer from {} to {} request(s) before the deadline",
+                p.server, p.sends
+            ),
+            Some(p) => format!("probe stun: no time left to send a request to {}", p.server),
+            None => "probe stun: not probed".to_string(),
+        });
     }
     out
 }
 
-fn open_socket(
-    pending: &[Option<Pending>],
-    v6: bool,
-    out: &mut [StunOutcome],
-    bind: &str,
-) -> Option<UdpSocket> {
-    if !pending.iter().flatten().any(|p| p.server.is_ipv6() == v6) {
-        return None;
-    }
-    match UdpSocket::bind(bind) {
-        Ok(s) => Some(s),
-        Err(e) => {
-            for (i, p) in pending.iter().enumerate() {
-                if p.as_ref().is_some_and(|p| p.server.is_ipv6() == v6) {
-                    out[i].error = Some(format!("probe stun: cannot open a UDP socket: {e}"));
-                }
-            }
-            None
-        }
-    }
+/// One socket per address family for all targets (ESTUN02 compares their mappings).
+fn open_socket(v6: bool) -> Result<UdpSocket, String> {
+    UdpSocket::bind(if v6 { "[::]:0" } else { "0.0.0.0:0" }).map_err(|e| e.to_string())
 }
 
 /// A netcheck-style request: SOFTWARE "tailnode" and FINGERPRINT.
@@ -222,25 +253,25 @@ fn binding_request() -> (Vec<u8>, TransactionId) {
 /// one of our requests; anything else is dropped.
 fn parse_response(
     data: &[u8],
-    txids: &HashMap<TransactionId, usize>,
-) -> Option<(usize, Result<SocketAddr, String>)> {
+    txids: &HashMap<TransactionId, (usize, Instant)>,
+) -> Option<(usize, Instant, Result<SocketAddr, String>)> {
     let msg = Message::from_bytes(data).ok()?;
     if !msg.has_method(BINDING) {
         return None;
     }
     let txid = msg.transaction_id();
-    let index = *txids.get(&txid)?;
+    let (index, sent) = *txids.get(&txid)?;
     if msg.has_class(MessageClass::Error) {
         let text = match msg.attribute::<ErrorCode>() {
             Ok(e) => format!("error response {} {}", e.code(), e.reason()),
             Err(_) => "error response without ERROR-CODE".to_string(),
         };
-        return Some((index, Err(text)));
+        return Some((index, sent, Err(text)));
     }
     if !msg.has_class(MessageClass::Success) {
         return None;
     }
-    Some((index, mapped_address(&msg, txid)))
+    Some((index, sent, mapped_address(&msg, txid)))
 }
 
 fn mapped_address(msg: &Message, txid: TransactionId) -> Result<SocketAddr, String> {
@@ -333,8 +364,10 @@ mod tests {
         let mut data = vec![0x01, 0x01, 0x00, 0x0c, 0x21, 0x12, 0xA4, 0x42];
         data.extend_from_slice(&u128::from(txid).to_be_bytes()[4..]);
         data.extend_from_slice(&[0x00, 0x01, 0x00, 0x08, 0, 1, 0x1F, 0x90, 192, 0, 2, 7]);
-        let txids = HashMap::from([(txid, 3usize)]);
-        let (index, mapped) = parse_response(&data, &txids).unwrap();
+        let sent = Instant::now();
+        let txids = HashMap::from([(txid, (3usize, sent))]);
+        let (index, when, mapped) = parse_response(&data, &txids).unwrap();
+        assert_eq!(when, sent);
         assert_eq!(index, 3);
         assert_eq!(mapped.unwrap(), "192.0.2.7:8080".parse().unwrap());
         assert!(parse_response(&data, &HashMap::new()).is_none());
@@ -348,6 +381,104 @@ mod tests {
         assert_eq!(&bytes[..2], &[0, 1]);
         assert_eq!(&bytes[20..24], &[0x80, 0x22, 0, 8]);
         assert_eq!(&bytes[32..34], &[0x80, 0x28]);
+    }
+
+    /// A UDP peer on loopback; `answer(n)` says whether to answer the n-th request (from 0).
+    /// With `flood`, it sends junk to the client without pause after the first request.
+    fn fake_stun(answer: fn(usize) -> bool, flood: bool) -> SocketAddr {
+        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let addr = socket.local_addr().unwrap();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 1500];
+            for n in 0.. {
+                let Ok((len, from)) = socket.recv_from(&mut buf) else {
+                    return;
+                };
+                if flood {
+                    let until = Instant::now() + Duration::from_secs(3);
+                    while Instant::now() < until {
+                        let _ = socket.send_to(b"junk", from);
+                        std::thread::sleep(Duration::from_micros(200));
+                    }
+                    return;
+                }
+                if len < 20 || !answer(n) {
+                    continue;
+                }
+                // Success with a plain MAPPED-ADDRESS 192.0.2.7:8080, same transaction id.
+                let mut reply = vec![0x01, 0x01, 0x00, 0x0c];
+                reply.extend_from_slice(&buf[4..20]);
+                reply.extend_from_slice(&[0x00, 0x01, 0x00, 0x08, 0, 1, 0x1F, 0x90, 192, 0, 2, 7]);
+                let _ = socket.send_to(&reply, from);
+            }
+        });
+        addr
+    }
+
+    #[test]
+    fn a_slow_lookup_does_not_hold_back_the_others() {
+        let server = fake_stun(|_| true, false);
+        let (tx, rx) = std::sync::mpsc::channel();
+        tx.send((0, Ok(server))).unwrap();
+        // Target 1's lookup never reports (tx stays open past the deadline).
+        let started = Instant::now();
+        let out = probe_all(2, rx, started + Duration::from_millis(400));
+        drop(tx);
+        assert!(out[0].can_stun, "{:?}", out[0]);
+        assert_eq!(out[0].mapped, Some("192.0.2.7:8080".parse().unwrap()));
+        let e = out[1].error.as_deref().unwrap();
+        assert!(
+            e.contains("lookup did not finish") && e.contains("request never sent"),
+            "{e}"
+        );
+        assert!(started.elapsed() < Duration::from_millis(600));
+    }
+
+    #[test]
+    fn a_lookup_error_says_nothing_was_sent() {
+        let (tx, rx) = std::sync::mpsc::channel();
+        tx.send((0, Err("lookup stun.example: timed out".to_string())))
+            .unwrap();
+        drop(tx);
+        let out = probe_all(1, rx, Instant::now() + Duration::from_millis(300));
+        assert_eq!(
+            out[0].error.as_deref(),
+            Some("get stun addr: lookup stun.example: timed out; request never sent")
+        );
+    }
+
+    #[test]
+    fn a_stream_of_packets_cannot_keep_the_probe_past_its_deadline() {
+        let server = fake_stun(|_| false, true);
+        let (tx, rx) = std::sync::mpsc::channel();
+        tx.send((0, Ok(server))).unwrap();
+        drop(tx);
+        let started = Instant::now();
+        let out = probe_all(1, rx, started + Duration::from_millis(300));
+        assert!(
+            started.elapsed() < Duration::from_millis(500),
+            "{:?}",
+            started.elapsed()
+        );
+        let e = out[0].error.as_deref().unwrap();
+        assert!(
+            e.contains("no answer from") && e.contains("request(s)"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn the_round_trip_is_timed_from_the_answered_request() {
+        // The first request (t=0) is ignored, the retransmission (t=250ms) answered at once:
+        // the round trip is the retransmission's, not 250ms+.
+        let server = fake_stun(|n| n >= 1, false);
+        let (tx, rx) = std::sync::mpsc::channel();
+        tx.send((0, Ok(server))).unwrap();
+        drop(tx);
+        let out = probe_all(1, rx, Instant::now() + Duration::from_secs(2));
+        assert!(out[0].can_stun, "{:?}", out[0]);
+        let rtt = out[0].rtt.unwrap();
+        assert!(rtt < Duration::from_millis(150), "{rtt:?}");
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! Byte transports for DERP: TCP or TLS (rustls, ALPN http/1.1), every operation bounded by a
-//! deadline through the socket's read/write timeouts.
+//! Byte transports for DERP: TCP or TLS (rustls, ALPN http/1.1) over a `DeadlineStream`, so
+//! every read and write (including each step of TLS and WebSocket loops) is bounded by the
+//! deadline and a peer trickling bytes cannot keep a node's check alive past it.
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
@@ -9,24 +10,26 @@ use std::time::{Duration, Instant};
 use rustls::pki_types::ServerName;
 use rustls::{ClientConfig, ClientConnection, StreamOwned};
 
+use crate::net::deadline::DeadlineStream;
+
 pub enum Transport {
-    Plain(TcpStream),
-    Tls(Box<StreamOwned<ClientConnection, TcpStream>>),
+    Plain(DeadlineStream),
+    Tls(Box<StreamOwned<ClientConnection, DeadlineStream>>),
 }
 
 impl Transport {
-    fn tcp(&self) -> &TcpStream {
+    fn stream(&mut self) -> &mut DeadlineStream {
         match self {
             Transport::Plain(s) => s,
-            Transport::Tls(s) => &s.sock,
+            Transport::Tls(s) => &mut s.sock,
         }
     }
 
-    /// Bounds the next reads and writes by the time left; no time left is a timeout now.
-    pub fn arm(&self, deadline: Instant) -> io::Result<()> {
-        let left = remaining(deadline)?;
-        self.tcp().set_read_timeout(Some(left))?;
-        self.tcp().set_write_timeout(Some(left))
+    /// Bounds all further reads and writes by `deadline`; no time left is a timeout now.
+    pub fn arm(&mut self, deadline: Instant) -> io::Result<()> {
+        remaining(deadline)?;
+        self.stream().set_deadline(deadline);
+        Ok(())
     }
 }
 
@@ -117,7 +120,8 @@ pub fn dial(
     }
     let stream = stream.ok_or(last)?;
     let _ = stream.set_nodelay(true);
-    let transport = match tls {
+    let stream = DeadlineStream::new(stream, deadline);
+    let mut transport = match tls {
         None => Transport::Plain(stream),
         Some(config) => {
             let bare = host
@@ -128,7 +132,6 @@ pub fn dial(
                 ServerName::try_from(bare).map_err(|e| format!("TLS server name {host:?}: {e}"))?;
             let conn = ClientConnection::new(config, name).map_err(|e| format!("TLS: {e}"))?;
             let mut t = Transport::Tls(Box::new(StreamOwned::new(conn, stream)));
-            t.arm(deadline).map_err(|e| format!("TLS handshake: {e}"))?;
             if let Transport::Tls(s) = &mut t {
                 while s.conn.is_handshaking() {
                     s.conn

@@ -13,6 +13,7 @@ use tungstenite::http::Uri;
 use tungstenite::ClientRequestBuilder;
 
 use crate::duration::go_string;
+use crate::net::deadline::DeadlineStream;
 use crate::net::tls::{describe_tls_error, find_tls_error};
 use crate::redact::redact_url;
 
@@ -78,25 +79,27 @@ impl Target {
     }
 }
 
-/// A TCP connection, optionally inside TLS.
+/// A TCP connection, optionally inside TLS, over a stream that enforces the deadline on every
+/// read and write (TLS and WebSocket code loop over many calls; a trickling peer must not
+/// outlast the deadline).
 pub enum Conn {
-    Plain(TcpStream),
-    Tls(Box<StreamOwned<ClientConnection, TcpStream>>),
+    Plain(DeadlineStream),
+    Tls(Box<StreamOwned<ClientConnection, DeadlineStream>>),
 }
 
 impl Conn {
-    fn tcp(&self) -> &TcpStream {
+    fn stream(&mut self) -> &mut DeadlineStream {
         match self {
             Conn::Plain(tcp) => tcp,
-            Conn::Tls(tls) => &tls.sock,
+            Conn::Tls(tls) => &mut tls.sock,
         }
     }
 
-    /// Bounds the next blocking read or write by the time left before `deadline`.
-    pub fn arm(&self, deadline: Instant) -> io::Result<()> {
-        let left = remaining(deadline)?;
-        self.tcp().set_read_timeout(Some(left))?;
-        self.tcp().set_write_timeout(Some(left))
+    /// Bounds all further reads and writes by `deadline`; no time left is a timeout now.
+    pub fn arm(&mut self, deadline: Instant) -> io::Result<()> {
+        remaining(deadline)?;
+        self.stream().set_deadline(deadline);
+        Ok(())
     }
 }
 
@@ -169,6 +172,7 @@ pub fn connect(
         (None, None) => return Err(format!("DNS lookup of {host:?} returned no addresses")),
     };
     let _ = tcp.set_nodelay(true);
+    let tcp = DeadlineStream::new(tcp, deadline);
     if !target.tls {
         return Ok(Conn::Plain(tcp));
     }
@@ -180,12 +184,7 @@ pub fn connect(
     // Drive the TLS handshake now, so its failures are told apart from the upgrade's.
     if let Conn::Tls(stream) = &mut conn {
         while stream.conn.is_handshaking() {
-            let step = remaining(deadline).and_then(|left| {
-                stream.sock.set_read_timeout(Some(left))?;
-                stream.sock.set_write_timeout(Some(left))?;
-                stream.conn.complete_io(&mut stream.sock)
-            });
-            if let Err(e) = step {
+            if let Err(e) = stream.conn.complete_io(&mut stream.sock) {
                 return Err(describe_io("TLS handshake with", &host, &e, timeout));
             }
         }

@@ -120,7 +120,9 @@ pub fn run(ctx: &Context) -> WebsocketReport {
         .settings
         .token
         .as_deref()
-        .filter(|t| !t.trim().is_empty());
+        // A token read from a file often ends in a newline, which is not part of it.
+        .map(str::trim)
+        .filter(|t| !t.is_empty());
     match token {
         Some(token) => probe::echo(ctx, &access_url, token, &mut report),
         None if ctx.settings.derp_server_enable => probe::derp_key(ctx, &access_url, &mut report),

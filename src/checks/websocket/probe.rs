@@ -285,12 +285,13 @@ fn goodbye(ws: &mut WebSocket<Shared>, deadline: Instant) {
 
 fn kind(message: &Message) -> &'static str {
     match message {
-        Message::Text(_) => "Text",
-        Message::Binary(_) => "Binary",
-        Message::Ping(_) => "Ping",
-        Message::Pong(_) => "Pong",
-        Message::Close(_) => "Close",
-        Message::Frame(_) => "Frame",
+        // Go's websocket.MessageType names, as Coder prints them.
+        Message::Text(_) => "MessageText",
+        Message::Binary(_) => "MessageBinary",
+        Message::Ping(_) => "MessagePing",
+        Message::Pong(_) => "MessagePong",
+        Message::Close(_) => "MessageClose",
+        Message::Frame(_) => "MessageFrame",
     }
 }
 

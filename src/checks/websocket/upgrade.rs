@@ -8,9 +8,20 @@ use std::time::{Duration, Instant};
 
 use tungstenite::handshake::client::Response;
 use tungstenite::handshake::HandshakeError;
+use tungstenite::protocol::WebSocketConfig;
 use tungstenite::WebSocket;
 
 use super::dial::{describe_io, describe_ws_error, timed_out_words, Conn};
+
+/// Largest message and frame we accept: the probes exchange a few bytes, so anything near this
+/// is a misbehaving peer, not data worth buffering (tungstenite's defaults are 64 MiB / 16 MiB).
+pub const MAX_WS_MESSAGE_BYTES: usize = 1 << 20;
+
+pub fn ws_config() -> WebSocketConfig {
+    WebSocketConfig::default()
+        .max_message_size(Some(MAX_WS_MESSAGE_BYTES))
+        .max_frame_size(Some(MAX_WS_MESSAGE_BYTES))
+}
 
 /// Coder keeps about this much of a refused upgrade's body; so do we.
 pub const MAX_BODY_BYTES: usize = 1024;
@@ -40,7 +51,7 @@ pub struct Shared(Rc<RefCell<Conn>>);
 
 impl Shared {
     pub fn arm(&self, deadline: Instant) -> io::Result<()> {
-        self.0.borrow().arm(deadline)
+        self.0.borrow_mut().arm(deadline)
     }
 }
 
@@ -76,7 +87,7 @@ pub fn handshake(
             timeout,
         )));
     }
-    match tungstenite::client::client_with_config(request, shared.clone(), None) {
+    match tungstenite::client::client_with_config(request, shared.clone(), Some(ws_config())) {
         Ok(pair) => Ok(pair),
         Err(HandshakeError::Interrupted(_)) => Err(DialError::Failed(format!(
             "upgrade at {shown}: no answer from the server {}",
