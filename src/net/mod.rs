@@ -1,5 +1,6 @@
 //! What several checks share: one TLS setup, one HTTP client, PostgreSQL connections.
 
+pub mod conn;
 pub mod deadline;
 pub mod dsn;
 pub mod http;

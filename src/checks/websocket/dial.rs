@@ -1,19 +1,18 @@
 //! Opening a connection for a WebSocket under a deadline: DNS, TCP and TLS (ALPN http/1.1),
 //! each failure described in plain words.
 
-use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
-use std::sync::{mpsc, Arc};
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rustls::pki_types::ServerName;
-use rustls::{ClientConfig, ClientConnection, StreamOwned};
+use rustls::ClientConfig;
 use tungstenite::client::IntoClientRequest;
 use tungstenite::http::Uri;
 use tungstenite::ClientRequestBuilder;
 
 use crate::duration::go_string;
-use crate::net::deadline::DeadlineStream;
+use crate::net::conn::{self, DialError, LookupError};
 use crate::net::tls::{describe_tls_error, find_tls_error};
 use crate::redact::redact_url;
 
@@ -79,70 +78,7 @@ impl Target {
     }
 }
 
-/// A TCP connection, optionally inside TLS, over a stream that enforces the deadline on every
-/// read and write (TLS and WebSocket code loop over many calls; a trickling peer must not
-/// outlast the deadline).
-pub enum Conn {
-    Plain(DeadlineStream),
-    Tls(Box<StreamOwned<ClientConnection, DeadlineStream>>),
-}
-
-impl Conn {
-    fn stream(&mut self) -> &mut DeadlineStream {
-        match self {
-            Conn::Plain(tcp) => tcp,
-            Conn::Tls(tls) => &mut tls.sock,
-        }
-    }
-
-    /// Bounds all further reads and writes by `deadline`; no time left is a timeout now.
-    pub fn arm(&mut self, deadline: Instant) -> io::Result<()> {
-        remaining(deadline)?;
-        self.stream().set_deadline(deadline);
-        Ok(())
-    }
-}
-
-impl Read for Conn {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match self {
-            Conn::Plain(s) => s.read(buf),
-            Conn::Tls(s) => s.read(buf),
-        }
-    }
-}
-
-impl Write for Conn {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        match self {
-            Conn::Plain(s) => s.write(buf),
-            Conn::Tls(s) => s.write(buf),
-        }
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        match self {
-            Conn::Plain(s) => s.flush(),
-            Conn::Tls(s) => s.flush(),
-        }
-    }
-}
-
-/// The time left, or a timeout error when there is none.
-pub fn remaining(deadline: Instant) -> io::Result<Duration> {
-    let left = deadline.saturating_duration_since(Instant::now());
-    if left.is_zero() {
-        Err(io::Error::new(io::ErrorKind::TimedOut, "deadline reached"))
-    } else {
-        Ok(left)
-    }
-}
-
-pub fn is_timeout(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
-    )
-}
+pub use crate::net::conn::{is_timeout, Conn};
 
 /// DNS, TCP and (for wss) the TLS handshake, all before `deadline`. `timeout` is only for words.
 pub fn connect(
@@ -152,71 +88,22 @@ pub fn connect(
     timeout: Duration,
 ) -> Result<Conn, String> {
     let host = target.host();
-    let port = target.port();
-    let addrs = resolve(&host, port, deadline, timeout)?;
-    let mut last_error = None;
-    let mut tcp = None;
-    for addr in &addrs {
-        let left = remaining(deadline).map_err(|_| timed_out("connecting", timeout))?;
-        match TcpStream::connect_timeout(addr, left) {
-            Ok(stream) => {
-                tcp = Some(stream);
-                break;
-            }
-            Err(e) => last_error = Some((addr, e)),
+    let tls = target.tls.then_some(tls_config);
+    conn::dial(&host, target.port(), tls, deadline).map_err(|e| match e {
+        DialError::Lookup(LookupError::TimedOut) => {
+            format!("DNS lookup of {host:?} {}", timed_out_words(timeout))
         }
-    }
-    let tcp = match (tcp, last_error) {
-        (Some(tcp), _) => tcp,
-        (None, Some((addr, e))) => return Err(describe_connect_error(addr, &e, timeout)),
-        (None, None) => return Err(format!("DNS lookup of {host:?} returned no addresses")),
-    };
-    let _ = tcp.set_nodelay(true);
-    let tcp = DeadlineStream::new(tcp, deadline);
-    if !target.tls {
-        return Ok(Conn::Plain(tcp));
-    }
-    let name = ServerName::try_from(host.clone())
-        .map_err(|e| format!("{host:?} cannot be used as a TLS server name: {e}"))?;
-    let session = ClientConnection::new(tls_config, name)
-        .map_err(|e| format!("cannot start TLS: {}", describe_tls_error(&e)))?;
-    let mut conn = Conn::Tls(Box::new(StreamOwned::new(session, tcp)));
-    // Drive the TLS handshake now, so its failures are told apart from the upgrade's.
-    if let Conn::Tls(stream) = &mut conn {
-        while stream.conn.is_handshaking() {
-            if let Err(e) = stream.conn.complete_io(&mut stream.sock) {
-                return Err(describe_io("TLS handshake with", &host, &e, timeout));
-            }
+        DialError::Lookup(LookupError::NoAddresses) => {
+            format!("DNS lookup of {host:?} returned no addresses")
         }
-    }
-    Ok(conn)
-}
-
-/// A name lookup in a helper thread, so a slow resolver cannot outlive the deadline.
-fn resolve(
-    host: &str,
-    port: u16,
-    deadline: Instant,
-    timeout: Duration,
-) -> Result<Vec<SocketAddr>, String> {
-    if let Ok(ip) = host.parse::<std::net::IpAddr>() {
-        return Ok(vec![SocketAddr::new(ip, port)]);
-    }
-    let (tx, rx) = mpsc::channel();
-    let name = host.to_string();
-    std::thread::spawn(move || {
-        let _ = tx.send((name.as_str(), port).to_socket_addrs().map(Vec::from_iter));
-    });
-    let left = remaining(deadline).map_err(|_| timed_out("looking up the host", timeout))?;
-    match rx.recv_timeout(left) {
-        Ok(Ok(addrs)) if !addrs.is_empty() => Ok(addrs),
-        Ok(Ok(_)) => Err(format!("DNS lookup of {host:?} returned no addresses")),
-        Ok(Err(e)) => Err(format!("DNS lookup of {host:?} failed: {e}")),
-        Err(_) => Err(format!(
-            "DNS lookup of {host:?} {}",
-            timed_out_words(timeout)
-        )),
-    }
+        DialError::Lookup(LookupError::Failed(e)) => {
+            format!("DNS lookup of {host:?} failed: {e}")
+        }
+        DialError::Deadline => timed_out("connecting", timeout),
+        DialError::Connect(addr, e) => describe_connect_error(&addr, &e, timeout),
+        DialError::TlsName(e) => format!("{host:?} cannot be used as a TLS server name: {e}"),
+        DialError::Tls(e) => describe_io("TLS handshake with", &host, &e, timeout),
+    })
 }
 
 pub fn timed_out_words(timeout: Duration) -> String {
@@ -319,11 +206,5 @@ mod tests {
         )
         .unwrap();
         assert_eq!(default_port.port(), 443);
-    }
-
-    #[test]
-    fn remaining_is_an_error_once_the_deadline_passed() {
-        assert!(remaining(Instant::now()).is_err());
-        assert!(remaining(Instant::now() + Duration::from_secs(1)).is_ok());
     }
 }
