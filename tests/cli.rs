@@ -331,3 +331,44 @@ fn man_and_completions_commands_write_the_same_files() {
     let out = cli(&["completions", "bash"]);
     assert!(out.stdout.contains("--postgres-url"));
 }
+
+/// Runs `healthcheck ARGS` on a pseudo-terminal (util-linux `script`) and returns what the
+/// terminal showed.
+fn on_a_terminal(args: &str) -> String {
+    let dir = temp_dir("hc-pty-");
+    let log = dir.join("typescript");
+    let command = format!("{} {args}", env!("CARGO_BIN_EXE_healthcheck"));
+    let mut cmd = healthcheck();
+    cmd.env_remove("CI")
+        .env_remove("NO_COLOR")
+        .args(["-q", "-c", &command])
+        .arg(&log);
+    let mut script = std::process::Command::new("script");
+    script.args(cmd.get_args());
+    for (key, value) in cmd.get_envs() {
+        match value {
+            Some(v) => script.env(key, v),
+            None => script.env_remove(key),
+        };
+    }
+    let status = script
+        .stdout(std::process::Stdio::null())
+        .status()
+        .expect("run script");
+    assert!(status.code().is_some());
+    String::from_utf8_lossy(&std::fs::read(&log).unwrap()).into_owned()
+}
+
+#[test]
+fn spinner_and_colour_only_on_a_terminal() {
+    let shown = on_a_terminal("run --only access-url,database --timeout 1s");
+    assert!(shown.contains("checking Access URL"), "{shown}");
+    assert!(shown.contains("checking Database"), "{shown}");
+    assert!(shown.contains('\u{1b}'), "colour on a terminal");
+    let json = on_a_terminal("run --json --only access-url --timeout 1s");
+    assert!(!json.contains("checking"), "no spinner with --json: {json}");
+    assert!(json.contains("\"access_url\""));
+    // Not a terminal (the other tests): no spinner on stderr.
+    let out = cli(&["run", "--only", "access-url"]);
+    assert!(!out.stderr.contains("checking"), "{}", out.stderr);
+}
