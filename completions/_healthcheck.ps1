@@ -66,6 +66,7 @@ Register-ArgumentCompleter -Native -CommandName 'healthcheck' -ScriptBlock {
             break
         }
         'healthcheck;codes' {
+            [CompletionResult]::new('--docs-url', '--docs-url', [CompletionResultType]::ParameterName, 'Base URL for docs links')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the list as JSON')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')

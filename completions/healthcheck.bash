@@ -73,12 +73,16 @@ _healthcheck() {
             return 0
             ;;
         healthcheck__subcmd__codes)
-            opts="-h --json --help"
+            opts="-h --json --docs-url --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --docs-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;

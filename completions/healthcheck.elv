@@ -60,6 +60,7 @@ set edit:completion:arg-completer[healthcheck] = {|@words|
             cand --help 'Print help'
         }
         &'healthcheck;codes'= {
+            cand --docs-url 'Base URL for docs links'
             cand --json 'Print the list as JSON'
             cand -h 'Print help'
             cand --help 'Print help'

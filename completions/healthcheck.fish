@@ -58,6 +58,7 @@ complete -c healthcheck -n "__fish_healthcheck_using_subcommand run" -s v -l ver
 complete -c healthcheck -n "__fish_healthcheck_using_subcommand run" -s h -l help -d 'Print help'
 complete -c healthcheck -n "__fish_healthcheck_using_subcommand explain" -l docs-url -d 'Base URL for docs links' -r
 complete -c healthcheck -n "__fish_healthcheck_using_subcommand explain" -s h -l help -d 'Print help'
+complete -c healthcheck -n "__fish_healthcheck_using_subcommand codes" -l docs-url -d 'Base URL for docs links' -r
 complete -c healthcheck -n "__fish_healthcheck_using_subcommand codes" -l json -d 'Print the list as JSON'
 complete -c healthcheck -n "__fish_healthcheck_using_subcommand codes" -s h -l help -d 'Print help'
 complete -c healthcheck -n "__fish_healthcheck_using_subcommand completions" -s h -l help -d 'Print help'

@@ -40,6 +40,9 @@ pub enum Command {
         /// Print the list as JSON
         #[arg(long)]
         json: bool,
+        /// Base URL for docs links
+        #[arg(long, env = "CODER_DOCS_URL", value_name = "URL")]
+        docs_url: Option<String>,
     },
     /// Print a shell completion script
     Completions {
@@ -70,7 +73,12 @@ pub enum FailOn {
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// The deployment's external URL, e.g. https://coder.example.com
-    #[arg(long, env = "CODER_ACCESS_URL", value_name = "URL")]
+    #[arg(
+        long,
+        env = "CODER_ACCESS_URL",
+        value_name = "URL",
+        hide_env_values = true
+    )]
     pub access_url: Option<String>,
 
     /// PostgreSQL DSN (URI or key=value form; every libpq sslmode). Default: discovered
@@ -105,7 +113,12 @@ pub struct RunArgs {
     pub derp_config_path: Option<PathBuf>,
 
     /// A DERP map JSON URL to merge in
-    #[arg(long, env = "CODER_DERP_CONFIG_URL", value_name = "URL")]
+    #[arg(
+        long,
+        env = "CODER_DERP_CONFIG_URL",
+        value_name = "URL",
+        hide_env_values = true
+    )]
     pub derp_config_url: Option<String>,
 
     /// Direct connections are off: no STUN nodes in the DERP map [default: false]

@@ -76,6 +76,18 @@ impl Secrets {
         self.values.sort_by_key(|v| std::cmp::Reverse(v.len()));
     }
 
+    /// Scrubs the string values of a JSON document; keys, numbers and literals are left alone,
+    /// so a password such as `true` or `database` cannot break the document's shape.
+    pub fn scrub_json(&self, value: &mut serde_json::Value) {
+        use serde_json::Value;
+        match value {
+            Value::String(text) => *text = self.scrub(text),
+            Value::Array(items) => items.iter_mut().for_each(|v| self.scrub_json(v)),
+            Value::Object(map) => map.values_mut().for_each(|v| self.scrub_json(v)),
+            _ => {}
+        }
+    }
+
     pub fn scrub(&self, text: &str) -> String {
         let mut out = text.to_string();
         for secret in &self.values {
@@ -148,6 +160,19 @@ mod tests {
         assert_eq!(
             quoted.scrub(r#"{"m": "a\"b\\c"}"#),
             r#"{"m": "[REDACTED]"}"#
+        );
+    }
+
+    #[test]
+    fn json_scrub_keeps_the_shape() {
+        let mut secrets = Secrets::default();
+        secrets.add("true");
+        secrets.add("database");
+        let mut doc = serde_json::json!({"healthy": true, "database": {"error": "database true"}});
+        secrets.scrub_json(&mut doc);
+        assert_eq!(
+            doc,
+            serde_json::json!({"healthy": true, "database": {"error": "[REDACTED] [REDACTED]"}})
         );
     }
 

@@ -218,6 +218,10 @@ impl Settings {
         settings.only = args.only.iter().copied().collect();
         settings.skip = args.skip.iter().copied().collect();
         settings.dismiss = args.dismiss.iter().copied().collect();
+        if let Some(path) = &settings.derp_config_path {
+            std::fs::File::open(path)
+                .map_err(|e| format!("cannot read DERP map file {}: {e}", path.display()))?;
+        }
         for path in &args.ca_cert {
             std::fs::metadata(path)
                 .map_err(|e| format!("cannot read --ca-cert {}: {e}", path.display()))?;
@@ -320,15 +324,19 @@ fn load_env_file(named: Option<&Path>) -> Result<EnvFile, String> {
     }
 }
 
-/// `KEY=value` lines, `#` comments, optional `export `, optional single or double quotes.
+/// `KEY=value` lines, `#` and `;` comments, optional `export `, optional single or double
+/// quotes (anything after the closing quote is ignored).
 pub fn parse_env_file(text: &str) -> HashMap<String, String> {
     let mut values = HashMap::new();
     for line in text.lines() {
         let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
+        if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
             continue;
         }
-        let line = line.strip_prefix("export ").unwrap_or(line).trim_start();
+        let line = match line.strip_prefix("export") {
+            Some(rest) if rest.starts_with(char::is_whitespace) => rest.trim_start(),
+            _ => line,
+        };
         let Some((key, value)) = line.split_once('=') else {
             continue;
         };
@@ -336,16 +344,20 @@ pub fn parse_env_file(text: &str) -> HashMap<String, String> {
         if !key.starts_with("CODER_") {
             continue;
         }
-        let value = value.trim();
-        let value = match (value.chars().next(), value.chars().last()) {
-            (Some(q @ ('"' | '\'')), Some(end)) if value.len() >= 2 && end == q => {
-                value[1..value.len() - 1].to_string()
-            }
-            _ => value.to_string(),
-        };
-        values.insert(key.to_string(), value);
+        values.insert(key.to_string(), unquote(value.trim()));
     }
     values
+}
+
+fn unquote(value: &str) -> String {
+    let mut chars = value.chars();
+    match chars.next() {
+        Some(q @ ('"' | '\'')) => match chars.as_str().find(q) {
+            Some(end) => chars.as_str()[..end].to_string(),
+            None => value.to_string(),
+        },
+        _ => value.to_string(),
+    }
 }
 
 /// The built-in PostgreSQL that `coder server` starts keeps its password and port in the
@@ -384,8 +396,11 @@ mod tests {
     fn env_file_syntax() {
         let values = parse_env_file(
             "# comment\nCODER_ACCESS_URL=https://a.example\nexport CODER_PG_CONNECTION_URL=\"postgres://x\"\n\
-             CODER_DERP_SERVER_ENABLE='false'\nOTHER=1\nnot a line\n",
+             CODER_DERP_SERVER_ENABLE='false'\nOTHER=1\nnot a line\n; also a comment\n\
+             export\tCODER_DOCS_URL=\"https://docs.example\" # trailing note\n",
         );
+        assert_eq!(values["CODER_DOCS_URL"], "https://docs.example");
+        assert_eq!(values.len(), 4);
         assert_eq!(values["CODER_ACCESS_URL"], "https://a.example");
         assert_eq!(values["CODER_PG_CONNECTION_URL"], "postgres://x");
         assert_eq!(values["CODER_DERP_SERVER_ENABLE"], "false");

@@ -3,7 +3,7 @@
 
 mod support;
 
-use support::http::{coder_like, fixed_server, response};
+use support::http::{coder_like, fixed_server, path_of, response};
 use support::{healthcheck, run, run_json, temp_dir};
 
 fn cli(args: &[&str]) -> support::Output {
@@ -25,6 +25,10 @@ fn usage_errors_exit_2_with_a_clear_message() {
             "cannot read env file",
         ),
         (&["run", "--ca-cert", "/nonexistent/ca.pem"], "--ca-cert"),
+        (
+            &["run", "--derp-config-path", "/nonexistent/derp.json"],
+            "cannot read DERP map file",
+        ),
         (
             &["run", "--derp-server-stun-addresses", "nohostport"],
             "host:port",
@@ -371,4 +375,40 @@ fn spinner_and_colour_only_on_a_terminal() {
     // Not a terminal (the other tests): no spinner on stderr.
     let out = cli(&["run", "--only", "access-url"]);
     assert!(!out.stderr.contains("checking"), "{}", out.stderr);
+}
+
+#[test]
+fn secrets_that_look_like_json_words_do_not_break_the_json() {
+    // A password equal to a key or a literal of the report must not rewrite them.
+    for password in ["database", "true", "coder_version"] {
+        let dsn = format!("postgres://coder:{password}@127.0.0.1:1/coder?sslmode=disable");
+        let out = run_json(&["--only", "database", "--postgres-url", &dsn]);
+        let json = out.json();
+        assert!(json["database"].is_object(), "{password}: {}", out.stdout);
+        assert!(json["healthy"].is_boolean(), "{password}");
+        assert!(json.get("coder_version").is_some(), "{password}");
+    }
+}
+
+#[test]
+fn server_supplied_text_cannot_inject_terminal_escapes() {
+    let port = fixed_server(|head| {
+        if path_of(head) == "/api/v2/buildinfo" {
+            response("200 OK", &[], "{\"version\":\"v2.18.1\\u001b[31mEVIL\"}")
+        } else {
+            response(
+                "500 Internal Server Error",
+                &[("Server", "bad\u{7}bell")],
+                "\u{1b}[2Jwiped",
+            )
+        }
+    });
+    let mut cmd = healthcheck();
+    cmd.args(["run", "--only", "access-url", "--color", "never"])
+        .arg("--access-url")
+        .arg(format!("http://127.0.0.1:{port}"));
+    let out = run(cmd);
+    assert!(out.stdout.contains("EVIL"), "{}", out.stdout);
+    assert!(!out.stdout.contains('\u{1b}'), "{}", out.stdout);
+    assert!(!out.stdout.contains('\u{7}'), "{}", out.stdout);
 }

@@ -54,9 +54,11 @@ fn healthy_database_matches_coders_shape() {
             "reachable",
             "latency",
             "latency_ms",
-            "threshold_ms"
+            "threshold_ms",
+            "dsn_source"
         ]
     );
+    assert_eq!(db["dsn_source"], "--postgres-url");
     let latency = db["latency"].as_str().unwrap();
     assert!(
         latency.ends_with("µs") || latency.ends_with("ms"),

@@ -26,7 +26,12 @@ pub struct DatabaseReport {
     /// Each ping, for `--verbose`.
     #[serde(skip)]
     pub pings: Vec<Duration>,
-    #[serde(skip)]
+    /// Additive: where the DSN came from (never the DSN itself).
+    #[serde(
+        rename = "dsn_source",
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "source_name"
+    )]
     pub source: Option<DsnSource>,
     #[serde(skip)]
     pub endpoint: String,
@@ -52,6 +57,13 @@ impl SectionReport for DatabaseReport {
             .map(|(i, d)| format!("ping {}: {}", i + 1, short(*d)))
             .collect()
     }
+}
+
+fn source_name<S: serde::Serializer>(
+    source: &Option<DsnSource>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(source.map(DsnSource::describe).unwrap_or_default())
 }
 
 /// Coder's threshold in whole milliseconds; under 1 ms falls back to the 15 ms default.

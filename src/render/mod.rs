@@ -17,6 +17,20 @@ pub struct RenderOptions {
     /// Where the DSN came from, for the header.
     pub dsn_source: Option<String>,
     pub failed: bool,
+    /// Known secrets, scrubbed from every text that came from outside.
+    pub secrets: crate::redact::Secrets,
+}
+
+impl RenderOptions {
+    /// Text from servers, databases or settings, made safe to print: known secrets scrubbed and
+    /// control characters (terminal escapes) removed; line breaks stay.
+    pub fn clean(&self, text: &str) -> String {
+        self.secrets
+            .scrub(text)
+            .chars()
+            .filter(|c| *c == '\n' || !c.is_control())
+            .collect()
+    }
 }
 
 /// One output format.

@@ -50,7 +50,7 @@ impl Renderer for TableRenderer {
                     Cell::new(section),
                     status_cell(finding.status),
                     Cell::new(finding.code.map(Code::as_str).unwrap_or("")),
-                    Cell::new(&finding.text),
+                    Cell::new(options.clean(&finding.text)),
                 ]);
             }
         }
@@ -64,13 +64,13 @@ impl Renderer for TableRenderer {
                 }
                 let _ = writeln!(details, "{}:", view.id.title().bold());
                 for line in &view.details {
-                    let _ = writeln!(details, "  {line}");
+                    let _ = writeln!(details, "  {}", options.clean(line));
                 }
             }
             if !report.notes.is_empty() {
                 let _ = writeln!(details, "{}:", "Run".bold());
                 for note in &report.notes {
-                    let _ = writeln!(details, "  {note}");
+                    let _ = writeln!(details, "  {}", options.clean(note));
                 }
             }
             if !details.is_empty() {
@@ -86,7 +86,10 @@ impl Renderer for TableRenderer {
             let _ = writeln!(out, "  Docs:     {}", code.docs_url(&options.docs_url));
         }
 
-        let verdict = if options.failed {
+        let nothing_checked = counts[Status::Skipped as usize] == counts.iter().sum::<usize>();
+        let verdict = if nothing_checked {
+            "nothing was checked".yellow().bold()
+        } else if options.failed {
             "UNHEALTHY".red().bold()
         } else if report.severity > crate::report::Severity::Ok {
             "healthy, with findings".yellow().bold()
@@ -145,5 +148,10 @@ fn header(report: &Report, options: &RenderOptions) -> String {
         Some(source) => format!("database from {source}"),
         None => "no database configured".to_string(),
     };
-    format!("{} {access} · {version} · {dsn}", "healthcheck".bold())
+    format!(
+        "{} {} · {} · {dsn}",
+        "healthcheck".bold(),
+        options.clean(&access),
+        options.clean(&version)
+    )
 }
