@@ -36,7 +36,16 @@ struct BuildInfo {
 impl Deployment {
     pub fn discover(settings: &Settings, net: &Net) -> Deployment {
         let mut deployment = Deployment::default();
-        match fetch_buildinfo(settings, net) {
+        // The two lookups are independent; a hung server must not hold up the database read.
+        let (buildinfo, dismissed) = std::thread::scope(|scope| {
+            let dismissed = scope.spawn(|| load_dismissed(settings));
+            let buildinfo = fetch_buildinfo(settings, net);
+            let dismissed = dismissed
+                .join()
+                .unwrap_or_else(|_| Err("reading the dismissed sections failed".to_string()));
+            (buildinfo, dismissed)
+        });
+        match buildinfo {
             Ok(info) => {
                 deployment.coder_version = info.version.filter(|v| !v.is_empty());
                 deployment.provisioner_api_version =
@@ -44,7 +53,7 @@ impl Deployment {
             }
             Err(e) => deployment.buildinfo_error = Some(e),
         }
-        match load_dismissed(settings) {
+        match dismissed {
             Ok((dismissed, note)) => {
                 deployment.dismissed = dismissed;
                 deployment.dismissed_note = note;

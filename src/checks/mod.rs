@@ -66,7 +66,7 @@ pub fn run(settings: Arc<Settings>, net: Net, progress: &dyn Fn(SectionId)) -> R
                 report.access_url = run_section(id, &context, access_url::run);
                 // Discovery keeps its own deadlines; this bound only guards against a hang.
                 if let Some(result) = discovery.take() {
-                    let wait = settings.timeout * 2 + DEADLINE_GRACE;
+                    let wait = settings.timeout + DEADLINE_GRACE;
                     context.deployment = Arc::new(result.recv_timeout(wait).unwrap_or_default());
                 }
             }
