@@ -147,6 +147,9 @@ impl Dsn {
             config.options(&options);
         }
         config.connect_timeout(timeout);
+        // If the network drops our packets mid-query, the kernel gives up on the connection
+        // after this long instead of retransmitting for minutes.
+        config.tcp_user_timeout(timeout);
         config
     }
 

@@ -1,0 +1,94 @@
+//! The whole run against a deployment laid out as Coder's docs recommend: a real nginx in front
+//! (WebSocket upgrades passed), the Coder look-alike behind it, the DERP relay at `/derp`, a
+//! real coturn for STUN and a real PostgreSQL with Coder's schema. Every section must pass.
+
+mod support;
+
+use support::coder_schema::{CoderDb, Generation, Seen};
+use support::coturn::Coturn;
+use support::derp_relay::{DerpRelay, Mode};
+use support::nginx::Nginx;
+use support::postgres::PASSWORD;
+use support::ws_server::{Fault, WsServer, VERSION};
+use support::{healthcheck, run, run_json};
+
+const TOKEN: &str = "e2e-owner-Token-5150";
+
+fn deployment(db_name: &str) -> (Nginx, Coturn, CoderDb) {
+    let coder = WsServer::start(TOKEN, Fault::None);
+    let relay = DerpRelay::start(Mode::Normal);
+    let pass = "proxy_http_version 1.1; proxy_set_header Upgrade $http_upgrade; \
+                proxy_set_header Connection \"upgrade\"; proxy_set_header Host $host;";
+    let nginx = Nginx::start(&format!(
+        "    location /derp {{ proxy_pass http://127.0.0.1:{}; {pass} }}\n    \
+         location / {{ proxy_pass http://127.0.0.1:{}; {pass} }}",
+        relay.port, coder.port
+    ));
+    let stun = Coturn::start();
+    let db = CoderDb::create(db_name, Generation::Newest);
+    db.add_daemon("built-in", VERSION, "1.0", Seen::SecondsAgo(5));
+    (nginx, stun, db)
+}
+
+#[test]
+fn a_healthy_deployment_passes_every_section() {
+    let (nginx, stun, db) = deployment("e2e_healthy");
+    let args = [
+        "--access-url".to_string(),
+        nginx.url(),
+        "--postgres-url".to_string(),
+        db.dsn(),
+        "--token".to_string(),
+        TOKEN.to_string(),
+        "--derp-server-stun-addresses".to_string(),
+        stun.addr(),
+    ];
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = run_json(&args);
+    let json = out.json();
+    for section in [
+        "access_url",
+        "websocket",
+        "database",
+        "derp",
+        "workspace_proxy",
+        "provisioner_daemons",
+    ] {
+        assert_eq!(
+            json[section]["severity"], "ok",
+            "{section}: {}",
+            json[section]
+        );
+        assert_eq!(json[section]["skipped"], false, "{section}");
+        assert!(json[section].get("error").is_none(), "{section}");
+    }
+    assert_eq!(json["healthy"], true);
+    assert_eq!(json["severity"], "ok");
+    assert_eq!(json["coder_version"], VERSION);
+    assert_eq!(json["websocket"]["code"], 101);
+    assert_eq!(
+        json["derp"]["regions"]["999"]["node_reports"][0]["can_exchange_messages"],
+        true
+    );
+    assert_eq!(
+        json["provisioner_daemons"]["items"][0]["provisioner_daemon"]["name"],
+        "built-in"
+    );
+    assert_eq!(out.code, 0, "{}", out.stdout);
+    assert!(!out.all().contains(TOKEN) && !out.all().contains(PASSWORD));
+
+    let mut cmd = healthcheck();
+    cmd.arg("run").args(&args).arg("--verbose");
+    let table = run(cmd);
+    assert_eq!(table.code, 0, "{}", table.stdout);
+    if std::env::var_os("SHOW_TABLE").is_some() {
+        eprintln!("{}", table.stdout);
+    }
+    let last = table.stdout.trim_end().lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("6 OK, 0 warning, 0 error"),
+        "{}",
+        table.stdout
+    );
+    assert!(!table.all().contains(TOKEN) && !table.all().contains(PASSWORD));
+}
