@@ -10,19 +10,17 @@ use serde_json::Value;
 use support::derp_relay::{DerpRelay, Mode};
 use support::http::stall_server;
 use support::nginx::Nginx;
-use support::{free_port, run_json, temp_dir};
+use support::{free_port, run_json, temp_dir, warning_codes as codes};
 
 fn node_of<'a>(json: &'a Value, region: &str, index: usize) -> &'a Value {
     &json["derp"]["regions"][region]["node_reports"][index]
 }
 
-fn codes(warnings: &Value) -> Vec<String> {
-    warnings
-        .as_array()
-        .unwrap_or_else(|| panic!("warnings must be an array: {warnings}"))
-        .iter()
-        .map(|w| w["code"].as_str().unwrap().to_string())
-        .collect()
+/// `run --json --only derp` with STUN off (Coder's external default list is never contacted).
+fn derp_only(args: &[&str]) -> support::Output {
+    let mut all = vec!["--only", "derp", "--derp-server-stun-addresses", "disable"];
+    all.extend_from_slice(args);
+    run_json(&all)
 }
 
 /// Writes a DERP map with one region per (name, port) relay node, all plain HTTP on loopback.
@@ -47,16 +45,7 @@ fn map_file(nodes: &[(&str, u16)]) -> std::path::PathBuf {
 #[test]
 fn healthy_embedded_relay_exchanges_a_packet_with_a_measured_rtt() {
     let relay = DerpRelay::start(Mode::Normal);
-    let out = run_json(&[
-        "--only",
-        "derp",
-        "--access-url",
-        &relay.url(),
-        "--derp-server-stun-addresses",
-        "disable",
-        "--timeout",
-        "3s",
-    ]);
+    let out = derp_only(&["--access-url", &relay.url(), "--timeout", "3s"]);
     let json = out.json();
     let derp = &json["derp"];
     assert_eq!(derp["severity"], "ok", "{derp:#}");
@@ -88,16 +77,7 @@ fn healthy_embedded_relay_exchanges_a_packet_with_a_measured_rtt() {
 fn relay_that_refuses_upgrade_derp_with_400_falls_back_to_websocket() {
     // Coder's E6 case: the relay itself answers 400 to Upgrade: DERP.
     let relay = DerpRelay::start(Mode::RefuseDerpUpgrade);
-    let out = run_json(&[
-        "--only",
-        "derp",
-        "--access-url",
-        &relay.url(),
-        "--derp-server-stun-addresses",
-        "disable",
-        "--timeout",
-        "3s",
-    ]);
+    let out = derp_only(&["--access-url", &relay.url(), "--timeout", "3s"]);
     let json = out.json();
     let derp = &json["derp"];
     assert_eq!(derp["severity"], "warning", "{derp:#}");
@@ -118,16 +98,7 @@ fn relay_that_refuses_upgrade_derp_with_400_falls_back_to_websocket() {
 fn relay_that_answers_502_to_upgrade_derp_does_not_fall_back_to_websocket() {
     // Only a 4xx is Coder's cue for WebSocket; a 5xx is a plain node failure.
     let relay = DerpRelay::start(Mode::Refuse502);
-    let out = run_json(&[
-        "--only",
-        "derp",
-        "--access-url",
-        &relay.url(),
-        "--derp-server-stun-addresses",
-        "disable",
-        "--timeout",
-        "2s",
-    ]);
+    let out = derp_only(&["--access-url", &relay.url(), "--timeout", "2s"]);
     let json = out.json();
     let derp = &json["derp"];
     assert_eq!(derp["severity"], "error", "{derp:#}");
@@ -148,14 +119,10 @@ fn a_trickled_websocket_101_fails_its_node_and_keeps_the_healthy_one() {
     let good = DerpRelay::start(Mode::Normal);
     let slow = DerpRelay::start(Mode::TrickleWebSocket);
     let map = map_file(&[("1a", good.port), ("2a", slow.port)]);
-    let out = run_json(&[
-        "--only",
-        "derp",
+    let out = derp_only(&[
         "--derp-server-enable=false",
         "--derp-config-path",
         map.to_str().unwrap(),
-        "--derp-server-stun-addresses",
-        "disable",
         "--timeout",
         "1s",
     ]);
@@ -196,14 +163,10 @@ fn a_trickled_tls_handshake_fails_its_node_within_the_timeout() {
         "1": {"RegionID": 1, "RegionCode": "one", "Nodes": [node("1a", 1, good.port, true)]},
         "2": {"RegionID": 2, "RegionCode": "two", "Nodes": [node("2a", 2, slow, false)]}}});
     std::fs::write(&path, map.to_string()).unwrap();
-    let out = run_json(&[
-        "--only",
-        "derp",
+    let out = derp_only(&[
         "--derp-server-enable=false",
         "--derp-config-path",
         path.to_str().unwrap(),
-        "--derp-server-stun-addresses",
-        "disable",
         "--timeout",
         "1s",
     ]);
@@ -236,16 +199,7 @@ fn nginx_that_only_passes_websocket_upgrades_gives_ederp01() {
          \x20     proxy_set_header Upgrade $up;\n      proxy_set_header Connection $conn;\n    }}",
         relay.port
     ));
-    let out = run_json(&[
-        "--only",
-        "derp",
-        "--access-url",
-        &nginx.url(),
-        "--derp-server-stun-addresses",
-        "disable",
-        "--timeout",
-        "3s",
-    ]);
+    let out = derp_only(&["--access-url", &nginx.url(), "--timeout", "3s"]);
     let json = out.json();
     let derp = &json["derp"];
     assert_eq!(derp["severity"], "warning", "{derp:#}");
@@ -264,13 +218,9 @@ fn nginx_that_only_passes_websocket_upgrades_gives_ederp01() {
 #[test]
 fn relay_down_is_a_node_error_within_the_deadline() {
     let closed = free_port();
-    let out = run_json(&[
-        "--only",
-        "derp",
+    let out = derp_only(&[
         "--access-url",
         &format!("http://127.0.0.1:{closed}"),
-        "--derp-server-stun-addresses",
-        "disable",
         "--timeout",
         "2s",
     ]);
@@ -333,14 +283,10 @@ fn silent_relay_is_a_node_error_within_the_deadline() {
     // Through a map file, not the access URL: the run's Coder version lookup would also wait
     // on a silent access URL, and this test times the DERP section alone.
     let map = map_file(&[("1a", stall_server())]);
-    let out = run_json(&[
-        "--only",
-        "derp",
+    let out = derp_only(&[
         "--derp-server-enable=false",
         "--derp-config-path",
         map.to_str().unwrap(),
-        "--derp-server-stun-addresses",
-        "disable",
         "--timeout",
         "2s",
     ]);
@@ -363,16 +309,7 @@ fn silent_relay_is_a_node_error_within_the_deadline() {
 #[test]
 fn garbage_instead_of_the_magic_is_a_clear_error() {
     let relay = DerpRelay::start(Mode::BadMagic);
-    let out = run_json(&[
-        "--only",
-        "derp",
-        "--access-url",
-        &relay.url(),
-        "--derp-server-stun-addresses",
-        "disable",
-        "--timeout",
-        "2s",
-    ]);
+    let out = derp_only(&["--access-url", &relay.url(), "--timeout", "2s"]);
     let json = out.json();
     let node = node_of(&json, "999", 0);
     assert_eq!(json["derp"]["severity"], "error");
@@ -400,14 +337,10 @@ fn eight_nodes_with_dead_ones_end_within_one_timeout() {
         ("8a", closed),
     ];
     let map = map_file(&nodes);
-    let out = run_json(&[
-        "--only",
-        "derp",
+    let out = derp_only(&[
         "--derp-server-enable=false",
         "--derp-config-path",
         map.to_str().unwrap(),
-        "--derp-server-stun-addresses",
-        "disable",
         "--timeout",
         "2s",
     ]);
@@ -452,14 +385,10 @@ fn bad_derp_map_files_are_findings_naming_the_file() {
     for (name, text, expected) in cases {
         let path = dir.join(name);
         std::fs::write(&path, text).unwrap();
-        let out = run_json(&[
-            "--only",
-            "derp",
+        let out = derp_only(&[
             "--derp-server-enable=false",
             "--derp-config-path",
             path.to_str().unwrap(),
-            "--derp-server-stun-addresses",
-            "disable",
         ]);
         let json = out.json();
         let error = json["derp"]["error"].as_str().unwrap_or_default();
@@ -472,7 +401,7 @@ fn bad_derp_map_files_are_findings_naming_the_file() {
 
 #[test]
 fn no_access_url_and_no_map_skips_with_a_reason() {
-    let out = run_json(&["--only", "derp", "--derp-server-stun-addresses", "disable"]);
+    let out = derp_only(&[]);
     let json = out.json();
     assert_eq!(json["derp"]["skipped"], true);
     assert!(json["derp"]["skip_reason"]
@@ -496,15 +425,11 @@ fn map_file_keys_are_read_case_insensitively_and_regions_sort_as_strings() {
         ),
     )
     .unwrap();
-    let out = run_json(&[
-        "--only",
-        "derp",
+    let out = derp_only(&[
         "--access-url",
         &relay.url(),
         "--derp-config-path",
         path.to_str().unwrap(),
-        "--derp-server-stun-addresses",
-        "disable",
     ]);
     let json = out.json();
     let keys: Vec<&String> = json["derp"]["regions"]
@@ -534,14 +459,10 @@ fn one_dead_node_of_two_in_a_region_is_ederp02() {
     let map = serde_json::json!({"Regions": {"1": {"RegionID": 1, "RegionCode": "one",
         "RegionName": "One", "Nodes": [node("1b", closed), node("1a", good.port)]}}});
     std::fs::write(&path, map.to_string()).unwrap();
-    let out = run_json(&[
-        "--only",
-        "derp",
+    let out = derp_only(&[
         "--derp-server-enable=false",
         "--derp-config-path",
         path.to_str().unwrap(),
-        "--derp-server-stun-addresses",
-        "disable",
         "--timeout",
         "2s",
     ]);
@@ -587,15 +508,11 @@ fn relay_behind_tls_nginx_works_with_the_ca_and_fails_clearly_without() {
     ));
     let _ = nginx.port;
     let access = format!("https://127.0.0.1:{tls_port}");
-    let out = run_json(&[
-        "--only",
-        "derp",
+    let out = derp_only(&[
         "--access-url",
         &access,
         "--ca-cert",
         ca_path.to_str().unwrap(),
-        "--derp-server-stun-addresses",
-        "disable",
         "--timeout",
         "3s",
     ]);
@@ -606,16 +523,7 @@ fn relay_behind_tls_nginx_works_with_the_ca_and_fails_clearly_without() {
     assert!(node["node"].get("ForceHTTP").is_none(), "{node:#}");
     assert_eq!(json["derp"]["severity"], "ok");
 
-    let out = run_json(&[
-        "--only",
-        "derp",
-        "--access-url",
-        &access,
-        "--derp-server-stun-addresses",
-        "disable",
-        "--timeout",
-        "2s",
-    ]);
+    let out = derp_only(&["--access-url", &access, "--timeout", "2s"]);
     let json = out.json();
     let err = node_of(&json, "999", 0)["error"]
         .as_str()
@@ -631,14 +539,10 @@ fn derp_map_from_a_url_is_fetched_and_probed() {
     let server = support::http::fixed_server(move |_| {
         support::http::response("200 OK", &[("Content-Type", "application/json")], &map)
     });
-    let out = run_json(&[
-        "--only",
-        "derp",
+    let out = derp_only(&[
         "--derp-server-enable=false",
         "--derp-config-url",
         &format!("http://127.0.0.1:{server}/derp.json"),
-        "--derp-server-stun-addresses",
-        "disable",
         "--timeout",
         "2s",
     ]);
@@ -651,14 +555,10 @@ fn derp_map_from_a_url_is_fetched_and_probed() {
 
     let broken = support::http::fixed_server(|_| support::http::response("200 OK", &[], "<html>"));
     let url = format!("http://127.0.0.1:{broken}/derp.json");
-    let out = run_json(&[
-        "--only",
-        "derp",
+    let out = derp_only(&[
         "--derp-server-enable=false",
         "--derp-config-url",
         &url,
-        "--derp-server-stun-addresses",
-        "disable",
         "--timeout",
         "2s",
     ]);
@@ -681,14 +581,10 @@ fn a_derp_map_url_answer_over_the_size_cap_is_too_large_not_bad_json() {
         support::http::response("200 OK", &[("Content-Type", "application/json")], &big)
     });
     let url = format!("http://127.0.0.1:{server}/derp.json");
-    let out = run_json(&[
-        "--only",
-        "derp",
+    let out = derp_only(&[
         "--derp-server-enable=false",
         "--derp-config-url",
         &url,
-        "--derp-server-stun-addresses",
-        "disable",
         "--timeout",
         "2s",
     ]);
@@ -710,15 +606,11 @@ fn a_map_region_that_clashes_with_the_embedded_relay_is_an_error() {
         r#"{"Regions": {"999": {"RegionID": 999, "RegionCode": "mine", "Nodes": []}}}"#,
     )
     .unwrap();
-    let out = run_json(&[
-        "--only",
-        "derp",
+    let out = derp_only(&[
         "--access-url",
         &relay.url(),
         "--derp-config-path",
         path.to_str().unwrap(),
-        "--derp-server-stun-addresses",
-        "disable",
     ]);
     let json = out.json();
     let error = json["derp"]["error"].as_str().unwrap();

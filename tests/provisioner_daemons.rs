@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 
 use serde_json::Value;
 use support::coder_schema::{CoderDb, Generation, Seen};
-use support::{run_json, Output};
+use support::{run_json, warning_codes as codes, Output};
 
 const SERVER_VERSION: &str = "v2.18.1";
 
@@ -32,15 +32,6 @@ fn check(db: &CoderDb) -> Output {
 
 fn section(out: &Output) -> Value {
     out.json()["provisioner_daemons"].clone()
-}
-
-fn codes(messages: &Value) -> Vec<String> {
-    messages
-        .as_array()
-        .unwrap_or_else(|| panic!("not a list: {messages}"))
-        .iter()
-        .map(|m| m["code"].as_str().unwrap().to_string())
-        .collect()
 }
 
 fn names(section: &Value) -> Vec<String> {

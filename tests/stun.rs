@@ -9,16 +9,7 @@ use std::time::Duration;
 use serde_json::Value;
 use support::coturn::{command_line, free_udp_port, silent_udp, Coturn};
 use support::derp_relay::{DerpRelay, Mode};
-use support::{healthcheck, run, run_json, shell_quote, temp_dir};
-
-fn codes(warnings: &Value) -> Vec<String> {
-    warnings
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|w| w["code"].as_str().unwrap().to_string())
-        .collect()
-}
+use support::{healthcheck, run, run_json, shell_quote, temp_dir, warning_codes as codes};
 
 #[test]
 fn coturn_answers_and_reports_our_mapped_address() {

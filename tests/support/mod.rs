@@ -51,6 +51,16 @@ impl Output {
     }
 }
 
+/// The codes of a `warnings` array, in order.
+pub fn warning_codes(warnings: &serde_json::Value) -> Vec<String> {
+    warnings
+        .as_array()
+        .unwrap_or_else(|| panic!("warnings must be an array: {warnings}"))
+        .iter()
+        .map(|w| w["code"].as_str().unwrap().to_string())
+        .collect()
+}
+
 /// `healthcheck` with a hermetic environment: no inherited Coder settings, no env file, no
 /// discovery, no colour.
 pub fn healthcheck() -> Command {
