@@ -150,6 +150,24 @@ impl Columns {
         self.names.contains(column)
     }
 
+    /// Adds the select expression of each optional column this schema has; returns the
+    /// columns it lacks (reported as unknown, never a failed query).
+    fn select_optional(
+        &self,
+        optional: &[(&'static str, &str)],
+        select: &mut Vec<String>,
+    ) -> Vec<&'static str> {
+        let mut missing = Vec::new();
+        for (column, expr) in optional {
+            if self.has(column) {
+                select.push(expr.to_string());
+            } else {
+                missing.push(*column);
+            }
+        }
+        missing
+    }
+
     fn qualified(&self) -> String {
         format!("{}.{}", quote_ident(&self.schema), quote_ident(self.table))
     }

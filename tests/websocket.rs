@@ -266,7 +266,7 @@ fn ews01_when_the_upgrade_gets_no_answer_ends_at_the_timeout() {
     assert_fails(&out, &ws, "EWS01");
     assert!(error_of(&ws).contains("no answer"), "{ws}");
     assert!(ws["duration_ms"].as_u64().unwrap() < 1500, "{ws}");
-    // Build-info discovery waits on the same stalled server first, for its own 1s.
+    // Build-info discovery probes the same stalled server alongside, under its own 1s.
     assert!(out.elapsed < Duration::from_secs(4), "{:?}", out.elapsed);
 }
 

@@ -27,11 +27,7 @@ impl Reader<'_, '_> {
             ("organization_id", "organization_id"),
             ("key_id", "key_id"),
         ];
-        for (column, expr) in optional {
-            if columns.has(column) {
-                select.push(expr.to_string());
-            }
-        }
+        let missing_columns = columns.select_optional(&optional, &mut select);
         if columns.has("last_seen_at") {
             // Staleness by the database's clock, so a skewed host clock cannot fake it.
             select.push(
@@ -81,11 +77,7 @@ impl Reader<'_, '_> {
             has_last_seen_at: has("last_seen_at"),
             has_version: has("version"),
             has_api_version: has("api_version"),
-            missing_columns: optional
-                .iter()
-                .map(|(c, _)| *c)
-                .filter(|c| !has(c))
-                .collect(),
+            missing_columns,
         })
     }
 }

@@ -23,7 +23,7 @@ impl Reader<'_, '_> {
                 "deleted",
             ],
         )?;
-        let mut select = vec![
+        let base = [
             "id",
             "name::text AS name",
             "display_name::text AS display_name",
@@ -40,11 +40,8 @@ impl Reader<'_, '_> {
             ("derp_only", "derp_only"),
             ("version", "version::text AS version"),
         ];
-        for (column, expr) in optional {
-            if columns.has(column) {
-                select.push(expr);
-            }
-        }
+        let mut select: Vec<String> = base.iter().map(|s| s.to_string()).collect();
+        let missing_columns = columns.select_optional(&optional, &mut select);
         let sql = format!(
             "SELECT {} FROM {} WHERE deleted = false ORDER BY created_at",
             select.join(", "),
@@ -74,11 +71,7 @@ impl Reader<'_, '_> {
         }
         Ok(Proxies {
             rows: proxies,
-            missing_columns: optional
-                .iter()
-                .map(|(c, _)| *c)
-                .filter(|c| !has(c))
-                .collect(),
+            missing_columns,
         })
     }
 }
