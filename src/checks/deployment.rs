@@ -82,7 +82,7 @@ fn fetch_buildinfo(settings: &Settings, net: &Net) -> Result<BuildInfo, String> 
         .access_url
         .as_deref()
         .ok_or_else(|| "no access URL configured".to_string())?;
-    let base = url::Url::parse(raw).map_err(|e| format!("access URL does not parse: {e}"))?;
+    let base = crate::checks::access_url::parse_access_url(raw)?;
     let url = base
         .join("/api/v2/buildinfo")
         .map_err(|e| format!("cannot build the buildinfo URL: {e}"))?;

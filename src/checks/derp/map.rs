@@ -222,24 +222,12 @@ pub fn build(ctx: &Context) -> Result<Vec<DerpRegion>, MapProblem> {
 }
 
 fn embedded_region(access: &str) -> Result<DerpRegion, String> {
-    let shown = crate::redact::redact_url(access);
-    let url = url::Url::parse(access).map_err(|e| {
-        format!(
-            "the access URL {shown} does not parse ({e}), so the embedded relay cannot be located"
-        )
-    })?;
-    let force_http = match url.scheme() {
-        "http" => true,
-        "https" => false,
-        other => {
-            return Err(format!(
-            "the access URL {shown} has scheme {other:?}; the embedded relay needs http or https"
-        ))
-        }
-    };
+    let url = crate::checks::access_url::parse_access_url(access)
+        .map_err(|e| format!("{e}, so the embedded relay cannot be located"))?;
+    let force_http = url.scheme() == "http";
     let host = url
         .host_str()
-        .ok_or_else(|| format!("the access URL {shown} has no host"))?
+        .unwrap_or_default()
         .trim_start_matches('[')
         .trim_end_matches(']')
         .to_string();
