@@ -91,7 +91,6 @@ fn run(settings: Settings) -> ExitCode {
         color: settings.color,
         verbose: settings.verbose,
         docs_url: settings.docs_url.clone(),
-        fail_on: settings.fail_on,
         access_url: settings
             .access_url
             .as_deref()

@@ -18,14 +18,6 @@ impl DeadlineStream {
         DeadlineStream { inner, deadline }
     }
 
-    pub fn get_ref(&self) -> &TcpStream {
-        &self.inner
-    }
-
-    pub fn deadline(&self) -> Instant {
-        self.deadline
-    }
-
     /// Moves the deadline (for a caller with a shorter budget for one step).
     pub fn set_deadline(&mut self, deadline: Instant) {
         self.deadline = deadline;

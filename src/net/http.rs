@@ -27,16 +27,16 @@ pub struct HttpResponse {
 }
 
 impl HttpResponse {
+    /// The start of the body, one line, for messages.
+    pub fn body_snippet(&self, max_chars: usize) -> String {
+        snippet(&self.body, max_chars)
+    }
+
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
-    }
-
-    /// `the start of the body`, one line, for messages.
-    pub fn body_snippet(&self, max_chars: usize) -> String {
-        snippet(&self.body, max_chars)
     }
 }
 

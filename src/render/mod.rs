@@ -11,7 +11,6 @@ pub struct RenderOptions {
     pub color: bool,
     pub verbose: bool,
     pub docs_url: String,
-    pub fail_on: Severity,
     /// The access URL as configured (credentials redacted), for the header.
     pub access_url: Option<String>,
     /// Where the DSN came from, for the header.
