@@ -25,51 +25,12 @@ Register-ArgumentCompleter -Native -CommandName 'healthcheck' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
+            [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Print the man page, or write one page per command into a directory')
             [CompletionResult]::new('run', 'run', [CompletionResultType]::ParameterValue, 'Run the checks and report')
             [CompletionResult]::new('explain', 'explain', [CompletionResultType]::ParameterValue, 'Explain one finding code: title, problem, solution and docs link')
             [CompletionResult]::new('codes', 'codes', [CompletionResultType]::ParameterValue, 'List every finding code')
-            [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
-            [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Print the man page, or write one page per command into a directory')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
-            break
-        }
-        'healthcheck;run' {
-            [CompletionResult]::new('--access-url', '--access-url', [CompletionResultType]::ParameterName, 'The deployment''s external URL, e.g. https://coder.example.com')
-            [CompletionResult]::new('--postgres-url', '--postgres-url', [CompletionResultType]::ParameterName, 'PostgreSQL DSN (URI or key=value form; every libpq sslmode). Default: discovered built-in PostgreSQL of `coder server`')
-            [CompletionResult]::new('--token', '--token', [CompletionResultType]::ParameterName, 'Session token, sent as Coder-Session-Token to endpoints that need one')
-            [CompletionResult]::new('--derp-server-enable', '--derp-server-enable', [CompletionResultType]::ParameterName, 'Include the embedded DERP relay at the access URL [default: true]')
-            [CompletionResult]::new('--derp-server-stun-addresses', '--derp-server-stun-addresses', [CompletionResultType]::ParameterName, 'STUN servers, comma separated host:port; `disable` for none [default: Coder''s list]')
-            [CompletionResult]::new('--derp-config-path', '--derp-config-path', [CompletionResultType]::ParameterName, 'A DERP map JSON file to merge in')
-            [CompletionResult]::new('--derp-config-url', '--derp-config-url', [CompletionResultType]::ParameterName, 'A DERP map JSON URL to merge in')
-            [CompletionResult]::new('--block-direct-connections', '--block-direct-connections', [CompletionResultType]::ParameterName, 'Direct connections are off: no STUN nodes in the DERP map [default: false]')
-            [CompletionResult]::new('--health-check-threshold-database', '--health-check-threshold-database', [CompletionResultType]::ParameterName, 'Median database ping at or above this is a warning (EDB02) [default: 15ms]')
-            [CompletionResult]::new('--only', '--only', [CompletionResultType]::ParameterName, 'Run only these sections (comma separated)')
-            [CompletionResult]::new('--skip', '--skip', [CompletionResultType]::ParameterName, 'Skip these sections (comma separated)')
-            [CompletionResult]::new('--dismiss', '--dismiss', [CompletionResultType]::ParameterName, 'Sections whose findings are shown but do not fail the run (adds to the deployment''s own dismissed list)')
-            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Deadline for one section [default: 5s]')
-            [CompletionResult]::new('--ca-cert', '--ca-cert', [CompletionResultType]::ParameterName, 'Extra PEM trust roots for HTTPS, WSS and DERP over TLS (repeatable)')
-            [CompletionResult]::new('--fail-on', '--fail-on', [CompletionResultType]::ParameterName, 'The lowest severity that makes the exit code 1')
-            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour (NO_COLOR and CLICOLOR_FORCE are honoured with auto)')
-            [CompletionResult]::new('--docs-url', '--docs-url', [CompletionResultType]::ParameterName, 'Base URL for docs links [default: https://coder.com/docs]')
-            [CompletionResult]::new('--env-file', '--env-file', [CompletionResultType]::ParameterName, 'Coder''s environment file (KEY=value lines) [default: /etc/coder.d/coder.env if readable]')
-            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Write the JSON report to stdout, nothing else')
-            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More detail per section (each ping, DERP node, proxy, daemon)')
-            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More detail per section (each ping, DERP node, proxy, daemon)')
-            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
-            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
-            break
-        }
-        'healthcheck;explain' {
-            [CompletionResult]::new('--docs-url', '--docs-url', [CompletionResultType]::ParameterName, 'Base URL for docs links')
-            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
-            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
-            break
-        }
-        'healthcheck;codes' {
-            [CompletionResult]::new('--docs-url', '--docs-url', [CompletionResultType]::ParameterName, 'Base URL for docs links')
-            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the list as JSON')
-            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
-            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
         }
         'healthcheck;completions' {
@@ -83,13 +44,58 @@ Register-ArgumentCompleter -Native -CommandName 'healthcheck' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
         }
+        'healthcheck;run' {
+            [CompletionResult]::new('--only', '--only', [CompletionResultType]::ParameterName, 'Run only these sections (comma separated)')
+            [CompletionResult]::new('--skip', '--skip', [CompletionResultType]::ParameterName, 'Skip these sections (comma separated)')
+            [CompletionResult]::new('--dismiss', '--dismiss', [CompletionResultType]::ParameterName, 'Sections whose findings are shown but do not fail the run (adds to the deployment''s own dismissed list)')
+            [CompletionResult]::new('--ca-cert', '--ca-cert', [CompletionResultType]::ParameterName, 'Extra PEM trust roots for HTTPS, WSS and DERP over TLS (repeatable)')
+            [CompletionResult]::new('--fail-on', '--fail-on', [CompletionResultType]::ParameterName, 'The lowest severity that makes the exit code 1')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour (NO_COLOR and CLICOLOR_FORCE are honoured with auto)')
+            [CompletionResult]::new('--access-url', '--access-url', [CompletionResultType]::ParameterName, 'The deployment''s external URL, e.g. https://coder.example.com [env: CODER_ACCESS_URL]')
+            [CompletionResult]::new('--postgres-url', '--postgres-url', [CompletionResultType]::ParameterName, 'PostgreSQL DSN (URI or key=value form; every libpq sslmode). Default: discovered built-in PostgreSQL of `coder server` [env: CODER_PG_CONNECTION_URL]')
+            [CompletionResult]::new('--token', '--token', [CompletionResultType]::ParameterName, 'Session token, sent as Coder-Session-Token to endpoints that need one [env: CODER_SESSION_TOKEN]')
+            [CompletionResult]::new('--derp-server-enable', '--derp-server-enable', [CompletionResultType]::ParameterName, 'Include the embedded DERP relay at the access URL [env: CODER_DERP_SERVER_ENABLE]')
+            [CompletionResult]::new('--derp-server-stun-addresses', '--derp-server-stun-addresses', [CompletionResultType]::ParameterName, 'STUN servers, comma separated host:port; `disable` for none (the default is Coder''s list) [env: CODER_DERP_SERVER_STUN_ADDRESSES]')
+            [CompletionResult]::new('--derp-config-path', '--derp-config-path', [CompletionResultType]::ParameterName, 'A DERP map JSON file to merge in [env: CODER_DERP_CONFIG_PATH]')
+            [CompletionResult]::new('--derp-config-url', '--derp-config-url', [CompletionResultType]::ParameterName, 'A DERP map JSON URL to merge in [env: CODER_DERP_CONFIG_URL]')
+            [CompletionResult]::new('--block-direct-connections', '--block-direct-connections', [CompletionResultType]::ParameterName, 'Direct connections are off: no STUN nodes in the DERP map [env: CODER_BLOCK_DIRECT]')
+            [CompletionResult]::new('--health-check-threshold-database', '--health-check-threshold-database', [CompletionResultType]::ParameterName, 'Median database ping at or above this is a warning (EDB02) [env: CODER_HEALTH_CHECK_THRESHOLD_DATABASE]')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Deadline for the run: every section, and all of them together [env: HEALTHCHECK_TIMEOUT]')
+            [CompletionResult]::new('--docs-url', '--docs-url', [CompletionResultType]::ParameterName, 'Base URL for docs links [env: CODER_DOCS_URL]')
+            [CompletionResult]::new('--env-file', '--env-file', [CompletionResultType]::ParameterName, 'Coder''s environment file (KEY=value lines); by default the one below, if readable [default: /etc/coder.d/coder.env] [env: HEALTHCHECK_ENV_FILE]')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Write the JSON report to stdout, nothing else')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More detail per section (each ping, DERP node, proxy, daemon)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More detail per section (each ping, DERP node, proxy, daemon)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'healthcheck;explain' {
+            [CompletionResult]::new('--docs-url', '--docs-url', [CompletionResultType]::ParameterName, 'Base URL for docs links [env: CODER_DOCS_URL]')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'healthcheck;codes' {
+            [CompletionResult]::new('--docs-url', '--docs-url', [CompletionResultType]::ParameterName, 'Base URL for docs links [env: CODER_DOCS_URL]')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the list as JSON')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
         'healthcheck;help' {
+            [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
+            [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Print the man page, or write one page per command into a directory')
             [CompletionResult]::new('run', 'run', [CompletionResultType]::ParameterValue, 'Run the checks and report')
             [CompletionResult]::new('explain', 'explain', [CompletionResultType]::ParameterValue, 'Explain one finding code: title, problem, solution and docs link')
             [CompletionResult]::new('codes', 'codes', [CompletionResultType]::ParameterValue, 'List every finding code')
-            [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
-            [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Print the man page, or write one page per command into a directory')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'healthcheck;help;completions' {
+            break
+        }
+        'healthcheck;help;man' {
             break
         }
         'healthcheck;help;run' {
@@ -99,12 +105,6 @@ Register-ArgumentCompleter -Native -CommandName 'healthcheck' -ScriptBlock {
             break
         }
         'healthcheck;help;codes' {
-            break
-        }
-        'healthcheck;help;completions' {
-            break
-        }
-        'healthcheck;help;man' {
             break
         }
         'healthcheck;help;help' {

@@ -22,48 +22,12 @@ set edit:completion:arg-completer[healthcheck] = {|@words|
             cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
             cand --version 'Print version'
+            cand completions 'Print a shell completion script'
+            cand man 'Print the man page, or write one page per command into a directory'
             cand run 'Run the checks and report'
             cand explain 'Explain one finding code: title, problem, solution and docs link'
             cand codes 'List every finding code'
-            cand completions 'Print a shell completion script'
-            cand man 'Print the man page, or write one page per command into a directory'
             cand help 'Print this message or the help of the given subcommand(s)'
-        }
-        &'healthcheck;run'= {
-            cand --access-url 'The deployment''s external URL, e.g. https://coder.example.com'
-            cand --postgres-url 'PostgreSQL DSN (URI or key=value form; every libpq sslmode). Default: discovered built-in PostgreSQL of `coder server`'
-            cand --token 'Session token, sent as Coder-Session-Token to endpoints that need one'
-            cand --derp-server-enable 'Include the embedded DERP relay at the access URL [default: true]'
-            cand --derp-server-stun-addresses 'STUN servers, comma separated host:port; `disable` for none [default: Coder''s list]'
-            cand --derp-config-path 'A DERP map JSON file to merge in'
-            cand --derp-config-url 'A DERP map JSON URL to merge in'
-            cand --block-direct-connections 'Direct connections are off: no STUN nodes in the DERP map [default: false]'
-            cand --health-check-threshold-database 'Median database ping at or above this is a warning (EDB02) [default: 15ms]'
-            cand --only 'Run only these sections (comma separated)'
-            cand --skip 'Skip these sections (comma separated)'
-            cand --dismiss 'Sections whose findings are shown but do not fail the run (adds to the deployment''s own dismissed list)'
-            cand --timeout 'Deadline for one section [default: 5s]'
-            cand --ca-cert 'Extra PEM trust roots for HTTPS, WSS and DERP over TLS (repeatable)'
-            cand --fail-on 'The lowest severity that makes the exit code 1'
-            cand --color 'When to use colour (NO_COLOR and CLICOLOR_FORCE are honoured with auto)'
-            cand --docs-url 'Base URL for docs links [default: https://coder.com/docs]'
-            cand --env-file 'Coder''s environment file (KEY=value lines) [default: /etc/coder.d/coder.env if readable]'
-            cand --json 'Write the JSON report to stdout, nothing else'
-            cand -v 'More detail per section (each ping, DERP node, proxy, daemon)'
-            cand --verbose 'More detail per section (each ping, DERP node, proxy, daemon)'
-            cand -h 'Print help'
-            cand --help 'Print help'
-        }
-        &'healthcheck;explain'= {
-            cand --docs-url 'Base URL for docs links'
-            cand -h 'Print help'
-            cand --help 'Print help'
-        }
-        &'healthcheck;codes'= {
-            cand --docs-url 'Base URL for docs links'
-            cand --json 'Print the list as JSON'
-            cand -h 'Print help'
-            cand --help 'Print help'
         }
         &'healthcheck;completions'= {
             cand -h 'Print help'
@@ -74,23 +38,59 @@ set edit:completion:arg-completer[healthcheck] = {|@words|
             cand -h 'Print help'
             cand --help 'Print help'
         }
+        &'healthcheck;run'= {
+            cand --only 'Run only these sections (comma separated)'
+            cand --skip 'Skip these sections (comma separated)'
+            cand --dismiss 'Sections whose findings are shown but do not fail the run (adds to the deployment''s own dismissed list)'
+            cand --ca-cert 'Extra PEM trust roots for HTTPS, WSS and DERP over TLS (repeatable)'
+            cand --fail-on 'The lowest severity that makes the exit code 1'
+            cand --color 'When to use colour (NO_COLOR and CLICOLOR_FORCE are honoured with auto)'
+            cand --access-url 'The deployment''s external URL, e.g. https://coder.example.com [env: CODER_ACCESS_URL]'
+            cand --postgres-url 'PostgreSQL DSN (URI or key=value form; every libpq sslmode). Default: discovered built-in PostgreSQL of `coder server` [env: CODER_PG_CONNECTION_URL]'
+            cand --token 'Session token, sent as Coder-Session-Token to endpoints that need one [env: CODER_SESSION_TOKEN]'
+            cand --derp-server-enable 'Include the embedded DERP relay at the access URL [env: CODER_DERP_SERVER_ENABLE]'
+            cand --derp-server-stun-addresses 'STUN servers, comma separated host:port; `disable` for none (the default is Coder''s list) [env: CODER_DERP_SERVER_STUN_ADDRESSES]'
+            cand --derp-config-path 'A DERP map JSON file to merge in [env: CODER_DERP_CONFIG_PATH]'
+            cand --derp-config-url 'A DERP map JSON URL to merge in [env: CODER_DERP_CONFIG_URL]'
+            cand --block-direct-connections 'Direct connections are off: no STUN nodes in the DERP map [env: CODER_BLOCK_DIRECT]'
+            cand --health-check-threshold-database 'Median database ping at or above this is a warning (EDB02) [env: CODER_HEALTH_CHECK_THRESHOLD_DATABASE]'
+            cand --timeout 'Deadline for the run: every section, and all of them together [env: HEALTHCHECK_TIMEOUT]'
+            cand --docs-url 'Base URL for docs links [env: CODER_DOCS_URL]'
+            cand --env-file 'Coder''s environment file (KEY=value lines); by default the one below, if readable [default: /etc/coder.d/coder.env] [env: HEALTHCHECK_ENV_FILE]'
+            cand --json 'Write the JSON report to stdout, nothing else'
+            cand -v 'More detail per section (each ping, DERP node, proxy, daemon)'
+            cand --verbose 'More detail per section (each ping, DERP node, proxy, daemon)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'healthcheck;explain'= {
+            cand --docs-url 'Base URL for docs links [env: CODER_DOCS_URL]'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'healthcheck;codes'= {
+            cand --docs-url 'Base URL for docs links [env: CODER_DOCS_URL]'
+            cand --json 'Print the list as JSON'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
         &'healthcheck;help'= {
+            cand completions 'Print a shell completion script'
+            cand man 'Print the man page, or write one page per command into a directory'
             cand run 'Run the checks and report'
             cand explain 'Explain one finding code: title, problem, solution and docs link'
             cand codes 'List every finding code'
-            cand completions 'Print a shell completion script'
-            cand man 'Print the man page, or write one page per command into a directory'
             cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'healthcheck;help;completions'= {
+        }
+        &'healthcheck;help;man'= {
         }
         &'healthcheck;help;run'= {
         }
         &'healthcheck;help;explain'= {
         }
         &'healthcheck;help;codes'= {
-        }
-        &'healthcheck;help;completions'= {
-        }
-        &'healthcheck;help;man'= {
         }
         &'healthcheck;help;help'= {
         }

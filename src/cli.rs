@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::section::SectionId;
+use crate::report::SectionId;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -32,7 +32,7 @@ pub enum Command {
         /// A code such as EDB02 (any letter case)
         code: String,
         /// Base URL for docs links
-        #[arg(long, env = "CODER_DOCS_URL", value_name = "URL")]
+        #[arg(long, value_name = "URL")]
         docs_url: Option<String>,
     },
     /// List every finding code
@@ -41,7 +41,7 @@ pub enum Command {
         #[arg(long)]
         json: bool,
         /// Base URL for docs links
-        #[arg(long, env = "CODER_DOCS_URL", value_name = "URL")]
+        #[arg(long, value_name = "URL")]
         docs_url: Option<String>,
     },
     /// Print a shell completion script
@@ -73,66 +73,45 @@ pub enum FailOn {
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// The deployment's external URL, e.g. https://coder.example.com
-    #[arg(
-        long,
-        env = "CODER_ACCESS_URL",
-        value_name = "URL",
-        hide_env_values = true
-    )]
+    #[arg(long, value_name = "URL")]
     pub access_url: Option<String>,
 
     /// PostgreSQL DSN (URI or key=value form; every libpq sslmode). Default: discovered
     /// built-in PostgreSQL of `coder server`
-    #[arg(
-        long,
-        env = "CODER_PG_CONNECTION_URL",
-        value_name = "DSN",
-        hide_env_values = true
-    )]
+    #[arg(long, value_name = "DSN")]
     pub postgres_url: Option<String>,
 
     /// Session token, sent as Coder-Session-Token to endpoints that need one
-    #[arg(
-        long,
-        env = "CODER_SESSION_TOKEN",
-        value_name = "TOKEN",
-        hide_env_values = true
-    )]
+    #[arg(long, value_name = "TOKEN")]
     pub token: Option<String>,
 
-    /// Include the embedded DERP relay at the access URL [default: true]
-    #[arg(long, env = "CODER_DERP_SERVER_ENABLE", value_name = "BOOL", value_parser = parse_bool)]
-    pub derp_server_enable: Option<bool>,
+    /// Include the embedded DERP relay at the access URL
+    #[arg(long, value_name = "BOOL", value_parser = parse_bool, action = clap::ArgAction::Set)]
+    pub derp_server_enable: bool,
 
-    /// STUN servers, comma separated host:port; `disable` for none [default: Coder's list]
-    #[arg(long, env = "CODER_DERP_SERVER_STUN_ADDRESSES", value_name = "LIST")]
-    pub derp_server_stun_addresses: Option<String>,
+    /// STUN servers, comma separated host:port; `disable` for none (the default is Coder's list)
+    #[arg(long, value_name = "LIST")]
+    pub derp_server_stun_addresses: String,
 
     /// A DERP map JSON file to merge in
-    #[arg(long, env = "CODER_DERP_CONFIG_PATH", value_name = "FILE")]
+    #[arg(long, value_name = "FILE")]
     pub derp_config_path: Option<PathBuf>,
 
     /// A DERP map JSON URL to merge in
-    #[arg(
-        long,
-        env = "CODER_DERP_CONFIG_URL",
-        value_name = "URL",
-        hide_env_values = true
-    )]
+    #[arg(long, value_name = "URL")]
     pub derp_config_url: Option<String>,
 
-    /// Direct connections are off: no STUN nodes in the DERP map [default: false]
-    #[arg(long, env = "CODER_BLOCK_DIRECT", value_name = "BOOL", value_parser = parse_bool)]
-    pub block_direct_connections: Option<bool>,
+    /// Direct connections are off: no STUN nodes in the DERP map
+    #[arg(long, value_name = "BOOL", value_parser = parse_bool, action = clap::ArgAction::Set)]
+    pub block_direct_connections: bool,
 
-    /// Median database ping at or above this is a warning (EDB02) [default: 15ms]
+    /// Median database ping at or above this is a warning (EDB02)
     #[arg(
         long,
-        env = "CODER_HEALTH_CHECK_THRESHOLD_DATABASE",
         value_name = "DUR",
         value_parser = parse_duration
     )]
-    pub health_check_threshold_database: Option<Duration>,
+    pub health_check_threshold_database: Duration,
 
     /// Run only these sections (comma separated)
     #[arg(
@@ -152,9 +131,9 @@ pub struct RunArgs {
     #[arg(long, value_name = "SECTIONS", value_delimiter = ',')]
     pub dismiss: Vec<SectionId>,
 
-    /// Deadline for one section [default: 5s]
-    #[arg(long, env = "HEALTHCHECK_TIMEOUT", value_name = "DUR", value_parser = parse_duration)]
-    pub timeout: Option<Duration>,
+    /// Deadline for the run: every section, and all of them together
+    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    pub timeout: Duration,
 
     /// Extra PEM trust roots for HTTPS, WSS and DERP over TLS (repeatable)
     #[arg(long, value_name = "FILE")]
@@ -172,12 +151,12 @@ pub struct RunArgs {
     #[arg(long, value_enum, default_value = "auto", value_name = "WHEN")]
     pub color: ColorWhen,
 
-    /// Base URL for docs links [default: https://coder.com/docs]
-    #[arg(long, env = "CODER_DOCS_URL", value_name = "URL")]
-    pub docs_url: Option<String>,
+    /// Base URL for docs links
+    #[arg(long, value_name = "URL")]
+    pub docs_url: String,
 
-    /// Coder's environment file (KEY=value lines) [default: /etc/coder.d/coder.env if readable]
-    #[arg(long, env = "HEALTHCHECK_ENV_FILE", value_name = "FILE")]
+    /// Coder's environment file (KEY=value lines); by default the one below, if readable
+    #[arg(long, value_name = "FILE")]
     pub env_file: Option<PathBuf>,
 
     /// More detail per section (each ping, DERP node, proxy, daemon)
@@ -200,6 +179,98 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     crate::duration::parse(s)
 }
 
+/// Which environment variable stands in for which flag (flag > environment > env file).
+/// `--help` names them from here, and settings resolution reads them from here.
+pub const ENV_VARS: &[(&str, &str)] = &[
+    ("access_url", "CODER_ACCESS_URL"),
+    ("postgres_url", "CODER_PG_CONNECTION_URL"),
+    ("token", "CODER_SESSION_TOKEN"),
+    ("derp_server_enable", "CODER_DERP_SERVER_ENABLE"),
+    (
+        "derp_server_stun_addresses",
+        "CODER_DERP_SERVER_STUN_ADDRESSES",
+    ),
+    ("derp_config_path", "CODER_DERP_CONFIG_PATH"),
+    ("derp_config_url", "CODER_DERP_CONFIG_URL"),
+    ("block_direct_connections", "CODER_BLOCK_DIRECT"),
+    (
+        "health_check_threshold_database",
+        "CODER_HEALTH_CHECK_THRESHOLD_DATABASE",
+    ),
+    ("timeout", "HEALTHCHECK_TIMEOUT"),
+    ("docs_url", "CODER_DOCS_URL"),
+    ("env_file", "HEALTHCHECK_ENV_FILE"),
+];
+
+/// The environment variable of a `run` argument, if it has one.
+pub fn env_var(arg: &str) -> Option<&'static str> {
+    ENV_VARS
+        .iter()
+        .find(|(id, _)| *id == arg)
+        .map(|(_, var)| *var)
+}
+
+/// The whole command line: the derive definition plus the defaults (from `defaults`) and the
+/// environment variable of each flag (from `ENV_VARS`), so help, man pages and resolution agree.
 pub fn command() -> clap::Command {
+    use crate::defaults;
+    use crate::duration::go_string;
+    let with_env = |cmd: clap::Command| {
+        ENV_VARS.iter().fold(cmd, |cmd, (id, var)| {
+            if cmd.get_arguments().any(|a| a.get_id() == *id) {
+                cmd.mut_arg(*id, |arg| {
+                    let help = arg.get_help().map(|h| h.to_string()).unwrap_or_default();
+                    arg.help(format!("{help} [env: {var}]"))
+                })
+            } else {
+                cmd
+            }
+        })
+    };
     <Cli as clap::CommandFactory>::command()
+        .mut_subcommand("run", |run| {
+            let run = run
+                .mut_arg("derp_server_enable", |a| {
+                    a.default_value(defaults::DERP_SERVER_ENABLE.to_string())
+                        .required(false)
+                })
+                .mut_arg("derp_server_stun_addresses", |a| {
+                    a.default_value(defaults::STUN_ADDRESSES.join(","))
+                        .required(false)
+                })
+                .mut_arg("block_direct_connections", |a| {
+                    a.default_value(defaults::BLOCK_DIRECT.to_string())
+                        .required(false)
+                })
+                .mut_arg("health_check_threshold_database", |a| {
+                    a.default_value(go_string(defaults::DB_THRESHOLD))
+                        .required(false)
+                })
+                .mut_arg("timeout", |a| {
+                    a.default_value(go_string(defaults::TIMEOUT))
+                        .required(false)
+                })
+                .mut_arg("docs_url", |a| {
+                    a.default_value(defaults::DOCS_URL).required(false)
+                })
+                .mut_arg("env_file", |a| {
+                    let help = a.get_help().map(|h| h.to_string()).unwrap_or_default();
+                    a.help(format!("{help} [default: {}]", defaults::ENV_FILE))
+                });
+            with_env(run)
+        })
+        .mut_subcommand("explain", with_env)
+        .mut_subcommand("codes", with_env)
+}
+
+/// Parses the command line with [`command`]; the matches are kept, since they tell where each
+/// value came from.
+pub fn parse_from<I, T>(args: I) -> Result<(Cli, clap::ArgMatches), clap::Error>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let matches = command().try_get_matches_from(args)?;
+    let cli = <Cli as clap::FromArgMatches>::from_arg_matches(&matches)?;
+    Ok((cli, matches))
 }

@@ -1,36 +1,7 @@
 //! The catalogue of stable finding codes. The table, the JSON, `explain`, `codes` and the man page all
 //! read it, so a code's wording lives here and nowhere else.
 
-use std::fmt;
-
-use serde::{Serialize, Serializer};
-
-use crate::report::Severity;
-
-/// A stable finding code, as Coder spells it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Code {
-    Eacs01,
-    Eacs02,
-    Eacs03,
-    Eacs04,
-    Ews01,
-    Ews02,
-    Ews03,
-    Edb01,
-    Edb02,
-    Ederp01,
-    Ederp02,
-    Estun01,
-    Estun02,
-    Ewp01,
-    Ewp02,
-    Ewp04,
-    Epd01,
-    Epd02,
-    Epd03,
-    Eunknown,
-}
+use crate::report::{Code, Severity};
 
 /// Everything we tell a person about one code.
 pub struct CodeInfo {
@@ -43,66 +14,7 @@ pub struct CodeInfo {
     pub solution: &'static str,
 }
 
-/// The docs base Coder's health messages use when no base is configured.
-pub const DEFAULT_DOCS_URL: &str = "https://coder.com/docs";
-
 impl Code {
-    pub const ALL: [Code; 20] = [
-        Code::Eacs01,
-        Code::Eacs02,
-        Code::Eacs03,
-        Code::Eacs04,
-        Code::Ews01,
-        Code::Ews02,
-        Code::Ews03,
-        Code::Edb01,
-        Code::Edb02,
-        Code::Ederp01,
-        Code::Ederp02,
-        Code::Estun01,
-        Code::Estun02,
-        Code::Ewp01,
-        Code::Ewp02,
-        Code::Ewp04,
-        Code::Epd01,
-        Code::Epd02,
-        Code::Epd03,
-        Code::Eunknown,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Code::Eacs01 => "EACS01",
-            Code::Eacs02 => "EACS02",
-            Code::Eacs03 => "EACS03",
-            Code::Eacs04 => "EACS04",
-            Code::Ews01 => "EWS01",
-            Code::Ews02 => "EWS02",
-            Code::Ews03 => "EWS03",
-            Code::Edb01 => "EDB01",
-            Code::Edb02 => "EDB02",
-            Code::Ederp01 => "EDERP01",
-            Code::Ederp02 => "EDERP02",
-            Code::Estun01 => "ESTUN01",
-            Code::Estun02 => "ESTUN02",
-            Code::Ewp01 => "EWP01",
-            Code::Ewp02 => "EWP02",
-            Code::Ewp04 => "EWP04",
-            Code::Epd01 => "EPD01",
-            Code::Epd02 => "EPD02",
-            Code::Epd03 => "EPD03",
-            Code::Eunknown => "EUNKNOWN",
-        }
-    }
-
-    /// Accepts any letter case (`edb02`, `EDB02`).
-    pub fn parse(s: &str) -> Option<Code> {
-        let wanted = s.trim();
-        Code::ALL
-            .into_iter()
-            .find(|c| c.as_str().eq_ignore_ascii_case(wanted))
-    }
-
     pub fn info(self) -> &'static CodeInfo {
         CATALOGUE
             .iter()
@@ -113,7 +25,7 @@ impl Code {
     /// `{base}/admin/monitoring/health-check#{code in lower case}`, as Coder links its codes.
     pub fn docs_url(self, base: &str) -> String {
         let base = if base.trim().is_empty() {
-            DEFAULT_DOCS_URL
+            crate::defaults::DOCS_URL
         } else {
             base.trim_end_matches('/')
         };
@@ -121,18 +33,6 @@ impl Code {
             "{base}/admin/monitoring/health-check#{}",
             self.as_str().to_ascii_lowercase()
         )
-    }
-}
-
-impl fmt::Display for Code {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl Serialize for Code {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
     }
 }
 

@@ -1,19 +1,17 @@
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Duration;
 
-use clap::Parser;
-
-use healthcheck::cli::{Cli, Command};
-use healthcheck::codes::{Code, DEFAULT_DOCS_URL};
+use healthcheck::checks::Progress;
+use healthcheck::cli::{self, Command};
+use healthcheck::defaults;
 use healthcheck::generated;
 use healthcheck::net::Net;
 use healthcheck::redact::Secrets;
-use healthcheck::render::{explain, json::JsonRenderer, table::TableRenderer};
-use healthcheck::render::{RenderOptions, Renderer};
-use healthcheck::report::run_fails;
-use healthcheck::settings::Settings;
+use healthcheck::render::{explain, renderer, RenderOptions};
+use healthcheck::report::{run_fails, Code};
+use healthcheck::settings::sources::{Environment, ProcessEnv, RealFs};
+use healthcheck::settings::{AccessUrl, Settings, Terminal};
 
 const EXIT_FAIL: u8 = 1;
 const EXIT_USAGE: u8 = 2;
@@ -29,86 +27,105 @@ fn main() -> ExitCode {
             eprintln!("healthcheck: internal error: {info}");
         }
     }));
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
+    let (cli, matches) = match cli::parse_from(std::env::args_os()) {
+        Ok(parsed) => parsed,
         Err(e) => {
             let _ = e.print();
             return ExitCode::from(if e.use_stderr() { EXIT_USAGE } else { 0 });
         }
     };
+    let docs_url = |flag: Option<String>| {
+        flag.or_else(|| ProcessEnv.var("CODER_DOCS_URL"))
+            .unwrap_or_else(|| defaults::DOCS_URL.to_string())
+    };
     match cli.command {
         Command::Run(args) => {
-            let settings = match Settings::resolve(&args) {
-                Ok(s) => s,
-                Err(e) => return usage_error(&e, &Secrets::default()),
+            let (_, run_matches) = matches
+                .subcommand()
+                .expect("clap parsed the run subcommand");
+            let terminal = Terminal {
+                stdout: std::io::stdout().is_terminal(),
+                stderr: std::io::stderr().is_terminal(),
             };
-            run(settings)
+            match Settings::resolve(&args, run_matches, &ProcessEnv, &RealFs, terminal) {
+                Ok(settings) => run(settings),
+                Err(e) => usage_error(&e, &Secrets::default()),
+            }
         }
-        Command::Explain { code, docs_url } => match Code::parse(&code) {
-            Some(code) => print(&explain::explain(
-                code,
-                docs_url.as_deref().unwrap_or(DEFAULT_DOCS_URL),
-            )),
+        Command::Explain {
+            code,
+            docs_url: url,
+        } => match Code::parse(&code) {
+            Some(code) => print(explain::explain(code, &docs_url(url)).as_bytes()),
             None => usage_error(
                 &format!("unknown code {code:?}; `healthcheck codes` lists them all"),
                 &Secrets::default(),
             ),
         },
-        Command::Codes { json, docs_url } => print(&if json {
-            explain::codes_json(docs_url.as_deref().unwrap_or(DEFAULT_DOCS_URL))
-        } else {
-            explain::codes_text()
-        }),
-        Command::Completions { shell } => {
-            let _ = std::io::stdout().write_all(&generated::completion(shell));
-            ExitCode::SUCCESS
-        }
+        Command::Codes {
+            json,
+            docs_url: url,
+        } => print(
+            if json {
+                explain::codes_json(&docs_url(url))
+            } else {
+                explain::codes_text()
+            }
+            .as_bytes(),
+        ),
+        Command::Completions { shell } => print(&generated::completion(shell)),
         Command::Man { dir } => man(dir),
     }
 }
 
 fn run(settings: Settings) -> ExitCode {
-    let net = match Net::with_timeout(&settings.ca_certs, settings.timeout) {
+    let net = match Net::new(&settings.ca_certs) {
         Ok(net) => net,
         Err(e) => return usage_error(&e, &settings.secrets),
     };
-    let settings = Arc::new(settings);
-    let spinner = settings.spinner.then(|| {
+    let spinner = settings.output.spinner.then(|| {
         let bar = indicatif::ProgressBar::new_spinner();
         bar.enable_steady_tick(Duration::from_millis(100));
         bar
     });
-    let report = healthcheck::checks::run(settings.clone(), net, &|id| {
-        if let Some(bar) = &spinner {
-            bar.set_message(format!("checking {}…", id.title()));
+    let report = healthcheck::checks::run(&settings, net, &|progress: &Progress| {
+        if let Some(bar) = spinner.as_ref().filter(|_| !progress.running.is_empty()) {
+            bar.set_message(format!(
+                "checking {}… ({} of {} done)",
+                progress.running.join(", "),
+                progress.done,
+                progress.total
+            ));
         }
     });
     if let Some(bar) = spinner {
         bar.finish_and_clear();
     }
-    let failed = run_fails(&report, settings.fail_on);
+    let output = &settings.output;
+    let failed = run_fails(&report, output.fail_on);
     let options = RenderOptions {
-        color: settings.color,
-        verbose: settings.verbose,
-        docs_url: settings.docs_url.clone(),
-        access_url: settings
-            .access_url
-            .as_deref()
-            .map(healthcheck::redact::redact_url),
+        color: output.color,
+        verbose: output.verbose,
+        docs_url: output.docs_url.clone(),
+        access_url: settings.checks.access_url.as_ref().map(AccessUrl::shown),
         dsn_source: settings
+            .checks
             .postgres
             .as_ref()
             .map(|p| p.source.describe().to_string()),
         failed,
         secrets: settings.secrets.clone(),
     };
-    let text = if settings.json {
-        JsonRenderer.render(&report, &options)
-    } else {
-        TableRenderer.render(&report, &options)
-    };
     // Renderers scrub what came from outside (JSON: string values only, so the shape holds).
-    let _ = std::io::stdout().write_all(text.as_bytes());
+    match renderer(output.format).render(&report, &options) {
+        Ok(bytes) => {
+            let _ = std::io::stdout().write_all(&bytes);
+        }
+        Err(e) => {
+            eprintln!("healthcheck: {}", settings.secrets.scrub(&e.to_string()));
+            return ExitCode::from(EXIT_USAGE);
+        }
+    }
     if failed {
         ExitCode::from(EXIT_FAIL)
     } else {
@@ -118,34 +135,29 @@ fn run(settings: Settings) -> ExitCode {
 
 fn man(dir: Option<std::path::PathBuf>) -> ExitCode {
     let pages = generated::man_pages();
-    match dir {
-        None => {
-            let _ = std::io::stdout().write_all(&pages[0].1);
-            ExitCode::SUCCESS
-        }
-        Some(dir) => {
-            if let Err(e) = std::fs::create_dir_all(&dir) {
-                return usage_error(
-                    &format!("cannot create {}: {e}", dir.display()),
-                    &Secrets::default(),
-                );
-            }
-            for (name, contents) in pages {
-                let path = dir.join(name);
-                if let Err(e) = std::fs::write(&path, contents) {
-                    return usage_error(
-                        &format!("cannot write {}: {e}", path.display()),
-                        &Secrets::default(),
-                    );
-                }
-            }
-            ExitCode::SUCCESS
+    let Some(dir) = dir else {
+        return print(&pages[0].1);
+    };
+    if let Err(e) = std::fs::create_dir_all(&dir) {
+        return usage_error(
+            &format!("cannot create {}: {e}", dir.display()),
+            &Secrets::default(),
+        );
+    }
+    for (name, contents) in pages {
+        let path = dir.join(name);
+        if let Err(e) = std::fs::write(&path, contents) {
+            return usage_error(
+                &format!("cannot write {}: {e}", path.display()),
+                &Secrets::default(),
+            );
         }
     }
+    ExitCode::SUCCESS
 }
 
-fn print(text: &str) -> ExitCode {
-    let _ = std::io::stdout().write_all(text.as_bytes());
+fn print(bytes: &[u8]) -> ExitCode {
+    let _ = std::io::stdout().write_all(bytes);
     ExitCode::SUCCESS
 }
 

@@ -15,19 +15,20 @@ pub struct Secrets {
 const MIN_SCRUB_LEN: usize = 4;
 
 impl Secrets {
+    /// The secrets of one run: the DSN's password, session tokens (each spelling they were
+    /// given in), and the passwords and queries of URLs.
     pub fn collect<'a>(
-        dsn: Option<&str>,
-        token: Option<&str>,
+        dsn_password: Option<&str>,
+        tokens: impl IntoIterator<Item = Option<&'a str>>,
         urls: impl IntoIterator<Item = Option<&'a str>>,
     ) -> Secrets {
         let mut secrets = Secrets::default();
-        if let Some(dsn) = dsn {
-            if let Some(password) = crate::net::postgres::password_of(dsn) {
-                secrets.add(&password);
-            }
+        if let Some(password) = dsn_password {
+            secrets.add(password);
         }
-        if let Some(token) = token {
+        for token in tokens.into_iter().flatten() {
             secrets.add(token);
+            secrets.add(token.trim());
         }
         for url in urls.into_iter().flatten() {
             if let Ok(parsed) = url::Url::parse(url) {

@@ -1,82 +1,25 @@
 //! Access URL: GET `{access URL}/healthz` and judge the answer as Coder does, plus a look at
 //! who answered when the body is not Coder's `OK`.
 
-use serde::Serialize;
-
 use crate::checks::Context;
-use crate::codes::Code;
-use crate::net::http::{snippet, HttpResponse};
+use crate::net::http::HttpResponse;
 use crate::redact::redact_url;
-use crate::report::{BaseReport, SectionReport, Severity};
+use crate::report::access_url::AccessUrlReport;
+use crate::report::{Code, Severity};
+use crate::settings::AccessUrl;
+use crate::text::snippet;
 
 /// How much of a body goes into a finding.
 const SNIPPET_CHARS: usize = 120;
 
-#[derive(Debug, Default, Serialize)]
-pub struct AccessUrlReport {
-    #[serde(flatten)]
-    pub base: BaseReport,
-    pub healthy: bool,
-    pub access_url: String,
-    pub reachable: bool,
-    pub status_code: u16,
-    pub healthz_response: String,
-    /// Additive: where redirects led, when they did.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub redirected_to: Option<String>,
-}
-
-impl SectionReport for AccessUrlReport {
-    fn base(&self) -> &BaseReport {
-        &self.base
-    }
-    fn base_mut(&mut self) -> &mut BaseReport {
-        &mut self.base
-    }
-    fn summary(&self) -> String {
-        let mut line = format!(
-            "GET /healthz answered {} {:?}",
-            self.status_code,
-            self.healthz_response.trim()
-        );
-        if let Some(to) = &self.redirected_to {
-            line.push_str(&format!(" after redirects to {to}"));
-        }
-        line
-    }
-    fn details(&self) -> Vec<String> {
-        vec![format!("access URL: {}", self.access_url)]
-    }
-}
-
-/// Parses the access URL, accepting only http and https (Coder would fail later, as EACS03).
-pub fn parse_access_url(raw: &str) -> Result<url::Url, String> {
-    let shown = redact_url(raw);
-    let url = url::Url::parse(raw.trim()).map_err(|e| {
-        format!(
-            "access URL {shown:?} does not parse: {e} (expected e.g. https://coder.example.com)"
-        )
-    })?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(format!(
-            "access URL {shown:?} has scheme {:?}; expected http or https",
-            url.scheme()
-        ));
-    }
-    if url.host_str().is_none_or(str::is_empty) {
-        return Err(format!("access URL {shown:?} has no host"));
-    }
-    Ok(url)
-}
-
-pub fn run(ctx: &Context) -> AccessUrlReport {
+pub fn run(access_url: Option<&AccessUrl>, ctx: &Context) -> AccessUrlReport {
     let mut report = AccessUrlReport::default();
-    let Some(raw) = ctx.settings.access_url.as_deref() else {
+    let Some(access_url) = access_url else {
         report.base.fail(Code::Eacs01, "Access URL not set");
         return report;
     };
-    report.access_url = redact_url(raw);
-    let url = match parse_access_url(raw) {
+    report.access_url = access_url.shown();
+    let url = match access_url.parsed() {
         Ok(url) => url,
         Err(e) => {
             report.base.fail(Code::Eacs02, e);
@@ -196,23 +139,6 @@ fn status_text(status: u16) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn rejects_non_http_schemes_and_garbage() {
-        assert!(parse_access_url("ftp://coder.example.com")
-            .unwrap_err()
-            .contains("expected http or https"));
-        assert!(parse_access_url("coder.example.com")
-            .unwrap_err()
-            .contains("does not parse"));
-        assert!(
-            parse_access_url("https://user:hunter22@coder.example.com:99999")
-                .map(|_| ())
-                .unwrap_err()
-                .contains("[REDACTED]")
-        );
-        assert!(parse_access_url("https://coder.example.com/prefix").is_ok());
-    }
 
     #[test]
     fn finds_page_titles() {

@@ -3,73 +3,34 @@
 
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
-
 use crate::checks::Context;
-use crate::codes::Code;
-use crate::duration::{go_string, short};
-use crate::net::postgres::{describe_pg_error, Dsn};
-use crate::report::{BaseReport, SectionReport, Severity};
-use crate::settings::{DsnSource, DEFAULT_DB_THRESHOLD};
+use crate::coder_db::DbError;
+use crate::defaults;
+use crate::duration::go_string;
+use crate::report::database::{DatabaseReport, DsnSource, PINGS};
+use crate::report::{Code, Severity};
+use crate::settings::CheckSettings;
 
-pub const PINGS: usize = 5;
-
-#[derive(Debug, Default, Serialize)]
-pub struct DatabaseReport {
-    #[serde(flatten)]
-    pub base: BaseReport,
-    pub healthy: bool,
-    pub reachable: bool,
-    pub latency: String,
-    pub latency_ms: u64,
-    pub threshold_ms: u64,
-    /// Each ping, for `--verbose`.
-    #[serde(skip)]
-    pub pings: Vec<Duration>,
-    /// Additive: where the DSN came from (never the DSN itself).
-    #[serde(
-        rename = "dsn_source",
-        skip_serializing_if = "Option::is_none",
-        serialize_with = "source_name"
-    )]
+/// What the Database section is given besides the run's connection.
+pub struct Options {
+    pub threshold: Duration,
+    /// Where the DSN came from, for the report.
     pub source: Option<DsnSource>,
-    #[serde(skip)]
-    pub endpoint: String,
 }
 
-impl SectionReport for DatabaseReport {
-    fn base(&self) -> &BaseReport {
-        &self.base
+impl From<&CheckSettings> for Options {
+    fn from(settings: &CheckSettings) -> Options {
+        Options {
+            threshold: settings.db_threshold,
+            source: settings.postgres.as_ref().map(|p| p.source),
+        }
     }
-    fn base_mut(&mut self) -> &mut BaseReport {
-        &mut self.base
-    }
-    fn summary(&self) -> String {
-        format!(
-            "median ping {} of {PINGS} to {} (threshold {}ms)",
-            self.latency, self.endpoint, self.threshold_ms
-        )
-    }
-    fn details(&self) -> Vec<String> {
-        self.pings
-            .iter()
-            .enumerate()
-            .map(|(i, d)| format!("ping {}: {}", i + 1, short(*d)))
-            .collect()
-    }
-}
-
-fn source_name<S: serde::Serializer>(
-    source: &Option<DsnSource>,
-    serializer: S,
-) -> Result<S::Ok, S::Error> {
-    serializer.serialize_str(source.map(DsnSource::describe).unwrap_or_default())
 }
 
 /// Coder's threshold in whole milliseconds; under 1 ms falls back to the 15 ms default.
 pub fn threshold_ms(threshold: Duration) -> u64 {
     match threshold.as_millis() as u64 {
-        0 => DEFAULT_DB_THRESHOLD.as_millis() as u64,
+        0 => defaults::DB_THRESHOLD.as_millis() as u64,
         ms => ms,
     }
 }
@@ -84,71 +45,50 @@ pub fn judge(pings: &[Duration], threshold_ms: u64) -> (Duration, u64, bool) {
     (median, median_ms, median_ms >= threshold_ms)
 }
 
-pub fn run(ctx: &Context) -> DatabaseReport {
+pub fn run(options: &Options, ctx: &Context) -> DatabaseReport {
     let mut report = DatabaseReport {
-        threshold_ms: threshold_ms(ctx.settings.db_threshold),
+        threshold_ms: threshold_ms(options.threshold),
+        source: options.source,
         ..DatabaseReport::default()
     };
-    let Some(setting) = &ctx.settings.postgres else {
-        report.base.skip(
-            "no database configured (set --postgres-url or CODER_PG_CONNECTION_URL; \
-             no built-in PostgreSQL was discovered)",
-        );
-        return report;
-    };
-    report.source = Some(setting.source);
-    let dsn = match Dsn::parse(&setting.dsn) {
-        Ok(dsn) => dsn,
+    let db = match ctx.db() {
+        Ok(db) => db,
         Err(e) => {
-            report.base.fail(
-                Code::Edb01,
-                format!("parse DSN from {}: {e}", setting.source.describe()),
-            );
+            report.base.fail(Code::Edb01, e.to_string());
             return report;
         }
     };
-    report.endpoint = dsn.endpoint();
-    let mut client = match dsn.connect(ctx.deadline) {
-        Ok(client) => client,
-        Err(e) => {
-            report.base.fail(
-                Code::Edb01,
-                format!(
-                    "ping database: connect to {}: {}",
-                    dsn.endpoint(),
-                    e.describe(&dsn)
-                ),
-            );
-            return report;
-        }
-    };
-    // Connection set-up is done; only the round trips are timed, as on Coder's pooled connection.
-    for attempt in 1..=PINGS {
-        let remaining = ctx.deadline.saturating_duration_since(Instant::now());
-        if remaining.is_zero() {
-            report.base.fail(
-                Code::Edb01,
-                format!(
-                    "ping database: deadline of {} reached after {} of {PINGS} pings",
-                    go_string(ctx.settings.timeout),
+    report.endpoint = db.endpoint().to_string();
+    // The connection is shared and opened once; only the round trips are timed, as on Coder's
+    // pooled connection, and each ping is timed only once this section has the connection.
+    let pings = db.with(ctx.deadline, |conn| {
+        let mut pings = Vec::with_capacity(PINGS);
+        for attempt in 1..=PINGS {
+            let remaining = ctx.deadline.remaining();
+            if remaining.is_zero() {
+                return Err(DbError::Query(format!(
+                    "deadline of {} reached after {} of {PINGS} pings",
+                    ctx.deadline.words(),
                     attempt - 1
-                ),
-            );
+                )));
+            }
+            let started = Instant::now();
+            conn.ping(remaining)
+                .map_err(|e| DbError::Query(format!("ping {attempt} of {PINGS}: {e}")))?;
+            pings.push(started.elapsed());
+        }
+        Ok(pings)
+    });
+    match pings {
+        Ok(pings) => report.pings = pings,
+        Err(DbError::Dsn(e)) => {
+            report.base.fail(Code::Edb01, e);
             return report;
         }
-        let started = Instant::now();
-        if let Err(e) = client.is_valid(remaining) {
-            report.base.fail(
-                Code::Edb01,
-                format!(
-                    "ping database: ping {attempt} of {PINGS}: {}",
-                    describe_pg_error(&e, &dsn)
-                ),
-            );
-            report.pings.clear();
+        Err(e) => {
+            report.base.fail(Code::Edb01, format!("ping database: {e}"));
             return report;
         }
-        report.pings.push(started.elapsed());
     }
     let (median, median_ms, slow) = judge(&report.pings, report.threshold_ms);
     report.latency = go_string(median);

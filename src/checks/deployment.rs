@@ -1,94 +1,108 @@
-//! Facts about the deployment that several sections need, gathered once before the sections
-//! run: the server's version from `/api/v2/buildinfo` (no session needed) and the deployment's
-//! own list of dismissed sections (Coder's health settings, read from its database).
+//! Facts about the deployment that several sections need, fetched once as the run starts: the
+//! server's version from `/api/v2/buildinfo` (no session needed), and the deployment's own list of
+//! dismissed sections (Coder's health settings, read from its database). Both are best effort:
+//! a failure here never becomes a finding of its own (the sections report theirs).
 
 use std::collections::BTreeSet;
-use std::time::Instant;
+use std::sync::Arc;
 
 use serde::Deserialize;
 
-use crate::coder_db::{parse_dismissed, CoderDb};
+use crate::coder_db::{parse_dismissed, SharedDb};
+use crate::eventually::Eventually;
+use crate::net::deadline::Deadline;
 use crate::net::Net;
-use crate::section::SectionId;
-use crate::settings::Settings;
+use crate::report::SectionId;
+use crate::settings::AccessUrl;
 
-#[derive(Clone, Debug, Default)]
-pub struct Deployment {
-    /// The server's build version, e.g. `v2.18.1+abc1234`.
-    pub coder_version: Option<String>,
+/// The server's build, as `/api/v2/buildinfo` gives it.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct BuildInfo {
+    /// e.g. `v2.18.1+abc1234`.
+    pub version: Option<String>,
     /// The provisioner API version the server speaks, e.g. `1.20` (absent on older servers).
     pub provisioner_api_version: Option<String>,
-    /// Why the version is unknown, when it is.
-    pub buildinfo_error: Option<String>,
-    /// Sections the deployment itself has dismissed (Coder's health settings).
-    pub dismissed: BTreeSet<SectionId>,
-    /// Why the dismissed list could not be read, or what was odd in it. Reading it is best
-    /// effort: a failure here never becomes a finding (the sections report their own).
-    pub dismissed_note: Option<String>,
 }
 
-#[derive(Deserialize)]
-struct BuildInfo {
-    version: Option<String>,
-    provisioner_api_version: Option<String>,
+/// The deployment's own dismissed sections, and anything odd about reading them.
+#[derive(Clone, Debug, Default)]
+pub struct Dismissed {
+    pub sections: BTreeSet<SectionId>,
+    pub note: Option<String>,
+}
+
+/// Deployment facts on their way; cheap to clone.
+#[derive(Clone)]
+pub struct Deployment {
+    build: Arc<Eventually<Result<BuildInfo, String>>>,
 }
 
 impl Deployment {
-    pub fn discover(settings: &Settings, net: &Net) -> Deployment {
-        let mut deployment = Deployment::default();
-        // The two lookups are independent; a hung server must not hold up the database read.
-        let (buildinfo, dismissed) = std::thread::scope(|scope| {
-            let dismissed = scope.spawn(|| load_dismissed(settings));
-            let buildinfo = fetch_buildinfo(settings, net);
-            let dismissed = dismissed
-                .join()
-                .unwrap_or_else(|_| Err("reading the dismissed sections failed".to_string()));
-            (buildinfo, dismissed)
-        });
-        match buildinfo {
-            Ok(info) => {
-                deployment.coder_version = info.version.filter(|v| !v.is_empty());
-                deployment.provisioner_api_version =
-                    info.provisioner_api_version.filter(|v| !v.is_empty());
-            }
-            Err(e) => deployment.buildinfo_error = Some(e),
+    /// Starts fetching the build info under the run's deadline.
+    pub fn start(access_url: Option<AccessUrl>, net: Net, deadline: Deadline) -> Deployment {
+        let build = Eventually::spawn(
+            "buildinfo",
+            move || fetch_buildinfo(access_url.as_ref(), &net, deadline),
+            |why| Err(format!("GET /api/v2/buildinfo: internal error: {why}")),
+        );
+        Deployment { build }
+    }
+
+    /// A deployment whose build info is already known (for tests of the sections).
+    pub fn known(info: Result<BuildInfo, String>) -> Deployment {
+        Deployment {
+            build: Eventually::spawn("buildinfo", move || info, Err),
         }
-        match dismissed {
-            Ok((dismissed, note)) => {
-                deployment.dismissed = dismissed;
-                deployment.dismissed_note = note;
-            }
-            Err(e) => deployment.dismissed_note = Some(e),
+    }
+
+    /// The build info, waiting for it no longer than `deadline`; `Err` says why it is unknown.
+    pub fn build_info(&self, deadline: Deadline) -> Result<BuildInfo, String> {
+        match self.build.wait(deadline.at()) {
+            Some(Ok(info)) => Ok(info.clone()),
+            Some(Err(e)) => Err(e.clone()),
+            None => Err(format!(
+                "GET /api/v2/buildinfo: no answer within {}",
+                deadline.words()
+            )),
         }
-        deployment
     }
 }
 
 /// Coder's own dismissed sections, from `site_configs` key `health_settings` (read-only).
-fn load_dismissed(settings: &Settings) -> Result<(BTreeSet<SectionId>, Option<String>), String> {
-    let setting = settings
-        .postgres
-        .as_ref()
-        .ok_or_else(|| "no database configured".to_string())?;
-    let deadline = Instant::now() + settings.timeout;
-    let configs = CoderDb::connect(setting, deadline)
-        .and_then(|mut db| db.read(deadline, |r| r.site_configs()))
-        .map_err(|e| format!("cannot read the dismissed sections: {e}"))?;
-    Ok(parse_dismissed(configs.health_settings.as_deref()))
+pub fn load_dismissed(db: Option<&SharedDb>, deadline: Deadline) -> Dismissed {
+    let Some(db) = db else {
+        return Dismissed {
+            note: Some("no database configured".to_string()),
+            ..Dismissed::default()
+        };
+    };
+    match db.with(deadline, |db| db.read(deadline.at(), |r| r.site_configs())) {
+        Ok(configs) => {
+            let (sections, note) = parse_dismissed(configs.health_settings.as_deref());
+            Dismissed { sections, note }
+        }
+        Err(e) => Dismissed {
+            note: Some(format!("cannot read the dismissed sections: {e}")),
+            ..Dismissed::default()
+        },
+    }
 }
 
-fn fetch_buildinfo(settings: &Settings, net: &Net) -> Result<BuildInfo, String> {
-    let raw = settings
-        .access_url
-        .as_deref()
-        .ok_or_else(|| "no access URL configured".to_string())?;
-    let base = crate::checks::access_url::parse_access_url(raw)?;
+fn fetch_buildinfo(
+    access_url: Option<&AccessUrl>,
+    net: &Net,
+    deadline: Deadline,
+) -> Result<BuildInfo, String> {
+    let base = access_url
+        .ok_or_else(|| "no access URL configured".to_string())?
+        .parsed()
+        .map_err(str::to_string)?;
     let url = base
         .join("/api/v2/buildinfo")
         .map_err(|e| format!("cannot build the buildinfo URL: {e}"))?;
     let response = net
         .http
-        .get(url.as_str(), Instant::now() + settings.timeout, &[])
+        .get(url.as_str(), deadline, &[])
         .map_err(|e| format!("GET /api/v2/buildinfo: {e}"))?;
     if response.status != 200 {
         return Err(format!(
@@ -101,5 +115,7 @@ fn fetch_buildinfo(settings: &Settings, net: &Net) -> Result<BuildInfo, String> 
     if info.version.is_none() {
         info.version = response.header("X-Coder-Build-Version").map(str::to_string);
     }
+    info.version = info.version.filter(|v| !v.is_empty());
+    info.provisioner_api_version = info.provisioner_api_version.filter(|v| !v.is_empty());
     Ok(info)
 }

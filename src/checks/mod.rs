@@ -1,12 +1,14 @@
-//! The sections and the runner: each section runs in sequence under its own deadline, in a
-//! thread of its own, so a panic becomes an EUNKNOWN finding for that section and a section
-//! that overruns is abandoned while the others still run.
+//! The sections' checks and the runner. Every section starts at once, each on a thread of its
+//! own, all under the run's one deadline; the results are filed in the fixed section order. A
+//! panic becomes an EUNKNOWN finding for that section, and a section that overruns the deadline
+//! by more than `DEADLINE_GRACE` is abandoned, while the others still report.
 
 pub mod access_url;
 pub mod database;
 pub mod deployment;
 pub mod derp;
 pub mod provisioner_daemons;
+pub mod versions;
 pub mod websocket;
 pub mod workspace_proxy;
 
@@ -14,166 +16,273 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
-use crate::codes::Code;
+use crate::coder_db::{DbError, SharedDb};
+use crate::eventually::panic_text;
+use crate::net::deadline::Deadline;
 use crate::net::Net;
-use crate::report::{Report, SectionReport};
-use crate::section::SectionId;
-use crate::settings::Settings;
+use crate::report::{Code, Report, SectionId, SectionReport};
+use crate::settings::{CheckSettings, Settings};
 
 pub use deployment::Deployment;
 
-/// How long past its deadline a section may run before the runner gives up on it. Checks
+/// How long past the deadline a section may run before the runner gives up on it. Checks
 /// enforce the deadline themselves; this only catches a check that does not.
 pub const DEADLINE_GRACE: Duration = Duration::from_millis(500);
 
-/// What a check gets: the settings, the shared network clients, what is known about the
-/// deployment, and the instant by which it must be done.
+/// Why a section that needs the database did not run.
+pub const NO_DATABASE: &str = "no database configured (set --postgres-url or \
+                               CODER_PG_CONNECTION_URL; no built-in PostgreSQL was discovered)";
+
+/// What every check is given besides its own options: the shared network clients, the run's
+/// deadline, the deployment's facts and the run's one database connection.
 #[derive(Clone)]
 pub struct Context {
-    pub settings: Arc<Settings>,
     pub net: Net,
-    pub deployment: Arc<Deployment>,
-    pub deadline: Instant,
+    pub deadline: Deadline,
+    pub deployment: Deployment,
+    pub db: Option<Arc<SharedDb>>,
 }
 
-/// Runs every section in sequence and computes the verdict. `progress` hears the name of each
-/// section before it starts (for the spinner); checks themselves never print.
-pub fn run(settings: Arc<Settings>, net: Net, progress: &dyn Fn(SectionId)) -> Report {
-    // Deployment facts are gathered while the Access URL section (which needs none) runs, so a
-    // hung server costs one deadline, not two.
-    let mut discovery = Some({
-        let (settings, net) = (settings.clone(), net.clone());
-        let (done, result) = mpsc::channel();
-        std::thread::spawn(move || {
-            let _ = done.send(Deployment::discover(&settings, &net));
-        });
-        result
-    });
-    let mut context = Context {
-        settings: settings.clone(),
+impl Context {
+    /// The run's database connection. The runner skips database sections when none is
+    /// configured, so the error only guards against a misuse.
+    pub fn db(&self) -> Result<&SharedDb, DbError> {
+        self.db
+            .as_deref()
+            .ok_or_else(|| DbError::Connect(NO_DATABASE.to_string()))
+    }
+}
+
+/// Sections whose check reads Coder's database.
+const NEEDS_DATABASE: &[SectionId] = &[
+    SectionId::Database,
+    SectionId::WorkspaceProxy,
+    SectionId::ProvisionerDaemons,
+];
+
+/// A finished check: it files its own report into the whole report.
+type Filing = Box<dyn FnOnce(&mut Report) + Send>;
+
+/// What the spinner is told as sections finish.
+pub struct Progress<'a> {
+    pub done: usize,
+    pub total: usize,
+    /// Titles of the sections still running, in display order.
+    pub running: &'a [&'static str],
+}
+
+/// The one list of checks: which function fills which section's report, with which options.
+fn start_check(id: SectionId, options: &CheckSettings, ctx: &Context, sink: Sink) {
+    let ctx = ctx.clone();
+    match id {
+        SectionId::AccessUrl => {
+            let url = options.access_url.clone();
+            sink.start(
+                id,
+                ctx,
+                move |c| access_url::run(url.as_ref(), c),
+                |r| &mut r.access_url,
+            )
+        }
+        SectionId::Websocket => {
+            let o = websocket::Options::from(options);
+            sink.start(
+                id,
+                ctx,
+                move |c| websocket::run(&o, c),
+                |r| &mut r.websocket,
+            )
+        }
+        SectionId::Database => {
+            let o = database::Options::from(options);
+            sink.start(id, ctx, move |c| database::run(&o, c), |r| &mut r.database)
+        }
+        SectionId::Derp => {
+            let o = derp::Options::from(options);
+            sink.start(id, ctx, move |c| derp::run(&o, c), |r| &mut r.derp)
+        }
+        SectionId::WorkspaceProxy => {
+            let url = options.access_url.clone();
+            sink.start(
+                id,
+                ctx,
+                move |c| workspace_proxy::run(url.as_ref(), c),
+                |r| &mut r.workspace_proxy,
+            )
+        }
+        SectionId::ProvisionerDaemons => sink.start(id, ctx, provisioner_daemons::run, |r| {
+            &mut r.provisioner_daemons
+        }),
+    }
+}
+
+/// Where running checks send their outcome.
+#[derive(Clone)]
+struct Sink(mpsc::Sender<(SectionId, Outcome)>);
+
+enum Outcome {
+    Filed(Filing),
+    Panicked(String),
+}
+
+impl Sink {
+    fn start<R: SectionReport>(
+        &self,
+        id: SectionId,
+        ctx: Context,
+        check: impl FnOnce(&Context) -> R + Send + 'static,
+        slot: fn(&mut Report) -> &mut R,
+    ) {
+        let sender = self.0.clone();
+        let started = Instant::now();
+        let spawned = std::thread::Builder::new()
+            .name(format!("check-{id}"))
+            .spawn(move || {
+                let outcome = match catch_unwind(AssertUnwindSafe(|| check(&ctx))) {
+                    Ok(mut report) => {
+                        report.base_mut().duration_ms = started.elapsed().as_millis() as u64;
+                        Outcome::Filed(Box::new(move |whole: &mut Report| *slot(whole) = report))
+                    }
+                    Err(panic) => Outcome::Panicked(panic_text(&*panic)),
+                };
+                let _ = sender.send((id, outcome));
+            });
+        if let Err(e) = spawned {
+            let _ = self
+                .0
+                .send((id, Outcome::Panicked(format!("cannot start a thread: {e}"))));
+        }
+    }
+}
+
+/// Files each outcome as it arrives; sections still running at the deadline plus the grace are
+/// abandoned as EUNKNOWN.
+fn collect(
+    report: &mut Report,
+    outcomes: &mpsc::Receiver<(SectionId, Outcome)>,
+    mut running: Vec<SectionId>,
+    deadline: Deadline,
+    started: Instant,
+    tell: &dyn Fn(&[SectionId]),
+) {
+    let give_up = deadline.at() + DEADLINE_GRACE;
+    tell(&running);
+    while !running.is_empty() {
+        let left = give_up.saturating_duration_since(Instant::now());
+        let Ok((id, outcome)) = outcomes.recv_timeout(left) else {
+            break;
+        };
+        running.retain(|r| *r != id);
+        match outcome {
+            Outcome::Filed(file) => file(report),
+            Outcome::Panicked(why) => {
+                let base = report.base_mut(id);
+                base.fail(
+                    Code::Eunknown,
+                    format!("{} report panic: {why}", id.panic_label()),
+                );
+                base.duration_ms = started.elapsed().as_millis() as u64;
+            }
+        }
+        tell(&running);
+    }
+    for id in running {
+        // Unlike Coder, whose abandoned section keeps an empty severity that ranks as ok, this
+        // is an error: a check that could not finish is never reported as fine.
+        let base = report.base_mut(id);
+        base.fail(
+            Code::Eunknown,
+            format!(
+                "{} check did not finish within the {} deadline and was abandoned",
+                id.title(),
+                deadline.words()
+            ),
+        );
+        base.duration_ms = started.elapsed().as_millis() as u64;
+    }
+}
+
+/// Runs every section and computes the verdict. `progress` hears how far the run is (for the
+/// spinner); checks themselves never print.
+pub fn run(settings: &Settings, net: Net, progress: &dyn Fn(&Progress)) -> Report {
+    let started = Instant::now();
+    let deadline = Deadline::after(settings.timeout);
+    let give_up = deadline.at() + DEADLINE_GRACE;
+    let checks = &settings.checks;
+    let db = checks
+        .postgres
+        .as_ref()
+        .map(|setting| Arc::new(SharedDb::open(setting, deadline)));
+    let ctx = Context {
+        deployment: Deployment::start(checks.access_url.clone(), net.clone(), deadline),
         net,
-        deployment: Arc::new(Deployment::default()),
-        deadline: Instant::now(),
+        deadline,
+        db: db.clone(),
     };
+    // The dismissed list is read alongside the sections, on the same connection.
+    let dismissed = crate::eventually::Eventually::spawn(
+        "dismissed",
+        move || deployment::load_dismissed(db.as_deref(), deadline),
+        |why| deployment::Dismissed {
+            note: Some(format!("reading the dismissed sections failed: {why}")),
+            ..Default::default()
+        },
+    );
+
     let mut report = Report {
         healthcheck_version: env!("CARGO_PKG_VERSION"),
         ..Report::default()
     };
+    let (sender, outcomes) = mpsc::channel();
+    let sink = Sink(sender);
+    let mut running: Vec<SectionId> = Vec::new();
     for id in SectionId::ALL {
-        progress(id);
-        match id {
-            SectionId::AccessUrl => {
-                report.access_url = run_section(id, &context, access_url::run);
-                // Discovery keeps its own deadlines; this bound only guards against a hang.
-                if let Some(result) = discovery.take() {
-                    let wait = settings.timeout + DEADLINE_GRACE;
-                    context.deployment = Arc::new(result.recv_timeout(wait).unwrap_or_default());
-                }
-            }
-            SectionId::Websocket => report.websocket = run_section(id, &context, websocket::run),
-            SectionId::Database => report.database = run_section(id, &context, database::run),
-            SectionId::Derp => report.derp = run_section(id, &context, derp::run),
-            SectionId::WorkspaceProxy => {
-                report.workspace_proxy = run_section(id, &context, workspace_proxy::run)
-            }
-            SectionId::ProvisionerDaemons => {
-                report.provisioner_daemons = run_section(id, &context, provisioner_daemons::run)
+        let skipped = settings.selection.deselected(id).or_else(|| {
+            (NEEDS_DATABASE.contains(&id) && ctx.db.is_none()).then(|| NO_DATABASE.to_string())
+        });
+        match skipped {
+            Some(reason) => report.base_mut(id).skip(reason),
+            None => {
+                start_check(id, checks, &ctx, sink.clone());
+                running.push(id);
             }
         }
     }
-    let deployment = context.deployment.clone();
-    let mut dismissed = settings.dismiss.clone();
-    dismissed.extend(deployment.dismissed.iter().copied());
-    report.coder_version = deployment.coder_version.clone().unwrap_or_default();
-    if let Some(why) = &deployment.buildinfo_error {
-        report.notes.push(format!("Coder version unknown: {why}"));
+    drop(sink);
+    let total = SectionId::ALL.len();
+    let tell = |running: &[SectionId]| {
+        let titles: Vec<&'static str> = running.iter().map(|id| id.title()).collect();
+        progress(&Progress {
+            done: total - running.len(),
+            total,
+            running: &titles,
+        });
+    };
+    collect(&mut report, &outcomes, running, deadline, started, &tell);
+
+    let facts = ctx.deployment.build_info(Deadline::after(
+        give_up.saturating_duration_since(Instant::now()),
+    ));
+    match facts {
+        Ok(info) => report.coder_version = info.version.unwrap_or_default(),
+        Err(why) => report.notes.push(format!("Coder version unknown: {why}")),
     }
-    if let Some(note) = &deployment.dismissed_note {
+    let dismissed_list = dismissed.wait(give_up).cloned().unwrap_or_default();
+    if let Some(note) = &dismissed_list.note {
         report.notes.push(format!("dismissed sections: {note}"));
     }
-    if !dismissed.is_empty() {
-        let names: Vec<&str> = dismissed.iter().map(|id| id.cli_name()).collect();
+    let mut all_dismissed = settings.selection.dismiss.clone();
+    all_dismissed.extend(dismissed_list.sections.iter().copied());
+    if !all_dismissed.is_empty() {
+        let names: Vec<&str> = all_dismissed.iter().map(|id| id.cli_name()).collect();
         report
             .notes
             .push(format!("dismissed: {}", names.join(", ")));
     }
-    report.set_dismissed(&dismissed);
+    report.set_dismissed(&all_dismissed);
     report.compute_verdict();
     report.time = now_rfc3339();
     report
-}
-
-/// Runs one section under its deadline, turning a panic or an overrun into EUNKNOWN.
-pub fn run_section<R: SectionReport>(
-    id: SectionId,
-    context: &Context,
-    check: fn(&Context) -> R,
-) -> R {
-    if let Some(reason) = context.settings.deselected(id) {
-        let mut report = R::default();
-        report.base_mut().skip(reason);
-        return report;
-    }
-    let timeout = context.settings.timeout;
-    let started = Instant::now();
-    let context = Context {
-        deadline: started + timeout,
-        ..context.clone()
-    };
-    let (done, result) = mpsc::channel();
-    let worker = std::thread::Builder::new()
-        .name(format!("check-{id}"))
-        .spawn(move || {
-            let outcome = catch_unwind(AssertUnwindSafe(|| check(&context)));
-            let _ = done.send(outcome);
-        });
-    let outcome = match worker {
-        Ok(_) => result.recv_timeout(timeout + DEADLINE_GRACE),
-        Err(e) => Ok(Err(Box::new(format!("cannot start a thread: {e}")) as _)),
-    };
-    let mut report = match outcome {
-        Ok(Ok(report)) => report,
-        Ok(Err(panic)) => failed::<R>(
-            Code::Eunknown,
-            format!("{} report panic: {}", id.panic_label(), panic_text(&*panic)),
-        ),
-        Err(mpsc::RecvTimeoutError::Timeout) => failed::<R>(
-            Code::Eunknown,
-            format!(
-                "{} check did not finish within its {} deadline and was abandoned",
-                id.title(),
-                crate::duration::go_string(timeout)
-            ),
-        ),
-        Err(mpsc::RecvTimeoutError::Disconnected) => failed::<R>(
-            Code::Eunknown,
-            format!(
-                "{} report panic: the check ended without a report",
-                id.panic_label()
-            ),
-        ),
-    };
-    report.base_mut().duration_ms = started.elapsed().as_millis() as u64;
-    report
-}
-
-/// A section that produced no report of its own. Unlike Coder, whose panicked section keeps an
-/// empty severity that ranks as ok, we rank it as an error: a check that could not run is never
-/// reported as fine.
-fn failed<R: SectionReport>(code: Code, message: String) -> R {
-    let mut report = R::default();
-    report.base_mut().fail(code, message);
-    report
-}
-
-fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = panic.downcast_ref::<&str>() {
-        s.to_string()
-    } else if let Some(s) = panic.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "unknown panic".to_string()
-    }
 }
 
 pub fn now_rfc3339() -> String {
@@ -183,69 +292,4 @@ pub fn now_rfc3339() -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::report::Severity;
-
-    fn context(timeout: Duration) -> Context {
-        let settings = Settings {
-            timeout,
-            ..Settings::default()
-        };
-        let net = Net::new(&[]).unwrap();
-        Context {
-            settings: Arc::new(settings),
-            net,
-            deployment: Arc::new(Deployment::default()),
-            deadline: Instant::now(),
-        }
-    }
-
-    #[test]
-    fn a_panic_becomes_eunknown_and_the_run_goes_on() {
-        std::panic::set_hook(Box::new(|_| {}));
-        let report: database::DatabaseReport = run_section(
-            SectionId::Database,
-            &context(Duration::from_secs(1)),
-            |_| panic!("boom"),
-        );
-        let _ = std::panic::take_hook();
-        assert_eq!(report.base.severity, Severity::Error);
-        assert_eq!(
-            report.base.error.as_deref(),
-            Some("EUNKNOWN: database report panic: boom")
-        );
-        assert!(!report.healthy);
-    }
-
-    #[test]
-    fn an_overrunning_check_is_abandoned_at_its_deadline() {
-        let started = Instant::now();
-        let report: database::DatabaseReport = run_section(
-            SectionId::Database,
-            &context(Duration::from_millis(100)),
-            |_| {
-                std::thread::sleep(Duration::from_secs(5));
-                database::DatabaseReport::default()
-            },
-        );
-        assert!(started.elapsed() < Duration::from_secs(2));
-        assert!(report.base.error.unwrap().contains("did not finish"));
-    }
-
-    #[test]
-    fn deselected_sections_are_skipped_with_a_reason() {
-        let mut ctx = context(Duration::from_secs(1));
-        ctx.settings = Arc::new(Settings {
-            only: [SectionId::AccessUrl].into(),
-            ..Settings::default()
-        });
-        let report: database::DatabaseReport =
-            run_section(SectionId::Database, &ctx, |_| panic!("must not run"));
-        assert!(report.base.skipped);
-        assert_eq!(
-            report.base.skip_reason.as_deref(),
-            Some("not selected by --only")
-        );
-    }
-}
+mod tests;

@@ -3,170 +3,17 @@
 //! judges them (coder-health.md section 7). Section-level messages also name the daemon, so the
 //! table says which one is concerned; item-level messages are Coder's own.
 
-pub mod version;
+use crate::checks::deployment::BuildInfo;
+use crate::checks::versions::{
+    go_quote, is_valid, parse_api_version, server_api_major, versions_match,
+};
+use crate::checks::Context;
+use crate::coder_db::{DaemonRow, Daemons};
+use crate::report::provisioner_daemons::{DaemonItem, ProvisionerDaemon, ProvisionerDaemonsReport};
+use crate::report::{Code, Message, Severity};
 
-use std::time::Duration;
-
-use serde::Serialize;
-use time::OffsetDateTime;
-use uuid::Uuid;
-
-use crate::checks::{Context, Deployment};
-use crate::coder_db::{CoderDb, DaemonRow, Daemons};
-use crate::codes::Code;
-use crate::report::{BaseReport, Message, SectionReport, Severity};
-use version::{go_quote, is_valid, parse_api_version, server_api_major, versions_match};
-
-/// Names listed in one table line before "and N more".
-const NAMES_IN_SUMMARY: usize = 5;
-
-#[derive(Debug, Default, Serialize)]
-pub struct ProvisionerDaemonsReport {
-    #[serde(flatten)]
-    pub base: BaseReport,
-    pub items: Vec<DaemonItem>,
-    /// What the table and `--verbose` show besides the JSON.
-    #[serde(skip)]
-    pub view: DaemonsView,
-}
-
-#[derive(Debug, Serialize)]
-pub struct DaemonItem {
-    pub provisioner_daemon: ProvisionerDaemon,
-    pub warnings: Vec<Message>,
-}
-
-/// codersdk's `ProvisionerDaemon`. `null` in a field an older Coder schema lacks means unknown.
-#[derive(Debug, Serialize)]
-pub struct ProvisionerDaemon {
-    pub id: Uuid,
-    pub organization_id: Option<Uuid>,
-    pub key_id: Option<Uuid>,
-    #[serde(with = "time::serde::rfc3339")]
-    pub created_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339::option")]
-    pub last_seen_at: Option<OffsetDateTime>,
-    pub name: String,
-    pub version: Option<String>,
-    pub api_version: Option<String>,
-    pub provisioners: Vec<String>,
-    pub tags: serde_json::Value,
-    /// Newer SDK fields; always null in health items.
-    pub key_name: Option<String>,
-    pub status: Option<String>,
-    pub current_job: Option<serde_json::Value>,
-    pub previous_job: Option<serde_json::Value>,
-}
-
-/// Facts for the table and `--verbose`.
-#[derive(Debug, Default)]
-pub struct DaemonsView {
-    pub place: String,
-    pub db_now: Option<OffsetDateTime>,
-    pub server_version: Option<String>,
-    /// Registered but not active: name and age (None = never connected).
-    pub inactive: Vec<(String, Option<i64>)>,
-    pub missing_columns: Vec<&'static str>,
-    pub ages: Vec<Option<i64>>,
-}
-
-impl SectionReport for ProvisionerDaemonsReport {
-    fn base(&self) -> &BaseReport {
-        &self.base
-    }
-    fn base_mut(&mut self) -> &mut BaseReport {
-        &mut self.base
-    }
-    fn summary(&self) -> String {
-        let names: Vec<String> = self
-            .items
-            .iter()
-            .map(|i| {
-                let d = &i.provisioner_daemon;
-                format!(
-                    "{} ({})",
-                    d.name,
-                    d.version.as_deref().unwrap_or("version unknown")
-                )
-            })
-            .collect();
-        format!(
-            "{} provisioner daemon{} active (seen within 90s by the database clock): {}",
-            names.len(),
-            if names.len() == 1 { "" } else { "s" },
-            shorten(&names)
-        )
-    }
-    fn details(&self) -> Vec<String> {
-        let v = &self.view;
-        let mut lines = Vec::new();
-        if !v.place.is_empty() {
-            let now = v.db_now.map(rfc3339).unwrap_or_default();
-            lines.push(format!(
-                "read from {} (database clock {now}); active = seen within 90s",
-                v.place
-            ));
-        }
-        lines.push(format!(
-            "server version: {}",
-            v.server_version.as_deref().unwrap_or("unknown")
-        ));
-        for (item, age) in self.items.iter().zip(&v.ages) {
-            let d = &item.provisioner_daemon;
-            lines.push(format!(
-                "{}: version {}, API {}, last seen {} ago, provisioners {}, tags {}",
-                d.name,
-                d.version.as_deref().unwrap_or("unknown"),
-                d.api_version.as_deref().unwrap_or("unknown"),
-                age_text(*age),
-                d.provisioners.join(","),
-                d.tags
-            ));
-        }
-        if !v.inactive.is_empty() {
-            let names: Vec<String> = v
-                .inactive
-                .iter()
-                .map(|(name, age)| match age {
-                    Some(age) => format!("{name} (last seen {} ago)", age_text(Some(*age))),
-                    None => format!("{name} (never connected)"),
-                })
-                .collect();
-            lines.push(format!("not active: {}", shorten(&names)));
-        }
-        if !v.missing_columns.is_empty() {
-            lines.push(format!(
-                "this Coder schema has no provisioner_daemons column {}: reported as unknown",
-                v.missing_columns.join(", ")
-            ));
-        }
-        lines
-    }
-}
-
-fn shorten(names: &[String]) -> String {
-    if names.len() <= NAMES_IN_SUMMARY {
-        names.join(", ")
-    } else {
-        format!(
-            "{} and {} more",
-            names[..NAMES_IN_SUMMARY].join(", "),
-            names.len() - NAMES_IN_SUMMARY
-        )
-    }
-}
-
-fn age_text(age_micros: Option<i64>) -> String {
-    match age_micros {
-        Some(us) => crate::duration::short(Duration::from_micros(us.max(0) as u64)),
-        None => "unknown".to_string(),
-    }
-}
-
-fn rfc3339(t: OffsetDateTime) -> String {
-    t.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
-}
+/// Time kept back from the deadline to judge the daemons once the server's version is in.
+const JUDGE_MARGIN: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// What the daemons are compared with.
 #[derive(Clone, Debug)]
@@ -179,31 +26,34 @@ pub struct Server {
 }
 
 impl Server {
-    pub fn of(deployment: &Deployment) -> Server {
-        Server {
-            version: deployment.coder_version.clone(),
-            version_error: deployment.buildinfo_error.clone(),
-            api_major: server_api_major(deployment.provisioner_api_version.as_deref()),
+    pub fn of(build: &Result<BuildInfo, String>) -> Server {
+        match build {
+            Ok(info) => Server {
+                version: info.version.clone(),
+                version_error: None,
+                api_major: server_api_major(info.provisioner_api_version.as_deref()),
+            },
+            Err(why) => Server {
+                version: None,
+                version_error: Some(why.clone()),
+                api_major: server_api_major(None),
+            },
         }
     }
 }
 
 pub fn run(ctx: &Context) -> ProvisionerDaemonsReport {
     let mut report = ProvisionerDaemonsReport::default();
-    let Some(setting) = &ctx.settings.postgres else {
-        report.base.skip(
-            "no database configured (set --postgres-url or CODER_PG_CONNECTION_URL; \
-             no built-in PostgreSQL was discovered)",
-        );
-        return report;
-    };
-    let server = Server::of(&ctx.deployment);
-    report.view.server_version = server.version.clone();
-    let read = CoderDb::connect(setting, ctx.deadline).and_then(|mut db| {
-        db.read(ctx.deadline, |r| {
-            Ok((r.provisioner_daemons()?, r.now, r.place.clone()))
+    let read = ctx.db().and_then(|db| {
+        db.with(ctx.deadline, |db| {
+            db.read(ctx.deadline.at(), |r| {
+                Ok((r.provisioner_daemons()?, r.now, r.place.clone()))
+            })
         })
     });
+    // The build info is fetched alongside; waiting for it costs nothing once the read is done.
+    let server = Server::of(&ctx.deployment.build_info(ctx.deadline.less(JUDGE_MARGIN)));
+    report.view.server_version = server.version.clone();
     match read {
         // Coder's own wording, without a code.
         Err(e) => {

@@ -8,160 +8,21 @@ pub mod probe;
 
 use std::time::Duration;
 
-use serde::Serialize;
 use time::OffsetDateTime;
-use uuid::Uuid;
 
-use crate::checks::provisioner_daemons::version::versions_match;
+use crate::checks::versions::versions_match;
 use crate::checks::Context;
-use crate::coder_db::{CoderDb, ProxyRow, SiteConfigs};
-use crate::codes::Code;
+use crate::coder_db::{ProxyRow, SiteConfigs};
 use crate::redact::redact_url;
-use crate::report::{BaseReport, SectionReport, Severity};
-use probe::{probe_all, Probe, ProxyHealth, ProxyHealthReport};
+use crate::report::workspace_proxy::{
+    ProxyHealth, ProxyHealthReport, ProxyStatus, WorkspaceProxy, WorkspaceProxyReport, PRIMARY,
+};
+use crate::report::{Code, Severity};
+use crate::settings::AccessUrl;
+use probe::{probe_all, Probe};
 
 /// Time kept back from the section deadline to assemble the report after probing.
 const REPORT_MARGIN: Duration = Duration::from_millis(100);
-
-#[derive(Debug, Default, Serialize)]
-pub struct WorkspaceProxyReport {
-    pub healthy: bool,
-    #[serde(flatten)]
-    pub base: BaseReport,
-    pub workspace_proxies: WorkspaceProxies,
-    #[serde(skip)]
-    pub view: ProxiesView,
-}
-
-#[derive(Debug, Default, Serialize)]
-pub struct WorkspaceProxies {
-    pub regions: Option<Vec<WorkspaceProxy>>,
-}
-
-/// codersdk's `WorkspaceProxy`. `null` in `derp_enabled`, `derp_only` or `version` means an older
-/// Coder schema has no such column.
-#[derive(Clone, Debug, Serialize)]
-pub struct WorkspaceProxy {
-    pub id: Uuid,
-    pub name: String,
-    pub display_name: String,
-    pub icon_url: String,
-    pub healthy: bool,
-    pub path_app_url: String,
-    pub wildcard_hostname: String,
-    pub derp_enabled: Option<bool>,
-    pub derp_only: Option<bool>,
-    pub status: ProxyStatus,
-    #[serde(with = "time::serde::rfc3339")]
-    pub created_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
-    pub updated_at: OffsetDateTime,
-    pub deleted: bool,
-    pub version: Option<String>,
-}
-
-#[derive(Clone, Debug, Serialize)]
-pub struct ProxyStatus {
-    pub status: ProxyHealth,
-    pub report: ProxyHealthReport,
-    #[serde(with = "time::serde::rfc3339")]
-    pub checked_at: OffsetDateTime,
-}
-
-/// Facts for the table and `--verbose`.
-#[derive(Debug, Default)]
-pub struct ProxiesView {
-    pub place: String,
-    pub missing_columns: Vec<&'static str>,
-    /// How long each region's probe took, by name.
-    pub probe_times: Vec<(String, Duration)>,
-}
-
-impl SectionReport for WorkspaceProxyReport {
-    fn base(&self) -> &BaseReport {
-        &self.base
-    }
-    fn base_mut(&mut self) -> &mut BaseReport {
-        &mut self.base
-    }
-    fn summary(&self) -> String {
-        let regions = self
-            .workspace_proxies
-            .regions
-            .as_deref()
-            .unwrap_or_default();
-        let proxies: Vec<&WorkspaceProxy> = regions.iter().filter(|r| r.name != PRIMARY).collect();
-        if proxies.is_empty() {
-            return "no workspace proxies configured; only the primary region".to_string();
-        }
-        let down: Vec<String> = proxies
-            .iter()
-            .filter(|p| !p.healthy)
-            .map(|p| format!("{} ({})", p.name, p.status.status.as_str()))
-            .collect();
-        let mut line = format!(
-            "{} of {} workspace proxies healthy, probed from this host",
-            proxies.len() - down.len(),
-            proxies.len()
-        );
-        if !down.is_empty() {
-            line.push_str(&format!("; not healthy: {}", down.join(", ")));
-        }
-        line
-    }
-    fn details(&self) -> Vec<String> {
-        let mut lines = vec![
-            "proxy health as probed from this host (GET <proxy URL>/healthz-report), not coderd's \
-             cached view; each coderd replica keeps its own"
-                .to_string(),
-        ];
-        if !self.view.place.is_empty() {
-            lines.push(format!("proxies read from {}", self.view.place));
-        }
-        for region in self
-            .workspace_proxies
-            .regions
-            .as_deref()
-            .unwrap_or_default()
-        {
-            let took = self
-                .view
-                .probe_times
-                .iter()
-                .find(|(name, _)| *name == region.name)
-                .map(|(_, d)| format!(" in {}", crate::duration::short(*d)))
-                .unwrap_or_default();
-            let mut line = format!(
-                "{} ({}): {}{took}, URL {:?}, version {}",
-                region.name,
-                region.display_name,
-                region.status.status.as_str(),
-                region.path_app_url,
-                region
-                    .version
-                    .as_deref()
-                    .map_or("unknown", |v| if v.is_empty() { "none" } else { v }),
-            );
-            for e in &region.status.report.errors {
-                line.push_str(&format!("; error: {e}"));
-            }
-            for w in &region.status.report.warnings {
-                line.push_str(&format!("; warning: {w}"));
-            }
-            lines.push(line);
-        }
-        if !self.view.missing_columns.is_empty() {
-            lines.push(format!(
-                "this Coder schema has no workspace_proxies column {}: reported as unknown",
-                self.view.missing_columns.join(", ")
-            ));
-        }
-        lines
-    }
-}
-
-/// The name of Coder's synthetic region for the deployment itself.
-pub const PRIMARY: &str = "primary";
 
 /// Coder's severity rule over all regions (6.1 step 6).
 pub fn severity(total: usize, healthy: usize, warned: usize) -> Severity {
@@ -177,20 +38,15 @@ pub fn severity(total: usize, healthy: usize, warned: usize) -> Severity {
 /// The server's version, or why it is unknown.
 pub type ServerVersion<'a> = Result<&'a str, &'a str>;
 
-pub fn run(ctx: &Context) -> WorkspaceProxyReport {
+pub fn run(access_url: Option<&AccessUrl>, ctx: &Context) -> WorkspaceProxyReport {
     let mut report = WorkspaceProxyReport::default();
-    let Some(setting) = &ctx.settings.postgres else {
-        report.base.skip(
-            "no database configured (set --postgres-url or CODER_PG_CONNECTION_URL; \
-             no built-in PostgreSQL was discovered)",
-        );
-        return report;
-    };
-    let read = CoderDb::connect(setting, ctx.deadline).and_then(|mut db| {
-        db.read(ctx.deadline, |r| {
-            let proxies = r.workspace_proxies()?;
-            let configs = r.site_configs()?;
-            Ok((proxies, configs, r.place.clone()))
+    let read = ctx.db().and_then(|db| {
+        db.with(ctx.deadline, |db| {
+            db.read(ctx.deadline.at(), |r| {
+                let proxies = r.workspace_proxies()?;
+                let configs = r.site_configs()?;
+                Ok((proxies, configs, r.place.clone()))
+            })
         })
     });
     let (proxies, configs, place) = match read {
@@ -206,10 +62,7 @@ pub fn run(ctx: &Context) -> WorkspaceProxyReport {
     report.view.place = place;
     report.view.missing_columns = proxies.missing_columns;
     let urls: Vec<String> = proxies.rows.iter().map(|p| p.url.clone()).collect();
-    let probe_deadline = ctx
-        .deadline
-        .checked_sub(REPORT_MARGIN)
-        .unwrap_or(ctx.deadline);
+    let probe_deadline = ctx.deadline.less(REPORT_MARGIN);
     let probes = match probe_all(&ctx.net.http, &urls, probe_deadline) {
         Ok(probes) => probes,
         Err(e) => {
@@ -229,14 +82,14 @@ pub fn run(ctx: &Context) -> WorkspaceProxyReport {
         }
         regions.push(region(row, probe));
     }
-    regions.push(primary(&configs, ctx.settings.access_url.as_deref()));
-    let server: ServerVersion = match (
-        &ctx.deployment.coder_version,
-        &ctx.deployment.buildinfo_error,
-    ) {
-        (Some(v), _) => Ok(v),
-        (None, Some(e)) => Err(e),
-        (None, None) => Err("the server did not report one"),
+    regions.push(primary(&configs, access_url.map(AccessUrl::raw)));
+    let build = ctx.deployment.build_info(ctx.deadline.less(REPORT_MARGIN));
+    let server: ServerVersion = match &build {
+        Ok(info) => info
+            .version
+            .as_deref()
+            .ok_or("the server did not report one"),
+        Err(e) => Err(e.as_str()),
     };
     judge(&mut report, regions, server);
     report

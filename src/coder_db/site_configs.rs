@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use uuid::Uuid;
 
 use super::{DbError, Reader};
-use crate::section::SectionId;
+use crate::report::SectionId;
 
 impl Reader<'_, '_> {
     /// The few `site_configs` keys the health check needs, selected by name (others hold

@@ -1,11 +1,69 @@
-//! A TCP stream that enforces one deadline across every read and write. Socket timeouts apply
-//! per call, and TLS and WebSocket libraries loop over many calls (a peer sending one byte at a
-//! time would reset a per-call timeout forever); this stream recomputes the time left before
-//! each call and fails with `TimedOut` once it is gone.
+//! The run's one deadline, and a TCP stream that enforces it across every read and write.
+//! Socket timeouts apply per call, and TLS and WebSocket libraries loop over many calls (a peer
+//! sending one byte at a time would reset a per-call timeout forever); the stream recomputes the
+//! time left before each call and fails with `TimedOut` once it is gone.
 
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+/// An instant by which work must be done, and the budget it was set from (for messages such as
+/// "did not answer within 5s").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Deadline {
+    at: Instant,
+    budget: Duration,
+}
+
+impl Deadline {
+    /// A deadline `budget` from now.
+    pub fn after(budget: Duration) -> Deadline {
+        Deadline {
+            at: Instant::now() + budget,
+            budget,
+        }
+    }
+
+    pub fn at(&self) -> Instant {
+        self.at
+    }
+
+    pub fn budget(&self) -> Duration {
+        self.budget
+    }
+
+    /// Time left; zero once the deadline has passed.
+    pub fn remaining(&self) -> Duration {
+        self.at.saturating_duration_since(Instant::now())
+    }
+
+    pub fn is_past(&self) -> bool {
+        self.remaining().is_zero()
+    }
+
+    /// The same budget, ending `margin` earlier (time kept back to assemble a report).
+    pub fn less(&self, margin: Duration) -> Deadline {
+        Deadline {
+            at: self.at.checked_sub(margin).unwrap_or(self.at),
+            budget: self.budget,
+        }
+    }
+
+    /// This deadline, or `cap` from now if that comes first (a per-request limit within the run).
+    pub fn capped(&self, cap: Duration) -> Deadline {
+        let other = Deadline::after(cap);
+        if other.at < self.at {
+            other
+        } else {
+            *self
+        }
+    }
+
+    /// The budget in Go's notation, for messages: `5s`, `1.5s`.
+    pub fn words(&self) -> String {
+        crate::duration::go_string(self.budget)
+    }
+}
 
 #[derive(Debug)]
 pub struct DeadlineStream {

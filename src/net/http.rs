@@ -4,6 +4,7 @@
 use std::io::Read;
 use std::time::{Duration, Instant};
 
+use crate::net::deadline::Deadline;
 use crate::net::tls::{describe_tls_error, find_tls_error, Tls};
 
 /// Go's default client stops after 10 redirects; so do we.
@@ -13,7 +14,7 @@ pub const MAX_BODY_BYTES: u64 = 1024 * 1024;
 
 #[derive(Clone)]
 pub struct HttpClient {
-    agent: ureq::Agent,
+    tls: std::sync::Arc<rustls::ClientConfig>,
 }
 
 #[derive(Clone, Debug)]
@@ -29,7 +30,7 @@ pub struct HttpResponse {
 impl HttpResponse {
     /// The start of the body, one line, for messages.
     pub fn body_snippet(&self, max_chars: usize) -> String {
-        snippet(&self.body, max_chars)
+        crate::text::snippet(&self.body, max_chars)
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {
@@ -37,17 +38,6 @@ impl HttpResponse {
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
-    }
-}
-
-/// Collapses whitespace and cuts to `max_chars`, marking the cut.
-pub fn snippet(text: &str, max_chars: usize) -> String {
-    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    if flat.chars().count() <= max_chars {
-        flat
-    } else {
-        let cut: String = flat.chars().take(max_chars).collect();
-        format!("{cut}…")
     }
 }
 
@@ -75,13 +65,10 @@ impl std::fmt::Display for HttpError {
     }
 }
 
-/// Name lookups get their own bound: the system resolver has no timeout of its own.
-pub const DEFAULT_DNS_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// Resolves on a worker thread and gives up after `timeout`, so a stalled resolver costs at
-/// most that long.
+/// Resolves on a worker thread and gives up at the request's deadline: the system resolver has
+/// no timeout of its own.
 struct BoundedResolver {
-    timeout: Duration,
+    deadline: Instant,
 }
 
 impl ureq::Resolver for BoundedResolver {
@@ -98,7 +85,8 @@ impl ureq::Resolver for BoundedResolver {
                         .map(|addrs| addrs.collect::<Vec<_>>()),
                 );
             })?;
-        result.recv_timeout(self.timeout).unwrap_or_else(|_| {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        result.recv_timeout(left).unwrap_or_else(|_| {
             Err(std::io::Error::new(
                 std::io::ErrorKind::TimedOut,
                 format!("DNS lookup of {netloc} timed out"),
@@ -109,36 +97,36 @@ impl ureq::Resolver for BoundedResolver {
 
 impl HttpClient {
     pub fn new(tls: &Tls) -> HttpClient {
-        HttpClient::with_dns_timeout(tls, DEFAULT_DNS_TIMEOUT)
+        HttpClient {
+            tls: tls.config.clone(),
+        }
     }
 
-    pub fn with_dns_timeout(tls: &Tls, dns_timeout: Duration) -> HttpClient {
-        let agent = ureq::AgentBuilder::new()
-            .resolver(BoundedResolver {
-                timeout: dns_timeout,
-            })
-            .tls_config(tls.config.clone())
+    /// An agent for one request: its name lookups end at the request's deadline too.
+    fn agent(&self, deadline: Instant) -> ureq::Agent {
+        ureq::AgentBuilder::new()
+            .resolver(BoundedResolver { deadline })
+            .tls_config(self.tls.clone())
             .redirects(MAX_REDIRECTS)
             .user_agent(concat!("healthcheck/", env!("CARGO_PKG_VERSION")))
-            .build();
-        HttpClient { agent }
+            .build()
     }
 
     /// GET under a deadline; any HTTP status is a response, not an error.
     pub fn get(
         &self,
         url: &str,
-        deadline: Instant,
+        deadline: Deadline,
         headers: &[(&str, &str)],
     ) -> Result<HttpResponse, HttpError> {
-        let remaining = deadline.saturating_duration_since(Instant::now());
+        let remaining = deadline.remaining();
         if remaining.is_zero() {
             return Err(HttpError {
                 kind: HttpErrorKind::Timeout,
                 detail: "no time left before the deadline".to_string(),
             });
         }
-        let mut request = self.agent.get(url).timeout(remaining);
+        let mut request = self.agent(deadline.at()).get(url).timeout(remaining);
         for (name, value) in headers {
             request = request.set(name, value);
         }

@@ -15,17 +15,10 @@ pub struct Net {
 }
 
 impl Net {
+    /// `extra_ca`: PEM files of trust roots besides the system's.
     pub fn new(extra_ca: &[std::path::PathBuf]) -> Result<Net, String> {
-        Net::with_timeout(extra_ca, http::DEFAULT_DNS_TIMEOUT)
-    }
-
-    /// `timeout` bounds name lookups (the section deadline bounds everything else).
-    pub fn with_timeout(
-        extra_ca: &[std::path::PathBuf],
-        timeout: std::time::Duration,
-    ) -> Result<Net, String> {
         let tls = tls::Tls::new(extra_ca)?;
-        let http = http::HttpClient::with_dns_timeout(&tls, timeout);
+        let http = http::HttpClient::new(&tls);
         Ok(Net { tls, http })
     }
 }

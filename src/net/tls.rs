@@ -61,8 +61,12 @@ impl Tls {
     }
 }
 
+/// CA bundles are a few hundred KiB at most (the whole Mozilla set is about 200 KiB).
+const MAX_PEM_BYTES: u64 = 4 * 1024 * 1024;
+
 pub fn read_pem_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
-    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let bytes = crate::files::read_regular_bytes(path, MAX_PEM_BYTES)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let certs: Vec<_> = CertificateDer::pem_slice_iter(&bytes)
         .collect::<Result<_, _>>()
         .map_err(|e| format!("{}: not a PEM certificate file: {e}", path.display()))?;

@@ -4,7 +4,8 @@ use std::fmt::Write;
 
 use serde_json::json;
 
-use crate::codes::{Code, CATALOGUE};
+use crate::codes::CATALOGUE;
+use crate::report::Code;
 
 pub fn explain(code: Code, docs_url: &str) -> String {
     let info = code.info();

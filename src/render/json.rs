@@ -1,20 +1,18 @@
 //! `--json`: the report in Coder's shape, indented as Coder writes it.
 
-use super::{RenderOptions, Renderer};
+use super::{RenderError, RenderOptions, Renderer};
 use crate::report::Report;
 
 pub struct JsonRenderer;
 
 impl Renderer for JsonRenderer {
-    fn render(&self, report: &Report, options: &RenderOptions) -> String {
-        let mut text = serde_json::to_value(report)
-            .map(|mut value| {
-                options.secrets.scrub_json(&mut value);
-                value
-            })
-            .and_then(|value| serde_json::to_string_pretty(&value))
-            .unwrap_or_else(|e| format!("{{\"error\": \"cannot serialise the report: {e}\"}}"));
-        text.push('\n');
-        text
+    fn render(&self, report: &Report, options: &RenderOptions) -> Result<Vec<u8>, RenderError> {
+        let mut value = serde_json::to_value(report).map_err(|e| RenderError(e.to_string()))?;
+        // String values only: a secret that reads like `true` cannot break the document.
+        options.secrets.scrub_json(&mut value);
+        let mut bytes =
+            serde_json::to_vec_pretty(&value).map_err(|e| RenderError(e.to_string()))?;
+        bytes.push(b'\n');
+        Ok(bytes)
     }
 }

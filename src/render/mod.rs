@@ -2,9 +2,13 @@
 
 pub mod explain;
 pub mod json;
+pub mod present;
 pub mod table;
 
-use crate::report::{Report, SectionView, Severity};
+pub use present::SectionView;
+
+use crate::report::{Report, Severity};
+use crate::settings::OutputFormat;
 
 /// What a renderer needs besides the report.
 pub struct RenderOptions {
@@ -32,9 +36,27 @@ impl RenderOptions {
     }
 }
 
-/// One output format.
+/// One output format: the finished report in, bytes out.
 pub trait Renderer {
-    fn render(&self, report: &Report, options: &RenderOptions) -> String;
+    fn render(&self, report: &Report, options: &RenderOptions) -> Result<Vec<u8>, RenderError>;
+}
+
+/// Why a report could not be rendered.
+#[derive(Debug)]
+pub struct RenderError(pub String);
+
+impl std::fmt::Display for RenderError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "cannot render the report: {}", self.0)
+    }
+}
+
+/// The renderer of each output format: the one place a format is picked.
+pub fn renderer(format: OutputFormat) -> Box<dyn Renderer> {
+    match format {
+        OutputFormat::Table => Box::new(table::TableRenderer),
+        OutputFormat::Json => Box::new(json::JsonRenderer),
+    }
 }
 
 /// The status of one line of the table.
@@ -62,7 +84,7 @@ impl Status {
 /// One finding as shown to people: error first, then warnings.
 pub struct Finding {
     pub status: Status,
-    pub code: Option<crate::codes::Code>,
+    pub code: Option<crate::report::Code>,
     pub text: String,
 }
 
@@ -133,9 +155,9 @@ pub fn findings(view: &SectionView<'_>) -> Vec<Finding> {
 }
 
 /// Splits Coder's `CODE: text` error form.
-pub fn split_code(error: &str) -> (Option<crate::codes::Code>, String) {
+pub fn split_code(error: &str) -> (Option<crate::report::Code>, String) {
     if let Some((head, rest)) = error.split_once(": ") {
-        if let Some(code) = crate::codes::Code::parse(head) {
+        if let Some(code) = crate::report::Code::parse(head) {
             return (Some(code), rest.to_string());
         }
     }

@@ -7,8 +7,8 @@ use std::fmt::Write;
 use colored::Colorize;
 use comfy_table::{presets, Cell, Color, ContentArrangement, Table};
 
-use super::{findings, RenderOptions, Renderer, Status};
-use crate::codes::Code;
+use super::{findings, RenderError, RenderOptions, Renderer, Status};
+use crate::report::Code;
 use crate::report::Report;
 
 /// Width used when stdout is not a terminal, so piped output still wraps sensibly.
@@ -17,7 +17,7 @@ const PIPE_WIDTH: u16 = 120;
 pub struct TableRenderer;
 
 impl Renderer for TableRenderer {
-    fn render(&self, report: &Report, options: &RenderOptions) -> String {
+    fn render(&self, report: &Report, options: &RenderOptions) -> Result<Vec<u8>, RenderError> {
         colored::control::set_override(options.color);
         let mut out = String::new();
         let _ = writeln!(out, "{}", header(report, options));
@@ -37,7 +37,7 @@ impl Renderer for TableRenderer {
 
         let mut codes_found = BTreeSet::new();
         let mut counts = [0usize; 5];
-        for view in report.sections() {
+        for view in super::present::sections(report) {
             let section_findings = findings(&view);
             let worst = section_status(&section_findings);
             counts[worst as usize] += 1;
@@ -58,7 +58,7 @@ impl Renderer for TableRenderer {
 
         if options.verbose {
             let mut details = String::new();
-            for view in report.sections() {
+            for view in super::present::sections(report) {
                 if view.details.is_empty() || view.base.skipped {
                     continue;
                 }
@@ -105,7 +105,7 @@ impl Renderer for TableRenderer {
             counts[Status::Skipped as usize],
             counts[Status::Dismissed as usize],
         );
-        out
+        Ok(out.into_bytes())
     }
 }
 

@@ -11,8 +11,9 @@ use tungstenite::handshake::HandshakeError;
 use tungstenite::protocol::WebSocketConfig;
 use tungstenite::{Message as WsMessage, WebSocket};
 
-use super::protocol::{self as p, Identity, Key, ServerInfo};
+use super::protocol::{self as p, Identity, Key};
 use super::transport::{dial, is_timeout, Transport};
+use crate::report::derp::ServerInfo;
 
 /// Most bytes we accept before the end of the HTTP response head.
 const MAX_HEAD_BYTES: usize = 16 * 1024;
@@ -377,8 +378,7 @@ fn read_upgrade_response(
                 }
                 let reason = response.reason.unwrap_or("").to_string();
                 // Only what already arrived: a body without Content-Length may never end.
-                let body =
-                    crate::net::http::snippet(&String::from_utf8_lossy(&buf[head_len..]), 120);
+                let body = crate::text::snippet(&String::from_utf8_lossy(&buf[head_len..]), 120);
                 let mut text =
                     format!("unexpected HTTP response {status} {reason} to Upgrade: DERP");
                 if !body.is_empty() {
@@ -392,7 +392,7 @@ fn read_upgrade_response(
             }
             Ok(httparse::Status::Partial) => {}
             Err(e) => {
-                let start = crate::net::http::snippet(&String::from_utf8_lossy(&buf), 60);
+                let start = crate::text::snippet(&String::from_utf8_lossy(&buf), 60);
                 return Err(ConnError::Other(format!(
                     "not an HTTP response to the DERP upgrade ({e}): {start:?}"
                 )));

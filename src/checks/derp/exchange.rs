@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 use rustls::ClientConfig;
 
 use super::client::{ConnError, DerpConn, Target};
-use super::protocol::{self as p, ServerInfo};
+use super::protocol as p;
+use crate::report::derp::ServerInfo;
 
 /// Coder's client retries a connect this often.
 const CONNECT_TRIES: usize = 5;

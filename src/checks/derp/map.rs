@@ -3,10 +3,13 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
 use serde_json::Value;
 
+use super::Options;
 use crate::checks::Context;
+use crate::files::read_regular;
+use crate::report::derp::{DerpNode, DerpRegion};
+use crate::settings::AccessUrl;
 
 /// Coder's defaults for the embedded relay region (`--derp-server-region-*`).
 pub const EMBEDDED_REGION_ID: i64 = 999;
@@ -15,92 +18,6 @@ const EMBEDDED_REGION_NAME: &str = "Coder Embedded Relay";
 /// Maps are small (tens of KiB); the HTTP client keeps at most this much of an answer, and a
 /// map file is held to the same limit.
 const MAX_MAP_BYTES: u64 = crate::net::http::MAX_BODY_BYTES;
-
-fn is_false(b: &bool) -> bool {
-    !*b
-}
-fn is_zero_i(n: &i64) -> bool {
-    *n == 0
-}
-fn is_zero_f(n: &f64) -> bool {
-    *n == 0.0
-}
-
-/// `tailcfg.DERPRegion` with Coder's fork fields, serialised with tailscale's names.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
-pub struct DerpRegion {
-    #[serde(rename = "EmbeddedRelay")]
-    pub embedded_relay: bool,
-    #[serde(rename = "RegionID")]
-    pub region_id: i64,
-    #[serde(rename = "RegionCode")]
-    pub region_code: String,
-    #[serde(rename = "RegionName")]
-    pub region_name: String,
-    #[serde(rename = "Avoid", skip_serializing_if = "is_false")]
-    pub avoid: bool,
-    #[serde(rename = "NoMeasureNoHome", skip_serializing_if = "is_false")]
-    pub no_measure_no_home: bool,
-    #[serde(rename = "Latitude", skip_serializing_if = "is_zero_f")]
-    pub latitude: f64,
-    #[serde(rename = "Longitude", skip_serializing_if = "is_zero_f")]
-    pub longitude: f64,
-    #[serde(rename = "Nodes")]
-    pub nodes: Vec<DerpNode>,
-}
-
-/// `tailcfg.DERPNode` (omitempty fields as in Go).
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
-pub struct DerpNode {
-    #[serde(rename = "Name")]
-    pub name: String,
-    #[serde(rename = "RegionID")]
-    pub region_id: i64,
-    #[serde(rename = "HostName")]
-    pub host_name: String,
-    #[serde(rename = "CertName", skip_serializing_if = "String::is_empty")]
-    pub cert_name: String,
-    #[serde(rename = "IPv4", skip_serializing_if = "String::is_empty")]
-    pub ipv4: String,
-    #[serde(rename = "IPv6", skip_serializing_if = "String::is_empty")]
-    pub ipv6: String,
-    #[serde(rename = "STUNPort", skip_serializing_if = "is_zero_i")]
-    pub stun_port: i64,
-    #[serde(rename = "STUNOnly", skip_serializing_if = "is_false")]
-    pub stun_only: bool,
-    #[serde(rename = "DERPPort", skip_serializing_if = "is_zero_i")]
-    pub derp_port: i64,
-    #[serde(rename = "InsecureForTests", skip_serializing_if = "is_false")]
-    pub insecure_for_tests: bool,
-    #[serde(rename = "ForceHTTP", skip_serializing_if = "is_false")]
-    pub force_http: bool,
-    #[serde(rename = "STUNTestIP", skip_serializing_if = "String::is_empty")]
-    pub stun_test_ip: String,
-    #[serde(rename = "CanPort80", skip_serializing_if = "is_false")]
-    pub can_port_80: bool,
-}
-
-impl DerpNode {
-    /// Coder's URL for the node: https unless ForceHTTP, HostName else IPv4, port only when it
-    /// is not the scheme's default, path /derp.
-    pub fn derp_url(&self) -> String {
-        let scheme = if self.force_http { "http" } else { "https" };
-        let mut host = if self.host_name.is_empty() {
-            self.ipv4.clone()
-        } else {
-            self.host_name.clone()
-        };
-        if host.contains(':') && !host.starts_with('[') {
-            host = format!("[{host}]");
-        }
-        let default_port = if self.force_http { 80 } else { 443 };
-        if self.derp_port != 0 && self.derp_port != default_port {
-            format!("{scheme}://{host}:{}/derp", self.derp_port)
-        } else {
-            format!("{scheme}://{host}/derp")
-        }
-    }
-}
 
 /// Why there is no map to probe.
 #[derive(Debug)]
@@ -117,30 +34,29 @@ impl From<String> for MapProblem {
     }
 }
 
-/// Builds the map Coder would serve from the settings, in region-id order.
 fn too_large(source: &str, size: u64) -> String {
     format!(
         "{source}: too large for a DERP map (at least {size} bytes; the limit is {MAX_MAP_BYTES})"
     )
 }
 
-pub fn build(ctx: &Context) -> Result<Vec<DerpRegion>, MapProblem> {
-    let settings = &ctx.settings;
+/// Builds the map Coder would serve from the settings, in region-id order.
+pub fn build(options: &Options, ctx: &Context) -> Result<Vec<DerpRegion>, MapProblem> {
+    let settings = &options.derp;
     let mut regions: BTreeMap<i64, DerpRegion> = BTreeMap::new();
 
     // The custom map is the base; Coder's own regions are added on top and must not clash.
-    let custom = if let Some(path) = &settings.derp_config_path {
+    let custom = if let Some(path) = &settings.config_path {
         let source = format!("DERP map file {}", path.display());
-        let size = std::fs::metadata(path)
-            .map_err(|e| format!("{source}: cannot read: {e}"))?
-            .len();
-        if size > MAX_MAP_BYTES {
-            return Err(too_large(&source, size).into());
-        }
-        let text =
-            std::fs::read_to_string(path).map_err(|e| format!("{source}: cannot read: {e}"))?;
+        let text = read_regular(path, MAX_MAP_BYTES).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::InvalidData && e.to_string().starts_with("larger") {
+                too_large(&source, MAX_MAP_BYTES + 1)
+            } else {
+                format!("{source}: cannot read: {e}")
+            }
+        })?;
         Some((parse_map(&text, &source)?, source))
-    } else if let Some(url) = &settings.derp_config_url {
+    } else if let Some(url) = &settings.config_url {
         let shown = crate::redact::redact_url(url);
         let source = format!("DERP map URL {shown}");
         let response = ctx
@@ -167,8 +83,8 @@ pub fn build(ctx: &Context) -> Result<Vec<DerpRegion>, MapProblem> {
     }
 
     let mut own = Vec::new();
-    if settings.derp_server_enable {
-        match settings.access_url.as_deref().filter(|s| !s.is_empty()) {
+    if settings.server_enable {
+        match options.access_url.as_ref() {
             // A bad access URL is the access URL section's finding (EACS02); here it only
             // means there is no embedded relay to probe.
             Some(access) => match embedded_region(access) {
@@ -221,8 +137,9 @@ pub fn build(ctx: &Context) -> Result<Vec<DerpRegion>, MapProblem> {
     Ok(regions.into_values().collect())
 }
 
-fn embedded_region(access: &str) -> Result<DerpRegion, String> {
-    let url = crate::checks::access_url::parse_access_url(access)
+fn embedded_region(access: &AccessUrl) -> Result<DerpRegion, String> {
+    let url = access
+        .parsed()
         .map_err(|e| format!("{e}, so the embedded relay cannot be located"))?;
     let force_http = url.scheme() == "http";
     let host = url
@@ -503,7 +420,7 @@ mod tests {
 
     #[test]
     fn embedded_and_stun_regions() {
-        let r = embedded_region("http://127.0.0.1:3000").unwrap();
+        let r = embedded_region(&AccessUrl::new("http://127.0.0.1:3000")).unwrap();
         assert_eq!(r.nodes[0].name, "999b");
         assert_eq!(r.nodes[0].derp_port, 3000);
         assert!(r.nodes[0].force_http);

@@ -5,23 +5,39 @@ mod client;
 mod exchange;
 pub mod map;
 mod protocol;
-mod report;
+mod rollup;
 mod stun;
 mod transport;
 
 use std::time::Duration;
 
 use crate::checks::Context;
-use crate::codes::Code;
+use crate::report::derp::{DerpRegion, DerpReport, NodeReport, RegionReport};
+use crate::report::Code;
+use crate::settings::{AccessUrl, CheckSettings, DerpSettings};
 
-pub use report::{DerpReport, NodeReport, RegionReport, StunReport};
+/// What the DERP section is given: Coder's DERP options and the access URL (where the embedded
+/// relay lives).
+pub struct Options {
+    pub access_url: Option<AccessUrl>,
+    pub derp: DerpSettings,
+}
+
+impl From<&CheckSettings> for Options {
+    fn from(settings: &CheckSettings) -> Options {
+        Options {
+            access_url: settings.access_url.clone(),
+            derp: settings.derp.clone(),
+        }
+    }
+}
 
 /// Time kept back from the section deadline to assemble the report.
 const REPORT_MARGIN: Duration = Duration::from_millis(100);
 
-pub fn run(ctx: &Context) -> DerpReport {
+pub fn run(options: &Options, ctx: &Context) -> DerpReport {
     let mut report = DerpReport::default();
-    let regions = match map::build(ctx) {
+    let regions = match map::build(options, ctx) {
         Ok(regions) => regions,
         Err(map::MapProblem::Skip(reason)) => {
             report.base.skip(reason);
@@ -32,10 +48,7 @@ pub fn run(ctx: &Context) -> DerpReport {
             return report;
         }
     };
-    let deadline = ctx
-        .deadline
-        .checked_sub(REPORT_MARGIN)
-        .unwrap_or(ctx.deadline);
+    let deadline = ctx.deadline.less(REPORT_MARGIN).at();
     let tls = ctx.net.tls.http1_config();
 
     // Every node that has STUN, in map order, probed together from one socket.
@@ -111,7 +124,7 @@ pub fn run(ctx: &Context) -> DerpReport {
             ..RegionReport::default()
         };
         for (n, node) in region.nodes.iter().enumerate() {
-            let label = report::node_label(node, region);
+            let label = crate::report::derp::node_label(node, region);
             let mut node_report = NodeReport {
                 node: node.clone(),
                 ..NodeReport::default()
@@ -169,18 +182,14 @@ pub fn run(ctx: &Context) -> DerpReport {
     }
 
     report.conclude(hard_nat(&stun_nodes, &regions, stun_results.as_deref()));
-    report.netcheck_logs = Some(netcheck_logs(
-        &stun_nodes,
-        &regions,
-        stun_results.as_deref(),
-    ));
+    report.netcheck_logs = netcheck_logs(&stun_nodes, &regions, stun_results.as_deref());
     report
 }
 
 /// ESTUN02's evidence: two servers that saw different IPv4 mappings of our one socket.
 fn hard_nat(
     stun_nodes: &[(usize, usize)],
-    regions: &[map::DerpRegion],
+    regions: &[DerpRegion],
     results: Option<&[stun::StunOutcome]>,
 ) -> Option<String> {
     let results = results?;
@@ -206,7 +215,7 @@ fn hard_nat(
 /// Our stand-in for netcheck's log: one line per STUN probe.
 fn netcheck_logs(
     stun_nodes: &[(usize, usize)],
-    regions: &[map::DerpRegion],
+    regions: &[DerpRegion],
     results: Option<&[stun::StunOutcome]>,
 ) -> Vec<String> {
     let Some(results) = results else {

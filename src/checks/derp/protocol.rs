@@ -5,6 +5,8 @@ use crypto_box::aead::{Aead, AeadCore, OsRng};
 use crypto_box::{PublicKey, SalsaBox, SecretKey};
 use serde_json::Value;
 
+use crate::report::derp::ServerInfo;
+
 pub const MAGIC: &[u8; 8] = b"DERP\xF0\x9F\x94\x91";
 pub const PROTOCOL_VERSION: u64 = 2;
 pub const HEADER_LEN: usize = 5;
@@ -75,15 +77,6 @@ impl Identity {
         })?;
         Ok(ServerInfo::parse(&plain))
     }
-}
-
-/// The rate limit a server announces (Coder shows it as `node_info`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
-pub struct ServerInfo {
-    #[serde(rename = "TokenBucketBytesPerSecond")]
-    pub token_bucket_bytes_per_second: i64,
-    #[serde(rename = "TokenBucketBytesBurst")]
-    pub token_bucket_bytes_burst: i64,
 }
 
 impl ServerInfo {

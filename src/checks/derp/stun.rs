@@ -15,8 +15,8 @@ use stun_types::attribute::{AttributeType, ErrorCode, Software, XorMappedAddress
 use stun_types::message::{Message, MessageClass, MessageWriteVec, TransactionId, BINDING};
 use stun_types::prelude::*;
 
-use super::map::DerpNode;
 use super::transport::resolve;
+use crate::report::derp::DerpNode;
 
 /// First retransmission; later ones double, up to `MAX_INTERVAL`, while the deadline allows.
 const FIRST_INTERVAL: Duration = Duration::from_millis(250);

@@ -1,6 +1,9 @@
 //! Coder's provisioner daemon cases (coder-test-scenarios.md G) as pure roll-up logic.
 
 use super::*;
+use crate::render::present::Present;
+use time::OffsetDateTime;
+use uuid::Uuid;
 
 const FRESH: i64 = 0;
 /// Coder's "stale": 90 s + 1 s ago.

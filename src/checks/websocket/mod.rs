@@ -6,126 +6,46 @@ mod dial;
 mod probe;
 mod upgrade;
 
-use std::time::Duration;
-
-use serde::Serialize;
-
-use crate::checks::access_url::parse_access_url;
 use crate::checks::Context;
-use crate::net::http::snippet;
-use crate::report::{BaseReport, SectionReport, Severity};
+use crate::report::websocket::{Probe, WebsocketReport};
+use crate::report::Severity;
+use crate::settings::{AccessUrl, CheckSettings};
+use crate::text::snippet;
 
 pub use upgrade::Refusal;
 
-/// What the section actually did; not part of the JSON (Coder's shape has no such field).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub enum Probe {
-    #[default]
-    None,
-    /// Coder's echo test with a session token.
-    Echo,
-    /// DERP over WebSocket at `/derp`, no token.
-    DerpKey,
+/// What the Websocket section is given.
+pub struct Options {
+    pub access_url: Option<AccessUrl>,
+    /// Trimmed at resolution.
+    pub token: Option<String>,
+    /// Whether the embedded relay (the token-free endpoint) is there.
+    pub derp_server_enable: bool,
 }
 
-#[derive(Debug, Default, Serialize)]
-pub struct WebsocketReport {
-    pub healthy: bool,
-    #[serde(flatten)]
-    pub base: BaseReport,
-    pub body: String,
-    pub code: u16,
-    #[serde(skip)]
-    pub probe: Probe,
-    /// The WebSocket URL dialled (credentials never included).
-    #[serde(skip)]
-    pub url: String,
-    /// Messages echoed (echo test).
-    #[serde(skip)]
-    pub echoed: usize,
-    /// The relay's public key in hex (DERP probe).
-    #[serde(skip)]
-    pub relay_key: Option<String>,
-    #[serde(skip)]
-    pub upgrade_time: Option<Duration>,
-}
-
-impl SectionReport for WebsocketReport {
-    fn base(&self) -> &BaseReport {
-        &self.base
-    }
-    fn base_mut(&mut self) -> &mut BaseReport {
-        &mut self.base
-    }
-    fn summary(&self) -> String {
-        match self.probe {
-            Probe::Echo => format!(
-                "echoed {} messages over {} (Coder's echo test)",
-                self.echoed, self.url
-            ),
-            Probe::DerpKey => format!(
-                "WebSocket upgrade on {} passed and the DERP relay sent its key; \
-                 pass --token for Coder's echo test",
-                self.url
-            ),
-            Probe::None => format!("WebSocket upgrade answered HTTP {}", self.code),
+impl From<&CheckSettings> for Options {
+    fn from(settings: &CheckSettings) -> Options {
+        Options {
+            access_url: settings.access_url.clone(),
+            token: settings.token.clone(),
+            derp_server_enable: settings.derp.server_enable,
         }
-    }
-    fn details(&self) -> Vec<String> {
-        let mut lines = Vec::new();
-        match self.probe {
-            Probe::Echo => lines.push(
-                "probe: Coder's echo test (text messages \"0\", \"1\", \"2\") with the session token"
-                    .to_string(),
-            ),
-            Probe::DerpKey => lines.push(
-                "probe: DERP over WebSocket (subprotocol derp), token-free; not Coder's echo test"
-                    .to_string(),
-            ),
-            Probe::None => {}
-        }
-        if !self.url.is_empty() {
-            lines.push(format!("URL: {}", self.url));
-        }
-        if self.code != 0 {
-            lines.push(format!("upgrade answered HTTP {}", self.code));
-        }
-        if let Some(took) = self.upgrade_time {
-            lines.push(format!(
-                "connect + upgrade took {}",
-                crate::duration::short(took)
-            ));
-        }
-        if let Some(key) = &self.relay_key {
-            lines.push(format!("relay public key: {key}"));
-        }
-        if !self.body.is_empty() {
-            lines.push(format!("body: {}", snippet(&self.body, 200)));
-        }
-        lines
     }
 }
 
-pub fn run(ctx: &Context) -> WebsocketReport {
+pub fn run(options: &Options, ctx: &Context) -> WebsocketReport {
     let mut report = WebsocketReport::default();
-    let Some(raw) = ctx.settings.access_url.as_deref() else {
+    let Some(access_url) = &options.access_url else {
         report.base.skip("no access URL configured");
         return report;
     };
-    let Ok(access_url) = parse_access_url(raw) else {
+    let Ok(access_url) = access_url.parsed() else {
         report.base.skip("access URL is invalid (see Access URL)");
         return report;
     };
-    let token = ctx
-        .settings
-        .token
-        .as_deref()
-        // A token read from a file often ends in a newline, which is not part of it.
-        .map(str::trim)
-        .filter(|t| !t.is_empty());
-    match token {
-        Some(token) => probe::echo(ctx, &access_url, token, &mut report),
-        None if ctx.settings.derp_server_enable => probe::derp_key(ctx, &access_url, &mut report),
+    match options.token.as_deref().filter(|t| !t.is_empty()) {
+        Some(token) => probe::echo(ctx, access_url, token, &mut report),
+        None if options.derp_server_enable => probe::derp_key(ctx, access_url, &mut report),
         None => report.base.skip(
             "no session token for Coder's echo test (pass --token or set CODER_SESSION_TOKEN), \
              and the embedded DERP relay is disabled (--derp-server-enable=false), so there is no \
@@ -197,6 +117,7 @@ fn explain_refusal(refusal: &Refusal, probe: &Probe) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::render::present::Present;
 
     fn refusal(status: u16, server: Option<&str>) -> Refusal {
         Refusal {

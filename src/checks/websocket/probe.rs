@@ -8,9 +8,10 @@ use tungstenite::{Message, WebSocket};
 
 use super::dial::{self, Conn, Target};
 use super::upgrade::{self, DialError, Shared};
-use super::{explain_refusal, fail_uncoded, Probe, WebsocketReport};
+use super::{explain_refusal, fail_uncoded};
 use crate::checks::Context;
-use crate::codes::Code;
+use crate::report::websocket::{Probe, WebsocketReport};
+use crate::report::Code;
 
 /// DERP frame type of the ServerKey frame, and the magic that opens its payload.
 const FRAME_SERVER_KEY: u8 = 0x01;
@@ -31,16 +32,21 @@ pub fn echo(ctx: &Context, access_url: &url::Url, token: &str, report: &mut Webs
     ) else {
         return;
     };
-    let timeout = ctx.settings.timeout;
+    let timeout = ctx.deadline.budget();
     for i in 0..3 {
         let want = i.to_string();
-        if let Err(why) = send(&mut ws, Message::text(want.clone()), ctx.deadline, timeout) {
+        if let Err(why) = send(
+            &mut ws,
+            Message::text(want.clone()),
+            ctx.deadline.at(),
+            timeout,
+        ) {
             report
                 .base
                 .fail(Code::Ews02, format!("write message: {why}"));
             return;
         }
-        match receive(&mut ws, ctx.deadline, timeout) {
+        match receive(&mut ws, ctx.deadline.at(), timeout) {
             Err(why) => {
                 report
                     .base
@@ -67,7 +73,7 @@ pub fn echo(ctx: &Context, access_url: &url::Url, token: &str, report: &mut Webs
             }
         }
     }
-    goodbye(&mut ws, ctx.deadline);
+    goodbye(&mut ws, ctx.deadline.at());
     report.healthy = true;
 }
 
@@ -78,11 +84,11 @@ pub fn derp_key(ctx: &Context, access_url: &url::Url, report: &mut WebsocketRepo
     let Some(mut ws) = open(ctx, access_url, "/derp", &[], Some("derp"), report) else {
         return;
     };
-    let timeout = ctx.settings.timeout;
+    let timeout = ctx.deadline.budget();
     // DERP over WebSocket is a byte stream in binary messages; a frame may span several.
     let mut stream = Vec::new();
     while stream.len() < SERVER_KEY_FRAME_LEN {
-        match receive(&mut ws, ctx.deadline, timeout) {
+        match receive(&mut ws, ctx.deadline.at(), timeout) {
             Err(why) => {
                 let what = if stream.is_empty() {
                     "no DERP frame from the relay"
@@ -114,7 +120,7 @@ pub fn derp_key(ctx: &Context, access_url: &url::Url, report: &mut WebsocketRepo
         }
     }
     report.relay_key = Some(hex(&stream[13..SERVER_KEY_FRAME_LEN]));
-    goodbye(&mut ws, ctx.deadline);
+    goodbye(&mut ws, ctx.deadline.at());
     report.healthy = true;
 }
 
@@ -154,7 +160,7 @@ fn open(
     subprotocol: Option<&str>,
     report: &mut WebsocketReport,
 ) -> Option<WebSocket<Shared>> {
-    let timeout = ctx.settings.timeout;
+    let timeout = ctx.deadline.budget();
     let target = match Target::new(access_url, path) {
         Ok(target) => target,
         Err(e) => {
@@ -173,8 +179,12 @@ fn open(
         }
     };
     let started = Instant::now();
-    let conn: Conn = match dial::connect(&target, ctx.net.tls.http1_config(), ctx.deadline, timeout)
-    {
+    let conn: Conn = match dial::connect(
+        &target,
+        ctx.net.tls.http1_config(),
+        ctx.deadline.at(),
+        timeout,
+    ) {
         Ok(conn) => conn,
         Err(why) => {
             report.base.fail(
@@ -184,7 +194,7 @@ fn open(
             return None;
         }
     };
-    match upgrade::handshake(request, conn, ctx.deadline, timeout, &target.shown) {
+    match upgrade::handshake(request, conn, ctx.deadline.at(), timeout, &target.shown) {
         Ok((ws, response)) => {
             report.code = response.status().as_u16();
             report.body = String::new();

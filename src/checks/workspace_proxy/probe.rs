@@ -7,43 +7,19 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use time::OffsetDateTime;
 
-use crate::net::http::{snippet, HttpClient, HttpError, HttpErrorKind, HttpResponse};
+use crate::net::deadline::Deadline;
+use crate::net::http::{HttpClient, HttpError, HttpErrorKind, HttpResponse};
 use crate::redact::redact_url;
+use crate::report::workspace_proxy::{ProxyHealth, ProxyHealthReport};
+use crate::text::snippet;
 
 /// Coder's proxy health client timeout.
 pub const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 /// Coder probes at most this many proxies at once.
 pub const PARALLEL_PROBES: usize = 5;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ProxyHealth {
-    Ok,
-    Unreachable,
-    Unhealthy,
-    Unregistered,
-}
-
-impl ProxyHealth {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ProxyHealth::Ok => "ok",
-            ProxyHealth::Unreachable => "unreachable",
-            ProxyHealth::Unhealthy => "unhealthy",
-            ProxyHealth::Unregistered => "unregistered",
-        }
-    }
-}
-
-/// The proxy's own `/healthz-report` body (codersdk's `ProxyHealthReport`).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct ProxyHealthReport {
-    pub errors: Vec<String>,
-    pub warnings: Vec<String>,
-}
 
 #[derive(Deserialize)]
 struct WireReport {
@@ -77,9 +53,9 @@ pub fn report_url(proxy_url: &str) -> String {
 pub fn probe_all(
     http: &HttpClient,
     urls: &[String],
-    deadline: Instant,
+    deadline: Deadline,
 ) -> Result<Vec<Probe>, String> {
-    if !urls.iter().all(String::is_empty) && deadline <= Instant::now() {
+    if !urls.iter().all(String::is_empty) && deadline.is_past() {
         return Err("no time left before the deadline to probe the proxies".to_string());
     }
     let results: Vec<Mutex<Option<Probe>>> = urls.iter().map(|_| Mutex::new(None)).collect();
@@ -110,13 +86,13 @@ pub fn probe_all(
 }
 
 /// Probes one proxy (no request at all for a proxy that never registered its URL).
-pub fn probe_one(http: &HttpClient, proxy_url: &str, deadline: Instant) -> Probe {
+pub fn probe_one(http: &HttpClient, proxy_url: &str, deadline: Deadline) -> Probe {
     let started = Instant::now();
     let (status, report) = if proxy_url.is_empty() {
         (ProxyHealth::Unregistered, ProxyHealthReport::default())
     } else {
         let url = report_url(proxy_url);
-        let deadline = deadline.min(started + PROBE_TIMEOUT);
+        let deadline = deadline.capped(PROBE_TIMEOUT);
         judge(&url, http.get(&url, deadline, &[]))
     };
     Probe {
@@ -238,7 +214,7 @@ mod tests {
     #[test]
     fn probing_fails_as_a_whole_without_time_left() {
         let http = HttpClient::new(&crate::net::tls::Tls::new(&[]).unwrap());
-        let past = Instant::now();
+        let past = Deadline::after(Duration::from_millis(1));
         std::thread::sleep(Duration::from_millis(2));
         let err = probe_all(&http, &["http://127.0.0.1:9".to_string()], past).unwrap_err();
         assert!(err.contains("no time left"), "{err}");

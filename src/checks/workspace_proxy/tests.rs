@@ -1,6 +1,7 @@
 //! Coder's workspace proxy cases (coder-test-scenarios.md F) as pure roll-up logic.
 
 use super::*;
+use crate::render::present::Present;
 
 fn proxy(name: &str, status: ProxyHealth, errors: &[&str], warnings: &[&str]) -> WorkspaceProxy {
     let mut p = primary(&SiteConfigs::default(), None);

@@ -1,87 +1,19 @@
-//! The `derp` section's JSON in Coder's shape, and Coder's roll-up from nodes to regions to the
-//! section (coder-health.md §5.2).
+//! Coder's roll-up from nodes to regions to the DERP section (coder-health.md §5.2).
 
-use std::collections::BTreeMap;
-
-use serde::Serialize;
-
-use super::map::{DerpNode, DerpRegion};
-use super::protocol::ServerInfo;
-use crate::codes::Code;
-use crate::report::{BaseReport, Message, SectionReport, Severity};
+use crate::report::derp::{node_label, DerpReport, NodeReport, RegionReport};
+use crate::report::{Code, Message, Severity};
 
 pub const MSG_WEBSOCKET: &str =
     "Node uses WebSockets because the \"Upgrade: DERP\" header may be blocked on the load balancer.";
+
 pub const MSG_ONE_NODE: &str =
     "Region is operational, but performance might be degraded as one node is unhealthy.";
+
 pub const MSG_NO_STUN: &str = "No STUN servers are available.";
+
 pub const MSG_HARD_NAT: &str = "STUN returned different addresses; you may be behind a hard NAT.";
+
 pub const MSG_MISSING_NODE: &str = "Missing node health report, probably a developer error.";
-
-#[derive(Debug, Default, Serialize)]
-pub struct DerpReport {
-    #[serde(flatten)]
-    pub base: BaseReport,
-    pub healthy: bool,
-    pub regions: BTreeMap<String, RegionReport>,
-    pub netcheck_logs: Option<Vec<String>>,
-}
-
-#[derive(Debug, Default, Serialize)]
-pub struct RegionReport {
-    pub healthy: bool,
-    pub severity: Severity,
-    pub warnings: Vec<Message>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-    pub region: DerpRegion,
-    pub node_reports: Vec<NodeReport>,
-}
-
-#[derive(Debug, Default, Serialize)]
-pub struct NodeReport {
-    pub healthy: bool,
-    pub severity: Severity,
-    pub warnings: Vec<Message>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-    pub node: DerpNode,
-    pub node_info: ServerInfo,
-    pub can_exchange_messages: bool,
-    pub round_trip_ping: String,
-    pub round_trip_ping_ms: u64,
-    pub uses_websocket: bool,
-    pub client_logs: Vec<Vec<String>>,
-    pub client_errs: Vec<Vec<String>>,
-    pub stun: StunReport,
-}
-
-/// Coder's `stun` object has Go's untagged (capitalised) names; `mapped_address` is ours.
-#[derive(Debug, Default, Serialize)]
-pub struct StunReport {
-    #[serde(rename = "Enabled")]
-    pub enabled: bool,
-    #[serde(rename = "CanSTUN")]
-    pub can_stun: bool,
-    #[serde(rename = "Error")]
-    pub error: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub mapped_address: Option<String>,
-}
-
-/// Where a node sits, for messages.
-pub fn node_label(node: &DerpNode, region: &DerpRegion) -> String {
-    format!(
-        "node {} in region {} ({})",
-        node.name,
-        region.region_id,
-        if region.region_name.is_empty() {
-            &region.region_code
-        } else {
-            &region.region_name
-        }
-    )
-}
 
 impl NodeReport {
     /// Node verdict: no exchange (unless STUN-only) or a STUN error is an error; the WebSocket
@@ -193,126 +125,10 @@ impl DerpReport {
     }
 }
 
-impl SectionReport for DerpReport {
-    fn base(&self) -> &BaseReport {
-        &self.base
-    }
-    fn base_mut(&mut self) -> &mut BaseReport {
-        &mut self.base
-    }
-    fn summary(&self) -> String {
-        let nodes: Vec<&NodeReport> = self
-            .regions
-            .values()
-            .flat_map(|r| &r.node_reports)
-            .collect();
-        let relays: Vec<&&NodeReport> = nodes.iter().filter(|n| !n.node.stun_only).collect();
-        let stun: Vec<&&NodeReport> = nodes.iter().filter(|n| n.stun.enabled).collect();
-        let mut parts = vec![format!(
-            "{} region{}, {}/{} DERP node{} exchanged messages",
-            self.regions.len(),
-            if self.regions.len() == 1 { "" } else { "s" },
-            relays.iter().filter(|n| n.can_exchange_messages).count(),
-            relays.len(),
-            if relays.len() == 1 { "" } else { "s" },
-        )];
-        if let Some(best) = relays
-            .iter()
-            .filter(|n| n.can_exchange_messages)
-            .map(|n| &n.round_trip_ping)
-            .next()
-        {
-            parts.push(format!("round trip {best}"));
-        }
-        parts.push(format!(
-            "{}/{} STUN server{} answered",
-            stun.iter().filter(|n| n.stun.can_stun).count(),
-            stun.len(),
-            if stun.len() == 1 { "" } else { "s" }
-        ));
-        parts.join(", ")
-    }
-    /// One line per failing region or node, naming it and saying why.
-    fn problems(&self) -> Vec<String> {
-        let mut lines = Vec::new();
-        for region in self.regions.values() {
-            if let Some(e) = &region.error {
-                lines.push(format!(
-                    "region {} ({}): {e}",
-                    region.region.region_id,
-                    if region.region.region_name.is_empty() {
-                        &region.region.region_code
-                    } else {
-                        &region.region.region_name
-                    }
-                ));
-            }
-            for node in region
-                .node_reports
-                .iter()
-                .filter(|n| n.severity == Severity::Error)
-            {
-                lines.push(node.error.clone().unwrap_or_else(|| {
-                    format!("{} failed", node_label(&node.node, &region.region))
-                }));
-            }
-        }
-        lines
-    }
-
-    fn details(&self) -> Vec<String> {
-        let mut lines = Vec::new();
-        for region in self.regions.values() {
-            lines.push(format!(
-                "region {} {} ({}): {}",
-                region.region.region_id,
-                region.region.region_code,
-                region.region.region_name,
-                region.severity.as_str()
-            ));
-            for node in &region.node_reports {
-                let mut parts = Vec::new();
-                if !node.node.stun_only {
-                    if node.can_exchange_messages {
-                        parts.push(format!(
-                            "DERP ok, round trip {}{}",
-                            node.round_trip_ping,
-                            if node.uses_websocket {
-                                " over WebSocket"
-                            } else {
-                                ""
-                            }
-                        ));
-                    } else {
-                        let why = node.client_errs.iter().flatten().last();
-                        parts.push(match why {
-                            Some(e) => format!("DERP failed: {e}"),
-                            None => "DERP failed".to_string(),
-                        });
-                    }
-                }
-                if node.stun.enabled {
-                    match (&node.stun.mapped_address, &node.stun.error) {
-                        (Some(mapped), _) => parts.push(format!("STUN mapped address {mapped}")),
-                        (None, Some(e)) => parts.push(format!("STUN failed: {e}")),
-                        _ => parts.push("STUN failed".to_string()),
-                    }
-                }
-                lines.push(format!(
-                    "  {} {}: {}",
-                    node.node.name,
-                    node.severity.as_str(),
-                    parts.join("; ")
-                ));
-            }
-        }
-        lines
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::derp::DerpNode;
 
     fn node(name: &str, stun_only: bool, exchange: bool, stun_err: bool, ws: bool) -> NodeReport {
         let mut n = NodeReport {

@@ -6,6 +6,7 @@
 
 mod daemons;
 mod proxies;
+mod shared;
 mod site_configs;
 
 use std::collections::HashSet;
@@ -20,6 +21,7 @@ use crate::settings::DsnSetting;
 
 pub use daemons::{is_recent_age, DaemonRow, Daemons, STALE_INTERVAL_MICROS};
 pub use proxies::{Proxies, ProxyRow};
+pub use shared::SharedDb;
 pub use site_configs::{
     parse_dismissed, SiteConfigs, DEFAULT_PROXY_DISPLAY_NAME, DEFAULT_PROXY_ICON_URL,
 };
@@ -27,7 +29,9 @@ pub use site_configs::{
 /// Why Coder's data could not be read.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum DbError {
-    /// The DSN does not parse or the server could not be reached.
+    /// The DSN does not parse.
+    Dsn(String),
+    /// The server could not be reached or refused the connection.
     Connect(String),
     /// A table or column every Coder schema has is missing.
     NotCoder {
@@ -45,7 +49,7 @@ pub enum DbError {
 impl fmt::Display for DbError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            DbError::Connect(e) | DbError::Query(e) => f.write_str(e),
+            DbError::Dsn(e) | DbError::Connect(e) | DbError::Query(e) => f.write_str(e),
             DbError::NotCoder { place, what } => {
                 write!(
                     f,
@@ -71,7 +75,7 @@ impl CoderDb {
     /// Parses the DSN and connects under the deadline.
     pub fn connect(setting: &DsnSetting, deadline: Instant) -> Result<CoderDb, DbError> {
         let dsn = Dsn::parse(&setting.dsn).map_err(|e| {
-            DbError::Connect(format!("parse DSN from {}: {e}", setting.source.describe()))
+            DbError::Dsn(format!("parse DSN from {}: {e}", setting.source.describe()))
         })?;
         let client = dsn.connect(deadline).map_err(|e| {
             DbError::Connect(format!(
@@ -81,6 +85,13 @@ impl CoderDb {
             ))
         })?;
         Ok(CoderDb { client, dsn })
+    }
+
+    /// One round trip on the open connection (Coder's ping), bounded by `timeout`.
+    pub fn ping(&mut self, timeout: std::time::Duration) -> Result<(), String> {
+        self.client
+            .is_valid(timeout)
+            .map_err(|e| describe_pg_error(&e, &self.dsn))
     }
 
     /// Runs `read` inside one READ ONLY transaction whose statements may not outlive `deadline`.

@@ -1,3 +1,5 @@
+//! Shared by the Provisioner Daemons and Workspace Proxies sections.
+//!
 //! Coder's version rules, which the `semver` crate gets wrong both ways: Go's semver requires the
 //! leading `v` (so `2.18.1` is invalid) and accepts the short forms `v2` and `v2.18`; Coder
 //! compares only major.minor and lets untagged `v0.0.0` dev builds match everything.

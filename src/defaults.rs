@@ -1,0 +1,22 @@
+//! Default values, in one place: the settings resolve to them, `--help` and the man page show them.
+
+use std::time::Duration;
+
+/// The systemd `EnvironmentFile` Coder's packages install.
+pub const ENV_FILE: &str = "/etc/coder.d/coder.env";
+/// How long one run may take (each section, and all of them together).
+pub const TIMEOUT: Duration = Duration::from_secs(5);
+/// Coder's default database threshold; also its fallback for thresholds under 1 ms.
+pub const DB_THRESHOLD: Duration = Duration::from_millis(15);
+/// Coder's default `--derp-server-stun-addresses`.
+pub const STUN_ADDRESSES: &[&str] = &[
+    "stun.l.google.com:19302",
+    "stun1.l.google.com:19302",
+    "stun2.l.google.com:19302",
+    "stun3.l.google.com:19302",
+    "stun4.l.google.com:19302",
+];
+/// The docs base Coder's health messages use when no base is configured.
+pub const DOCS_URL: &str = "https://coder.com/docs";
+pub const DERP_SERVER_ENABLE: bool = true;
+pub const BLOCK_DIRECT: bool = false;

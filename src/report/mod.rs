@@ -1,0 +1,184 @@
+//! The report model: plain data whose serde form is the JSON of `--json` (Coder's shape plus a few
+//! additive fields), and Coder's rules for turning section severities into a verdict. Checks fill
+//! it, renderers read it; it imports nothing from checks, net or render.
+
+mod finding;
+pub mod section;
+
+pub mod access_url;
+pub mod database;
+pub mod derp;
+pub mod provisioner_daemons;
+pub mod websocket;
+pub mod workspace_proxy;
+
+use std::collections::BTreeSet;
+
+use serde::Serialize;
+
+pub use finding::{BaseReport, Code, Message, Severity};
+pub use section::SectionId;
+
+use access_url::AccessUrlReport;
+use database::DatabaseReport;
+use derp::DerpReport;
+use provisioner_daemons::ProvisionerDaemonsReport;
+use websocket::WebsocketReport;
+use workspace_proxy::WorkspaceProxyReport;
+
+/// What the runner needs of every section report, whatever its type.
+pub trait SectionReport: Serialize + Default + Send + 'static {
+    fn base(&self) -> &BaseReport;
+    fn base_mut(&mut self) -> &mut BaseReport;
+}
+
+/// Every section report embeds its `BaseReport` as the field `base`.
+macro_rules! section_reports {
+    ($($report:ty),* $(,)?) => {$(
+        impl SectionReport for $report {
+            fn base(&self) -> &BaseReport {
+                &self.base
+            }
+            fn base_mut(&mut self) -> &mut BaseReport {
+                &mut self.base
+            }
+        }
+    )*};
+}
+
+section_reports!(
+    AccessUrlReport,
+    WebsocketReport,
+    DatabaseReport,
+    DerpReport,
+    WorkspaceProxyReport,
+    ProvisionerDaemonsReport,
+);
+
+/// The whole report, in the key order of Coder's `/api/v2/debug/health`.
+#[derive(Debug, Default, Serialize)]
+pub struct Report {
+    pub time: String,
+    pub healthy: bool,
+    pub severity: Severity,
+    pub derp: DerpReport,
+    pub access_url: AccessUrlReport,
+    pub websocket: WebsocketReport,
+    pub database: DatabaseReport,
+    pub workspace_proxy: WorkspaceProxyReport,
+    pub provisioner_daemons: ProvisionerDaemonsReport,
+    pub coder_version: String,
+    pub healthcheck_version: &'static str,
+    /// Run-wide remarks for `--verbose` (why the version is unknown, how dismissals were read).
+    #[serde(skip)]
+    pub notes: Vec<String>,
+}
+
+impl Report {
+    pub fn base(&self, id: SectionId) -> &BaseReport {
+        match id {
+            SectionId::AccessUrl => &self.access_url.base,
+            SectionId::Websocket => &self.websocket.base,
+            SectionId::Database => &self.database.base,
+            SectionId::Derp => &self.derp.base,
+            SectionId::WorkspaceProxy => &self.workspace_proxy.base,
+            SectionId::ProvisionerDaemons => &self.provisioner_daemons.base,
+        }
+    }
+
+    pub fn base_mut(&mut self, id: SectionId) -> &mut BaseReport {
+        match id {
+            SectionId::AccessUrl => &mut self.access_url.base,
+            SectionId::Websocket => &mut self.websocket.base,
+            SectionId::Database => &mut self.database.base,
+            SectionId::Derp => &mut self.derp.base,
+            SectionId::WorkspaceProxy => &mut self.workspace_proxy.base,
+            SectionId::ProvisionerDaemons => &mut self.provisioner_daemons.base,
+        }
+    }
+
+    /// Computes the top-level `healthy` and `severity` as Coder does: dismissal plays no part.
+    pub fn compute_verdict(&mut self) {
+        let bases: Vec<(SectionId, BaseReport)> = SectionId::ALL
+            .into_iter()
+            .map(|id| (id, self.base(id).clone()))
+            .collect();
+        self.severity = bases
+            .iter()
+            .map(|(_, b)| b.severity)
+            .max()
+            .unwrap_or_default();
+        self.healthy = !bases.iter().any(|(id, b)| section_fails(*id, b.severity));
+    }
+
+    pub fn set_dismissed(&mut self, dismissed: &BTreeSet<SectionId>) {
+        for id in dismissed {
+            self.base_mut(*id).dismissed = true;
+        }
+    }
+}
+
+/// Coder's failing-section rule: the access URL fails at warning (a non-200 `/healthz`), every
+/// other section only at error.
+pub fn section_fails(id: SectionId, severity: Severity) -> bool {
+    match id {
+        SectionId::AccessUrl => severity > Severity::Ok,
+        _ => severity > Severity::Warning,
+    }
+}
+
+/// How the run should end, given `--fail-on`. Dismissed and skipped sections never fail it.
+pub fn run_fails(report: &Report, fail_on: Severity) -> bool {
+    SectionId::ALL.into_iter().any(|id| {
+        let base = report.base(id);
+        !base.dismissed
+            && !base.skipped
+            && (section_fails(id, base.severity) || base.severity >= fail_on.max(Severity::Warning))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with(id: SectionId, severity: Severity) -> Report {
+        let mut report = Report::default();
+        report.base_mut(id).severity = severity;
+        report.compute_verdict();
+        report
+    }
+
+    #[test]
+    fn aggregation_matches_coder() {
+        // Coder's aggregation table (coder-test-scenarios.md A1-A10).
+        let ok = with(SectionId::Derp, Severity::Ok);
+        assert!(ok.healthy);
+        assert_eq!(ok.severity, Severity::Ok);
+        for id in SectionId::ALL {
+            let failed = with(id, Severity::Error);
+            assert!(!failed.healthy, "{id}");
+            assert_eq!(failed.severity, Severity::Error);
+            let warned = with(id, Severity::Warning);
+            assert_eq!(warned.severity, Severity::Warning);
+            assert_eq!(warned.healthy, id != SectionId::AccessUrl, "{id}");
+        }
+    }
+
+    #[test]
+    fn dismissal_changes_exit_not_verdict() {
+        let mut report = with(SectionId::Database, Severity::Error);
+        report.set_dismissed(&[SectionId::Database].into());
+        report.compute_verdict();
+        assert!(!report.healthy);
+        assert!(!run_fails(&report, Severity::Error));
+    }
+
+    #[test]
+    fn fail_on_warning() {
+        let report = with(SectionId::Derp, Severity::Warning);
+        assert!(!run_fails(&report, Severity::Error));
+        assert!(run_fails(&report, Severity::Warning));
+        let access = with(SectionId::AccessUrl, Severity::Warning);
+        assert!(run_fails(&access, Severity::Error));
+    }
+}

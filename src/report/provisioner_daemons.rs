@@ -1,0 +1,57 @@
+//! The `provisioner_daemons` section of the report.
+
+use serde::Serialize;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::{BaseReport, Message};
+
+#[derive(Debug, Default, Serialize)]
+pub struct ProvisionerDaemonsReport {
+    #[serde(flatten)]
+    pub base: BaseReport,
+    pub items: Vec<DaemonItem>,
+    /// What the table and `--verbose` show besides the JSON.
+    #[serde(skip)]
+    pub view: DaemonsView,
+}
+
+#[derive(Debug, Serialize)]
+pub struct DaemonItem {
+    pub provisioner_daemon: ProvisionerDaemon,
+    pub warnings: Vec<Message>,
+}
+
+/// codersdk's `ProvisionerDaemon`. `null` in a field an older Coder schema lacks means unknown.
+#[derive(Debug, Serialize)]
+pub struct ProvisionerDaemon {
+    pub id: Uuid,
+    pub organization_id: Option<Uuid>,
+    pub key_id: Option<Uuid>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub last_seen_at: Option<OffsetDateTime>,
+    pub name: String,
+    pub version: Option<String>,
+    pub api_version: Option<String>,
+    pub provisioners: Vec<String>,
+    pub tags: serde_json::Value,
+    /// Newer SDK fields; always null in health items.
+    pub key_name: Option<String>,
+    pub status: Option<String>,
+    pub current_job: Option<serde_json::Value>,
+    pub previous_job: Option<serde_json::Value>,
+}
+
+/// Facts for the table and `--verbose`.
+#[derive(Debug, Default)]
+pub struct DaemonsView {
+    pub place: String,
+    pub db_now: Option<OffsetDateTime>,
+    pub server_version: Option<String>,
+    /// Registered but not active: name and age (None = never connected).
+    pub inactive: Vec<(String, Option<i64>)>,
+    pub missing_columns: Vec<&'static str>,
+    pub ages: Vec<Option<i64>>,
+}

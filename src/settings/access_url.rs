@@ -1,0 +1,70 @@
+//! The access URL, parsed once for every section that needs it.
+
+use crate::redact::redact_url;
+
+/// The configured access URL: as given, and parsed (http or https with a host) or why not.
+#[derive(Clone, Debug)]
+pub struct AccessUrl {
+    raw: String,
+    parsed: Result<url::Url, String>,
+}
+
+impl AccessUrl {
+    pub fn new(raw: &str) -> AccessUrl {
+        AccessUrl {
+            raw: raw.to_string(),
+            parsed: parse(raw),
+        }
+    }
+
+    /// The URL as configured (may carry credentials: not for output).
+    pub fn raw(&self) -> &str {
+        &self.raw
+    }
+
+    /// The URL with credentials redacted, for output.
+    pub fn shown(&self) -> String {
+        redact_url(&self.raw)
+    }
+
+    /// The parsed URL, or why it does not parse (worded for EACS02).
+    pub fn parsed(&self) -> Result<&url::Url, &str> {
+        self.parsed.as_ref().map_err(String::as_str)
+    }
+}
+
+/// Accepts only http and https (Coder would fail later, as EACS03).
+fn parse(raw: &str) -> Result<url::Url, String> {
+    let shown = redact_url(raw);
+    let url = url::Url::parse(raw.trim()).map_err(|e| {
+        format!(
+            "access URL {shown:?} does not parse: {e} (expected e.g. https://coder.example.com)"
+        )
+    })?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!(
+            "access URL {shown:?} has scheme {:?}; expected http or https",
+            url.scheme()
+        ));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(format!("access URL {shown:?} has no host"));
+    }
+    Ok(url)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_http_and_https_with_a_host() {
+        assert!(AccessUrl::new("https://coder.example.com").parsed().is_ok());
+        let ftp = AccessUrl::new("ftp://coder.example.com");
+        assert!(ftp.parsed().unwrap_err().contains("expected http or https"));
+        let garbage = AccessUrl::new("not a url");
+        assert!(garbage.parsed().unwrap_err().contains("does not parse"));
+        let secret = AccessUrl::new("https://user:hunter22@coder.example.com");
+        assert!(!secret.shown().contains("hunter22"));
+    }
+}

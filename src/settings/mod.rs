@@ -1,0 +1,397 @@
+//! Typed settings, resolved from flag > environment > env file > Coder-host discovery > default.
+//! The command line comes from clap's matches (which say whether a value was typed or is the
+//! default); the environment and the file system are parameters, so precedence is unit-tested.
+
+pub mod access_url;
+pub mod discovery;
+pub mod env_file;
+pub mod sources;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::parser::ValueSource;
+use clap::ArgMatches;
+
+use crate::cli::{env_var, parse_bool, ColorWhen, FailOn, RunArgs};
+use crate::defaults;
+use crate::files::open_regular;
+use crate::redact::Secrets;
+use crate::report::database::DsnSource;
+use crate::report::{SectionId, Severity};
+
+pub use access_url::AccessUrl;
+pub use env_file::EnvFile;
+use sources::{Environment, FileSystem};
+
+#[derive(Clone, Debug)]
+pub struct DsnSetting {
+    pub dsn: String,
+    pub source: DsnSource,
+}
+
+/// What the checks are given: the deployment's coordinates and Coder's own options.
+#[derive(Clone, Debug)]
+pub struct CheckSettings {
+    pub access_url: Option<AccessUrl>,
+    pub postgres: Option<DsnSetting>,
+    /// Trimmed: a token read from a file often ends in a newline.
+    pub token: Option<String>,
+    pub derp: DerpSettings,
+    pub db_threshold: Duration,
+}
+
+/// Coder's DERP and STUN options.
+#[derive(Clone, Debug)]
+pub struct DerpSettings {
+    pub server_enable: bool,
+    /// Empty when STUN is disabled (`disable`).
+    pub stun_addresses: Vec<String>,
+    pub config_path: Option<PathBuf>,
+    pub config_url: Option<String>,
+    pub block_direct: bool,
+}
+
+/// The output formats; each has one renderer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OutputFormat {
+    Table,
+    Json,
+}
+
+/// What the renderers and `main` are given.
+#[derive(Clone, Debug)]
+pub struct OutputSettings {
+    pub format: OutputFormat,
+    pub fail_on: Severity,
+    pub color: bool,
+    pub spinner: bool,
+    pub docs_url: String,
+    pub verbose: bool,
+}
+
+/// Which sections run (`--only`, `--skip`) and which are dismissed (`--dismiss`).
+#[derive(Clone, Debug, Default)]
+pub struct Selection {
+    pub only: BTreeSet<SectionId>,
+    pub skip: BTreeSet<SectionId>,
+    pub dismiss: BTreeSet<SectionId>,
+}
+
+impl Selection {
+    /// Why a section will not run because of `--only`/`--skip`, if it will not.
+    pub fn deselected(&self, id: SectionId) -> Option<String> {
+        if !self.only.is_empty() && !self.only.contains(&id) {
+            return Some("not selected by --only".to_string());
+        }
+        if self.skip.contains(&id) {
+            return Some("skipped by --skip".to_string());
+        }
+        None
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub checks: CheckSettings,
+    pub output: OutputSettings,
+    pub selection: Selection,
+    /// The run's one budget: every section, and the run as a whole.
+    pub timeout: Duration,
+    /// Extra trust roots (PEM files), checked for readability at resolution.
+    pub ca_certs: Vec<PathBuf>,
+    pub env_file: Option<PathBuf>,
+    pub secrets: Secrets,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            checks: CheckSettings {
+                access_url: None,
+                postgres: None,
+                token: None,
+                derp: DerpSettings {
+                    server_enable: defaults::DERP_SERVER_ENABLE,
+                    stun_addresses: defaults::STUN_ADDRESSES
+                        .iter()
+                        .map(|s| s.to_string())
+                        .collect(),
+                    config_path: None,
+                    config_url: None,
+                    block_direct: defaults::BLOCK_DIRECT,
+                },
+                db_threshold: defaults::DB_THRESHOLD,
+            },
+            output: OutputSettings {
+                format: OutputFormat::Table,
+                fail_on: Severity::Error,
+                color: false,
+                spinner: false,
+                docs_url: defaults::DOCS_URL.to_string(),
+                verbose: false,
+            },
+            selection: Selection::default(),
+            timeout: defaults::TIMEOUT,
+            ca_certs: Vec::new(),
+            env_file: None,
+            secrets: Secrets::default(),
+        }
+    }
+}
+
+/// Facts about where the output goes, which decide colour and the spinner.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Terminal {
+    pub stdout: bool,
+    pub stderr: bool,
+}
+
+/// The places one setting can come from, highest first.
+struct Layers<'a> {
+    matches: &'a ArgMatches,
+    env: &'a dyn Environment,
+    file: &'a EnvFile,
+}
+
+impl Layers<'_> {
+    /// Whether the flag was typed on the command line (not clap's default).
+    fn typed(&self, id: &str) -> bool {
+        self.matches.value_source(id) == Some(ValueSource::CommandLine)
+    }
+
+    /// The value of a setting that has a default: the typed flag, else the environment, else
+    /// (for Coder's own `CODER_*` variables) the env file, else the default clap filled in.
+    fn value<T: Clone>(
+        &self,
+        id: &str,
+        flag_or_default: &T,
+        parse: impl Fn(&str) -> Result<T, String>,
+    ) -> Result<T, String> {
+        if self.typed(id) {
+            return Ok(flag_or_default.clone());
+        }
+        Ok(self
+            .text(id, parse)?
+            .unwrap_or_else(|| flag_or_default.clone()))
+    }
+
+    /// A setting from the environment or the env file, parsed; errors name where it came from.
+    fn text<T>(
+        &self,
+        id: &str,
+        parse: impl Fn(&str) -> Result<T, String>,
+    ) -> Result<Option<T>, String> {
+        let Some(var) = env_var(id) else {
+            return Ok(None);
+        };
+        if let Some(value) = self.env.var(var) {
+            return parse(&value).map(Some).map_err(|e| format!("{var}: {e}"));
+        }
+        if var.starts_with("CODER_") {
+            if let Some(value) = self.file.get(var) {
+                return parse(&value)
+                    .map(Some)
+                    .map_err(|e| self.file.bad_value(var, &e));
+            }
+        }
+        Ok(None)
+    }
+
+    /// A text setting without a default; empty counts as unset at every level.
+    fn string(
+        &self,
+        id: &str,
+        flag: Option<&String>,
+    ) -> Result<Option<(String, DsnSource)>, String> {
+        if let Some(v) = flag.filter(|v| !v.trim().is_empty()) {
+            return Ok(Some((v.clone(), DsnSource::Flag)));
+        }
+        let Some(var) = env_var(id) else {
+            return Ok(None);
+        };
+        if let Some(v) = self.env.var(var).filter(|v| !v.trim().is_empty()) {
+            return Ok(Some((v, DsnSource::Environment)));
+        }
+        Ok(self
+            .file
+            .get(var)
+            .filter(|v| var.starts_with("CODER_") && !v.trim().is_empty())
+            .map(|v| (v, DsnSource::EnvFile)))
+    }
+}
+
+impl Settings {
+    /// Resolves `healthcheck run`'s settings. `matches` are the `run` subcommand's matches.
+    pub fn resolve(
+        args: &RunArgs,
+        matches: &ArgMatches,
+        env: &dyn Environment,
+        fs: &dyn FileSystem,
+        terminal: Terminal,
+    ) -> Result<Settings, String> {
+        let env_file_path = match args.env_file.clone() {
+            Some(path) => Some(path),
+            None => env.var("HEALTHCHECK_ENV_FILE").map(PathBuf::from),
+        };
+        let file = EnvFile::load(env_file_path.as_deref(), Path::new(defaults::ENV_FILE), fs)?;
+        let layers = Layers {
+            matches,
+            env,
+            file: &file,
+        };
+        let mut settings = Settings {
+            env_file: file.path.clone(),
+            ..Settings::default()
+        };
+        let checks = &mut settings.checks;
+
+        checks.access_url = layers
+            .string("access_url", args.access_url.as_ref())?
+            .map(|(raw, _)| AccessUrl::new(&raw));
+        checks.postgres = match layers.string("postgres_url", args.postgres_url.as_ref())? {
+            Some((dsn, source)) => Some(DsnSetting { dsn, source }),
+            None => discovery::builtin_postgres(env, fs).map(|dsn| DsnSetting {
+                dsn,
+                source: DsnSource::Discovered,
+            }),
+        };
+        checks.token = layers
+            .string("token", args.token.as_ref())?
+            .map(|(t, _)| t.trim().to_string())
+            .filter(|t| !t.is_empty());
+        checks.derp.server_enable =
+            layers.value("derp_server_enable", &args.derp_server_enable, parse_bool)?;
+        checks.derp.block_direct = layers.value(
+            "block_direct_connections",
+            &args.block_direct_connections,
+            parse_bool,
+        )?;
+        let stun = layers.value(
+            "derp_server_stun_addresses",
+            &args.derp_server_stun_addresses,
+            |s| Ok(s.to_string()),
+        )?;
+        checks.derp.stun_addresses = parse_stun_list(&stun)?;
+        checks.derp.config_path = layers
+            .string(
+                "derp_config_path",
+                args.derp_config_path.as_deref().map(path_text).as_ref(),
+            )?
+            .map(|(p, _)| PathBuf::from(p));
+        checks.derp.config_url = layers
+            .string("derp_config_url", args.derp_config_url.as_ref())?
+            .map(|(u, _)| u);
+        checks.db_threshold = layers.value(
+            "health_check_threshold_database",
+            &args.health_check_threshold_database,
+            crate::duration::parse,
+        )?;
+
+        settings.timeout = layers.value("timeout", &args.timeout, crate::duration::parse)?;
+        if settings.timeout.is_zero() {
+            return Err("invalid --timeout: must be greater than zero".to_string());
+        }
+        settings.output.docs_url = layers
+            .value("docs_url", &args.docs_url, |s| Ok(s.to_string()))?
+            .trim()
+            .to_string();
+        if settings.output.docs_url.is_empty() {
+            settings.output.docs_url = defaults::DOCS_URL.to_string();
+        }
+        settings.selection = Selection {
+            only: args.only.iter().copied().collect(),
+            skip: args.skip.iter().copied().collect(),
+            dismiss: args.dismiss.iter().copied().collect(),
+        };
+        if let Some(path) = &settings.checks.derp.config_path {
+            // Read by the DERP section; here only to fail early with a usage error.
+            open_regular(path)
+                .map_err(|e| format!("cannot read DERP map file {}: {e}", path.display()))?;
+        }
+        for path in &args.ca_cert {
+            open_regular(path)
+                .map_err(|e| format!("cannot read --ca-cert {}: {e}", path.display()))?;
+        }
+        settings.ca_certs = args.ca_cert.clone();
+        let format = if args.json {
+            OutputFormat::Json
+        } else {
+            OutputFormat::Table
+        };
+        settings.output.format = format;
+        settings.output.verbose = args.verbose;
+        settings.output.fail_on = match args.fail_on {
+            FailOn::Error => Severity::Error,
+            FailOn::Warning => Severity::Warning,
+        };
+        settings.output.color = resolve_color(args.color, env, terminal.stdout);
+        settings.output.spinner =
+            format == OutputFormat::Table && terminal.stderr && env.var("CI").is_none();
+
+        let checks = &settings.checks;
+        let dsn_password = checks
+            .postgres
+            .as_ref()
+            .and_then(|p| crate::net::dsn::password_of(&p.dsn));
+        let raw_token = args
+            .token
+            .clone()
+            .or_else(|| env.var("CODER_SESSION_TOKEN"));
+        settings.secrets = Secrets::collect(
+            dsn_password.as_deref(),
+            [checks.token.as_deref(), raw_token.as_deref()],
+            [
+                checks.access_url.as_ref().map(AccessUrl::raw),
+                checks.derp.config_url.as_deref(),
+            ],
+        );
+        Ok(settings)
+    }
+}
+
+fn path_text(path: &Path) -> String {
+    path.to_string_lossy().into_owned()
+}
+
+pub fn parse_stun_list(list: &str) -> Result<Vec<String>, String> {
+    let entries: Vec<String> = list
+        .split(',')
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect();
+    if entries.iter().any(|e| e == "disable") {
+        return Ok(Vec::new());
+    }
+    for entry in &entries {
+        let valid = entry
+            .rsplit_once(':')
+            .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
+        if !valid {
+            return Err(format!(
+                "invalid STUN address {entry:?} in --derp-server-stun-addresses: expected host:port"
+            ));
+        }
+    }
+    Ok(entries)
+}
+
+fn resolve_color(when: ColorWhen, env: &dyn Environment, stdout_is_terminal: bool) -> bool {
+    match when {
+        ColorWhen::Always => true,
+        ColorWhen::Never => false,
+        ColorWhen::Auto => {
+            if env.var("NO_COLOR").is_some() {
+                false
+            } else if env.var("CLICOLOR_FORCE").is_some_and(|v| v != "0") {
+                true
+            } else {
+                stdout_is_terminal
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

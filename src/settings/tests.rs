@@ -1,0 +1,195 @@
+use std::collections::HashMap;
+
+use super::*;
+use crate::cli::{parse_from, Command};
+
+/// Resolves `healthcheck run ARGS` against the given environment and files.
+fn resolve(
+    args: &[&str],
+    env: &[(&str, &str)],
+    files: &[(&str, &str)],
+) -> Result<Settings, String> {
+    let argv = std::iter::once("healthcheck")
+        .chain(std::iter::once("run"))
+        .chain(args.iter().copied());
+    let (cli, matches) = parse_from(argv).map_err(|e| e.to_string())?;
+    let Command::Run(run) = cli.command else {
+        unreachable!("the run subcommand was parsed")
+    };
+    let env: HashMap<String, String> = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let fs: HashMap<PathBuf, String> = files
+        .iter()
+        .map(|(k, v)| (PathBuf::from(k), v.to_string()))
+        .collect();
+    let (_, run_matches) = matches.subcommand().expect("run");
+    Settings::resolve(&run, run_matches, &env, &fs, Terminal::default())
+}
+
+const ENV_FILE: &str = "/etc/coder.d/coder.env";
+
+#[test]
+fn flag_beats_environment_beats_env_file_beats_default() {
+    let file = [(
+        ENV_FILE,
+        "CODER_ACCESS_URL=https://file.example\nCODER_HEALTH_CHECK_THRESHOLD_DATABASE=30ms\n\
+         CODER_DERP_SERVER_ENABLE=false",
+    )];
+    let env = [("CODER_ACCESS_URL", "https://env.example")];
+    let s = resolve(&["--access-url", "https://flag.example"], &env, &file).unwrap();
+    assert_eq!(s.checks.access_url.unwrap().raw(), "https://flag.example");
+    let s = resolve(&[], &env, &file).unwrap();
+    assert_eq!(s.checks.access_url.unwrap().raw(), "https://env.example");
+    assert_eq!(s.checks.db_threshold, Duration::from_millis(30));
+    assert!(!s.checks.derp.server_enable);
+    let s = resolve(&[], &[], &file).unwrap();
+    assert_eq!(s.checks.access_url.unwrap().raw(), "https://file.example");
+    let s = resolve(&[], &[], &[]).unwrap();
+    assert!(s.checks.access_url.is_none());
+    assert_eq!(s.checks.db_threshold, defaults::DB_THRESHOLD);
+    assert_eq!(s.timeout, defaults::TIMEOUT);
+    assert!(s.checks.derp.server_enable);
+    // A typed flag equal to the default still wins over the env file.
+    let s = resolve(
+        &[
+            "--health-check-threshold-database",
+            "15ms",
+            "--derp-server-enable",
+            "true",
+        ],
+        &[],
+        &file,
+    )
+    .unwrap();
+    assert_eq!(s.checks.db_threshold, Duration::from_millis(15));
+    assert!(s.checks.derp.server_enable);
+}
+
+#[test]
+fn empty_values_count_as_unset_at_every_level() {
+    let file = [(ENV_FILE, "CODER_ACCESS_URL=https://file.example")];
+    let s = resolve(&["--access-url", ""], &[("CODER_ACCESS_URL", "")], &file).unwrap();
+    assert_eq!(s.checks.access_url.unwrap().raw(), "https://file.example");
+}
+
+#[test]
+fn dsn_source_names_where_it_came_from() {
+    let dsn = "postgres://coder:pw@db/coder";
+    let file = [(
+        ENV_FILE,
+        "CODER_PG_CONNECTION_URL=postgres://coder:pw@file/coder",
+    )];
+    let source = |args: &[&str], env: &[(&str, &str)], files: &[(&str, &str)]| {
+        resolve(args, env, files)
+            .unwrap()
+            .checks
+            .postgres
+            .map(|p| p.source)
+    };
+    let env = [("CODER_PG_CONNECTION_URL", dsn)];
+    assert_eq!(
+        source(&["--postgres-url", dsn], &env, &file),
+        Some(DsnSource::Flag)
+    );
+    assert_eq!(source(&[], &env, &file), Some(DsnSource::Environment));
+    assert_eq!(source(&[], &[], &file), Some(DsnSource::EnvFile));
+    let discovered = [("CODER_CONFIG_DIR", "/cfg")];
+    let files = [
+        ("/cfg/postgres/password", "pw"),
+        ("/cfg/postgres/port", "5432"),
+    ];
+    assert_eq!(
+        source(&[], &discovered, &files),
+        Some(DsnSource::Discovered)
+    );
+    assert_eq!(source(&[], &[], &[]), None);
+}
+
+#[test]
+fn bad_values_name_their_source() {
+    let err = resolve(&[], &[("HEALTHCHECK_TIMEOUT", "soon")], &[]).unwrap_err();
+    assert!(
+        err.starts_with("HEALTHCHECK_TIMEOUT: invalid duration"),
+        "{err}"
+    );
+    let file = [(ENV_FILE, "CODER_BLOCK_DIRECT=perhaps")];
+    let err = resolve(&[], &[], &file).unwrap_err();
+    assert!(
+        err.starts_with("CODER_BLOCK_DIRECT in /etc/coder.d/coder.env"),
+        "{err}"
+    );
+    let err = resolve(&["--env-file", "/missing.env"], &[], &[]).unwrap_err();
+    assert!(
+        err.starts_with("cannot read env file /missing.env"),
+        "{err}"
+    );
+    let err = resolve(&["--timeout", "0s"], &[], &[]).unwrap_err();
+    assert!(err.contains("greater than zero"), "{err}");
+}
+
+#[test]
+fn env_file_comes_from_flag_or_environment() {
+    let files = [("/other.env", "CODER_ACCESS_URL=https://other.example")];
+    let s = resolve(&[], &[("HEALTHCHECK_ENV_FILE", "/other.env")], &files).unwrap();
+    assert_eq!(s.checks.access_url.unwrap().raw(), "https://other.example");
+    assert_eq!(s.env_file.as_deref(), Some(Path::new("/other.env")));
+}
+
+#[test]
+fn only_coder_variables_are_read_from_the_env_file() {
+    // HEALTHCHECK_TIMEOUT is ours, not Coder's: the env file does not set it.
+    let file = [(ENV_FILE, "HEALTHCHECK_TIMEOUT=1s")];
+    assert_eq!(resolve(&[], &[], &file).unwrap().timeout, defaults::TIMEOUT);
+}
+
+#[test]
+fn token_is_trimmed_and_both_spellings_are_secrets() {
+    let s = resolve(&[], &[("CODER_SESSION_TOKEN", "  tok-en-1234\n")], &[]).unwrap();
+    assert_eq!(s.checks.token.as_deref(), Some("tok-en-1234"));
+    assert_eq!(s.secrets.scrub("x tok-en-1234 y"), "x [REDACTED] y");
+}
+
+#[test]
+fn colour_and_spinner_follow_the_terminal_and_the_environment() {
+    let env: HashMap<String, String> = [("NO_COLOR".to_string(), "1".to_string())].into();
+    assert!(!resolve_color(ColorWhen::Auto, &env, true));
+    assert!(resolve_color(ColorWhen::Always, &env, false));
+    let env: HashMap<String, String> = [("CLICOLOR_FORCE".to_string(), "1".to_string())].into();
+    assert!(resolve_color(ColorWhen::Auto, &env, false));
+    let none: HashMap<String, String> = HashMap::new();
+    assert!(resolve_color(ColorWhen::Auto, &none, true));
+    assert!(!resolve_color(ColorWhen::Auto, &none, false));
+}
+
+#[test]
+fn stun_list() {
+    assert_eq!(parse_stun_list("disable").unwrap(), Vec::<String>::new());
+    assert_eq!(
+        parse_stun_list("127.0.0.1:3478, [::1]:3478").unwrap(),
+        vec!["127.0.0.1:3478", "[::1]:3478"]
+    );
+    assert!(parse_stun_list("nohost").is_err());
+}
+
+#[test]
+fn help_shows_defaults_and_variables_from_one_place() {
+    let cmd = crate::cli::command();
+    let run = cmd.find_subcommand("run").unwrap();
+    let arg = |id: &str| run.get_arguments().find(|a| a.get_id() == id).unwrap();
+    let timeout = arg("timeout");
+    assert_eq!(
+        timeout.get_default_values(),
+        [crate::duration::go_string(defaults::TIMEOUT).as_str()]
+    );
+    let help = |id: &str| arg(id).get_help().unwrap().to_string();
+    assert!(help("env_file").contains(&format!("[default: {}]", defaults::ENV_FILE)));
+    for (id, var) in crate::cli::ENV_VARS {
+        assert!(
+            help(id).ends_with(&format!("[env: {var}]")),
+            "{id}: {}",
+            help(id)
+        );
+    }
+}
