@@ -23,7 +23,11 @@ async fn main() -> Result<()> {
     let (mut region, _guard) = tailcat::derp::start_local_relay()
         .await
         .context("start tailcat's local relay")?;
-    let port = region.nodes.first().context("tailcat's region has no node")?.derp_port;
+    let port = region
+        .nodes
+        .first()
+        .context("tailcat's region has no node")?
+        .derp_port;
     let port = u16::try_from(port).context("tailcat's node has no usable port")?;
 
     // tailcat keeps its certificate to itself: take it from a TLS handshake with the relay.
@@ -60,12 +64,20 @@ fn fetch_certificate(port: u16) -> Result<CertificateDer<'static>> {
     let mut tcp = TcpStream::connect(("127.0.0.1", port))?;
     tcp.set_read_timeout(Some(Duration::from_secs(5)))?;
     tcp.set_write_timeout(Some(Duration::from_secs(5)))?;
-    let mut tls = rustls::ClientConnection::new(Arc::new(config), ServerName::try_from("localhost")?)?;
+    let mut tls =
+        rustls::ClientConnection::new(Arc::new(config), ServerName::try_from("localhost")?)?;
     while tls.is_handshaking() {
-        tls.complete_io(&mut tcp).context("TLS handshake with tailcat's relay")?;
+        tls.complete_io(&mut tcp)
+            .context("TLS handshake with tailcat's relay")?;
     }
-    let chain = tls.peer_certificates().context("tailcat's relay sent no certificate")?;
-    Ok(chain.first().context("empty certificate chain")?.clone().into_owned())
+    let chain = tls
+        .peer_certificates()
+        .context("tailcat's relay sent no certificate")?;
+    Ok(chain
+        .first()
+        .context("empty certificate chain")?
+        .clone()
+        .into_owned())
 }
 
 fn pem(cert: &CertificateDer<'_>) -> String {
@@ -101,7 +113,12 @@ impl ServerCertVerifier for AcceptAny {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
 
     fn verify_tls13_signature(
@@ -110,7 +127,12 @@ impl ServerCertVerifier for AcceptAny {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
