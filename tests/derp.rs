@@ -621,3 +621,94 @@ fn a_map_region_that_clashes_with_the_embedded_relay_is_an_error() {
     );
     assert!(error.contains(path.to_str().unwrap()), "{error}");
 }
+
+#[test]
+fn a_relay_that_rejects_our_client_info_is_named_as_another_dialect_once() {
+    // iroh's derper answers the upgrade and sends a server key, then drops a Tailscale ClientInfo.
+    for (mode, how) in [
+        (Mode::CloseAfterServerKey, "rejected the client handshake"),
+        (
+            Mode::SilentAfterServerKey,
+            "never answered the client handshake",
+        ),
+    ] {
+        let relay = DerpRelay::start(mode);
+        let map = map_file(&[("1a", relay.port)]);
+        let out = derp_only(&[
+            "--derp-server-enable=false",
+            "--derp-config-path",
+            map.to_str().unwrap(),
+            "--timeout",
+            "1s",
+        ]);
+        let json = out.json();
+        let node = node_of(&json, "1", 0);
+        assert_eq!(node["can_exchange_messages"], false, "{mode:?}: {node:#}");
+        let error = node["error"].as_str().unwrap();
+        let relay_at = format!("the relay at 127.0.0.1:{} accepted the upgrade", relay.port);
+        assert!(error.contains(&relay_at), "{mode:?}: {error}");
+        assert!(error.contains(how), "{mode:?}: {error}");
+        assert!(
+            error.contains("may not be a Tailscale-compatible DERP relay"),
+            "{mode:?}: {error}"
+        );
+        // Once: one attempt, not five identical ones, and the sender never tried.
+        let (_, reason) = error.split_once("could not connect: ").unwrap();
+        assert_eq!(
+            node["client_errs"],
+            serde_json::json!([[format!("connect to derp: {reason}")], []]),
+            "{mode:?}: {node:#}"
+        );
+        assert_eq!(error.matches("Tailscale-compatible").count(), 1, "{error}");
+        assert_eq!(out.code, 1);
+
+        // The table says it once too.
+        let mut cmd = support::healthcheck();
+        cmd.args(["run", "--only", "derp", "--derp-server-enable=false"])
+            .args(["--derp-server-stun-addresses", "disable", "--timeout", "1s"])
+            .arg("--derp-config-path")
+            .arg(&map);
+        let table = support::run(cmd);
+        assert_eq!(
+            table.stdout.matches("Tailscale-compatible").count(),
+            1,
+            "{}",
+            table.stdout
+        );
+    }
+}
+
+#[test]
+fn a_handshake_failure_names_its_step() {
+    // Closed before the server key: not a dialect finding, and retried as Coder's client does.
+    let relay = DerpRelay::start(Mode::CloseBeforeServerKey);
+    let out = derp_only(&["--access-url", &relay.url(), "--timeout", "2s"]);
+    let json = out.json();
+    let node = node_of(&json, "999", 0);
+    let error = node["error"].as_str().unwrap();
+    assert!(
+        error.contains("waiting for the ServerKey: read from the relay: the relay closed"),
+        "{error}"
+    );
+    assert!(!error.contains("Tailscale-compatible"), "{error}");
+    // Five attempts and the "couldn't connect after 5 tries" line.
+    assert_eq!(
+        node["client_errs"][0].as_array().unwrap().len(),
+        6,
+        "{node:#}"
+    );
+
+    // A 101 for another protocol: the frame error says what the upgrade answer named.
+    let relay = DerpRelay::start(Mode::WrongUpgradeHeader);
+    let out = derp_only(&["--access-url", &relay.url(), "--timeout", "2s"]);
+    let json = out.json();
+    let error = node_of(&json, "999", 0)["error"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(error.contains("not a DERP server"), "{error}");
+    assert!(
+        error.contains("its 101 response names Upgrade: websocket, not DERP"),
+        "{error}"
+    );
+}

@@ -29,6 +29,14 @@ pub enum Mode {
     /// Answers `400` to Upgrade: DERP, and the WebSocket upgrade with a 101 reply sent one byte
     /// every 300 ms (a peer that keeps every single read alive but never finishes).
     TrickleWebSocket,
+    /// Another dialect: a valid 101 and ServerKey, then it reads the ClientInfo and closes.
+    CloseAfterServerKey,
+    /// A valid 101 and ServerKey, then it reads the ClientInfo and never answers.
+    SilentAfterServerKey,
+    /// A valid 101, then it closes before any frame.
+    CloseBeforeServerKey,
+    /// A 101 that names `Upgrade: websocket`, then HTTP text instead of frames.
+    WrongUpgradeHeader,
 }
 
 pub struct DerpRelay {
@@ -194,6 +202,14 @@ fn serve(mut stream: TcpStream, mode: Mode, secret: &SecretKey, clients: &Client
             );
             return None;
         }
+        if mode == Mode::WrongUpgradeHeader {
+            let _ = write!(
+                stream,
+                "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n\
+                 HTTP/1.1 400 Bad Request\r\n\r\n"
+            );
+            return None;
+        }
         let hex: String = server_key.iter().map(|b| format!("{b:02x}")).collect();
         write!(
             stream,
@@ -204,6 +220,9 @@ fn serve(mut stream: TcpStream, mode: Mode, secret: &SecretKey, clients: &Client
         Wire::Tcp(stream)
     };
 
+    if mode == Mode::CloseBeforeServerKey {
+        return None;
+    }
     let mut first = if mode == Mode::BadMagic {
         b"NOTDERP!".to_vec()
     } else {
@@ -222,6 +241,18 @@ fn serve(mut stream: TcpStream, mode: Mode, secret: &SecretKey, clients: &Client
     }
 
     let mut buf = Vec::new();
+    if matches!(mode, Mode::CloseAfterServerKey | Mode::SilentAfterServerKey) {
+        // Take the ClientInfo (closing with it unread would reset the connection instead).
+        while take_frame(&mut buf).is_none() {
+            if !wire.pull(&mut buf) {
+                return None;
+            }
+        }
+        if mode == Mode::SilentAfterServerKey {
+            while wire.pull(&mut buf) {}
+        }
+        return None;
+    }
     // ClientInfo: client key, nonce, box.
     let client_key: [u8; 32] = loop {
         if let Some((kind, body)) = take_frame(&mut buf) {

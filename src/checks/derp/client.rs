@@ -35,15 +35,23 @@ pub enum ConnError {
     Refused4xx(String),
     /// No answer before the deadline.
     Timeout(String),
+    /// The relay closed (or reset) the connection.
+    Closed(String),
+    /// The relay took the upgrade and sent a valid ServerKey, then closed on or ignored our
+    /// ClientInfo: another dialect (or a relay that admits only known clients). Retrying only
+    /// repeats it.
+    Rejected(String),
     Other(String),
 }
 
 impl std::fmt::Display for ConnError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            ConnError::Refused4xx(s) | ConnError::Timeout(s) | ConnError::Other(s) => {
-                f.write_str(s)
-            }
+            ConnError::Refused4xx(s)
+            | ConnError::Timeout(s)
+            | ConnError::Closed(s)
+            | ConnError::Rejected(s)
+            | ConnError::Other(s) => f.write_str(s),
         }
     }
 }
@@ -52,7 +60,14 @@ fn io_err(what: &str, e: io::Error) -> ConnError {
     if is_timeout(&e) {
         ConnError::Timeout(format!("{what}: timed out before the deadline"))
     } else if e.kind() == io::ErrorKind::UnexpectedEof {
-        ConnError::Other(format!("{what}: the relay closed the connection"))
+        ConnError::Closed(format!("{what}: the relay closed the connection"))
+    } else if matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::BrokenPipe
+    ) {
+        ConnError::Closed(format!("{what}: {e}"))
     } else {
         ConnError::Other(format!("{what}: {e}"))
     }
@@ -124,9 +139,8 @@ impl DerpConn {
         t.write_all(request.as_bytes())
             .and_then(|_| t.flush())
             .map_err(|e| io_err("send the upgrade request", e))?;
-        let (status, announced, rest) = read_upgrade_response(&mut t, deadline)?;
-        let _ = status;
-        DerpConn::handshake(Io::Raw(t), rest, announced, deadline)
+        let (start, rest) = read_upgrade_response(&mut t, target.host_header(), deadline)?;
+        DerpConn::handshake(Io::Raw(t), rest, start, deadline)
     }
 
     /// DERP over WebSocket (subprotocol `derp`) to the same URL.
@@ -163,13 +177,18 @@ impl DerpConn {
                 return Err(ConnError::Other(format!("websocket upgrade: {e}")))
             }
         };
-        DerpConn::handshake(Io::Ws(Box::new(ws)), Vec::new(), None, deadline)
+        let start = Handshake {
+            relay: target.host_header(),
+            announced: None,
+            upgrade_hint: None,
+        };
+        DerpConn::handshake(Io::Ws(Box::new(ws)), Vec::new(), start, deadline)
     }
 
     fn handshake(
         io: Io,
         rest: Vec<u8>,
-        announced: Option<String>,
+        start: Handshake,
         deadline: Instant,
     ) -> Result<DerpConn, ConnError> {
         let mut conn = DerpConn {
@@ -180,19 +199,28 @@ impl DerpConn {
             server_info: ServerInfo::default(),
             notes: Vec::new(),
         };
+        // An Upgrade header other than DERP explains a first frame that is not DERP.
+        let hint = |text: String| match &start.upgrade_hint {
+            Some(h) => format!("{text} ({h})"),
+            None => text,
+        };
         let (kind, payload) =
             conn.read_frame(p::MAX_SERVER_KEY_LEN, deadline)
                 .map_err(|e| match e {
                     ConnError::Other(s) if s.contains("over the") => {
-                        ConnError::Other(format!("not a DERP server: {s}"))
+                        ConnError::Other(hint(format!("not a DERP server: {s}")))
                     }
-                    ConnError::Timeout(_) => ConnError::Timeout(
+                    ConnError::Timeout(_) => ConnError::Timeout(hint(
                         "the relay sent no ServerKey frame before the deadline".to_string(),
-                    ),
+                    )),
+                    ConnError::Closed(s) => ConnError::Closed(hint(format!(
+                        "handshake, waiting for the ServerKey: {s}"
+                    ))),
                     other => other,
                 })?;
-        conn.server_key = p::parse_server_key(kind, &payload).map_err(ConnError::Other)?;
-        if let Some(announced) = announced {
+        conn.server_key =
+            p::parse_server_key(kind, &payload).map_err(|e| ConnError::Other(hint(e)))?;
+        if let Some(announced) = &start.announced {
             if !announced.eq_ignore_ascii_case(&p::hex(&conn.server_key)) {
                 return Err(ConnError::Other(format!(
                     "the Derp-Public-Key header ({announced}) differs from the ServerKey frame's key"
@@ -203,18 +231,14 @@ impl DerpConn {
             .identity
             .client_info(&conn.server_key)
             .map_err(ConnError::Other)?;
-        conn.write(&p::frame(p::FRAME_CLIENT_INFO, &info), deadline)?;
+        conn.write(&p::frame(p::FRAME_CLIENT_INFO, &info), deadline)
+            .map_err(|e| start.rejected(e, "as we sent ClientInfo"))?;
         // The server registers our key before it sends ServerInfo, so waiting for it avoids
         // sending to a peer that is not there yet.
         loop {
-            let (kind, payload) =
-                conn.read_frame(p::MAX_FRAME_LEN, deadline)
-                    .map_err(|e| match e {
-                        ConnError::Timeout(_) => ConnError::Timeout(
-                            "handshake: no ServerInfo frame before the deadline".to_string(),
-                        ),
-                        other => other,
-                    })?;
+            let (kind, payload) = conn
+                .read_frame(p::MAX_FRAME_LEN, deadline)
+                .map_err(|e| start.rejected(e, "before ServerInfo"))?;
             if kind == p::FRAME_SERVER_INFO {
                 conn.server_info = conn
                     .identity
@@ -310,7 +334,7 @@ impl DerpConn {
                         .read(&mut chunk)
                         .map_err(|e| io_err("read from the relay", e))?;
                     if n == 0 {
-                        return Err(ConnError::Other(
+                        return Err(ConnError::Closed(
                             "read from the relay: the relay closed the connection".to_string(),
                         ));
                     }
@@ -329,7 +353,7 @@ impl DerpConn {
                             ))
                         }
                         WsMessage::Close(_) => {
-                            return Err(ConnError::Other(
+                            return Err(ConnError::Closed(
                                 "the relay closed the WebSocket".to_string(),
                             ))
                         }
@@ -346,18 +370,51 @@ fn ws_err(what: &str, e: tungstenite::Error) -> ConnError {
     match e {
         tungstenite::Error::Io(e) => io_err(what, e),
         tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed => {
-            ConnError::Other(format!("{what}: the relay closed the WebSocket"))
+            ConnError::Closed(format!("{what}: the relay closed the WebSocket"))
         }
         other => ConnError::Other(format!("{what}: {other}")),
     }
 }
 
-/// Reads the answer to the upgrade: 101 gives the announced key and any bytes that already
-/// belong to the DERP stream; anything else is a failure, a 4xx one Coder's WebSocket cue.
+/// What the handshake knows from the upgrade, for its messages and checks.
+struct Handshake {
+    /// host[:port], naming the relay in findings.
+    relay: String,
+    /// The 101's `Derp-Public-Key`.
+    announced: Option<String>,
+    /// Set when the 101's `Upgrade` header is not DERP.
+    upgrade_hint: Option<String>,
+}
+
+impl Handshake {
+    /// After a valid ServerKey, a close (`step` says when) or silence is the relay turning our
+    /// client handshake down; other errors keep their own words.
+    fn rejected(&self, e: ConnError, step: &str) -> ConnError {
+        let how = match &e {
+            ConnError::Closed(_) => {
+                format!("rejected the client handshake (it closed the connection {step})")
+            }
+            ConnError::Timeout(_) => {
+                "never answered the client handshake (no ServerInfo before the deadline)".into()
+            }
+            _ => return e,
+        };
+        ConnError::Rejected(format!(
+            "the relay at {} accepted the upgrade and sent its ServerKey, but {how}: it may not be \
+             a Tailscale-compatible DERP relay, or it admits only known clients",
+            self.relay
+        ))
+    }
+}
+
+/// Reads the answer to the upgrade: 101 gives what the handshake checks (the announced key, the
+/// `Upgrade` header) and any bytes that already belong to the DERP stream; anything else is a
+/// failure, a 4xx one Coder's WebSocket cue.
 fn read_upgrade_response(
     t: &mut Transport,
+    relay: String,
     deadline: Instant,
-) -> Result<(u16, Option<String>, Vec<u8>), ConnError> {
+) -> Result<(Handshake, Vec<u8>), ConnError> {
     let mut buf = Vec::new();
     loop {
         let mut headers = [httparse::EMPTY_HEADER; 64];
@@ -373,8 +430,17 @@ fn read_upgrade_response(
                         .map(|h| String::from_utf8_lossy(h.value).trim().to_string())
                 };
                 if status == 101 {
-                    let announced = header("Derp-Public-Key");
-                    return Ok((status, announced, buf[head_len..].to_vec()));
+                    let upgrade_hint = match header("Upgrade") {
+                        Some(u) if u.eq_ignore_ascii_case("derp") => None,
+                        Some(u) => Some(format!("its 101 response names Upgrade: {u}, not DERP")),
+                        None => Some("its 101 response has no Upgrade header".to_string()),
+                    };
+                    let start = Handshake {
+                        relay,
+                        announced: header("Derp-Public-Key"),
+                        upgrade_hint,
+                    };
+                    return Ok((start, buf[head_len..].to_vec()));
                 }
                 let reason = response.reason.unwrap_or("").to_string();
                 // Only what already arrived: a body without Content-Length may never end.

@@ -164,7 +164,10 @@ fn connect(target: &Target, id: usize, deadline: Instant, out: &mut Exchange) ->
                         out.client_logs[id].push(format!("{WEBSOCKET_LOG}: {e}"));
                     }
                 }
-                if matches!(e, ConnError::Timeout(_)) || Instant::now() >= deadline {
+                // A rejected handshake would only be rejected again: say it once.
+                if matches!(e, ConnError::Timeout(_) | ConnError::Rejected(_))
+                    || Instant::now() >= deadline
+                {
                     break;
                 }
                 if attempt == CONNECT_TRIES {
