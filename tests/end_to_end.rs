@@ -9,6 +9,7 @@ use support::coturn::Coturn;
 use support::derp_relay::{DerpRelay, Mode};
 use support::nginx::Nginx;
 use support::postgres::PASSWORD;
+use support::report_schema::{health_report, mismatches};
 use support::ws_server::{Fault, WsServer, VERSION};
 use support::{healthcheck, run, run_json};
 
@@ -76,6 +77,7 @@ fn a_healthy_deployment_passes_every_section() {
     );
     assert_eq!(out.code, 0, "{}", out.stdout);
     assert!(!out.all().contains(TOKEN) && !out.all().contains(PASSWORD));
+    assert_eq!(mismatches(&json, &health_report()), Vec::<String>::new());
 
     let mut cmd = healthcheck();
     cmd.arg("run").args(&args).arg("--verbose");
@@ -91,4 +93,49 @@ fn a_healthy_deployment_passes_every_section() {
         table.stdout
     );
     assert!(!table.all().contains(TOKEN) && !table.all().contains(PASSWORD));
+}
+
+/// Coder's typed clients must be able to read every report, including those of failing and
+/// skipped runs (no `null` where they declare an array or a string).
+#[test]
+fn failing_and_skipped_reports_have_the_shape_coders_clients_declare() {
+    let (nginx, _stun, db) = deployment("e2e_shape");
+    let dead = support::free_port();
+    let failing = run_json(&[
+        "--access-url",
+        &format!("http://127.0.0.1:{dead}"),
+        "--postgres-url",
+        &db.dsn().replace(PASSWORD, "wrong-password"),
+        "--derp-server-stun-addresses",
+        &format!("127.0.0.1:{dead}"),
+        "--timeout",
+        "2s",
+    ]);
+    let json = failing.json();
+    assert_eq!(json["healthy"], false);
+    // The checker itself catches a null where Coder's clients declare an array.
+    let mut broken = json.clone();
+    broken["derp"]["netcheck_logs"] = serde_json::Value::Null;
+    assert_eq!(
+        mismatches(&broken, &health_report()),
+        ["$.derp.netcheck_logs: expected an array, found null"]
+    );
+
+    assert_eq!(mismatches(&json, &health_report()), Vec::<String>::new());
+    assert_eq!(
+        json["workspace_proxy"]["workspace_proxies"]["regions"],
+        serde_json::json!([])
+    );
+
+    let skipped = run_json(&[]);
+    let json = skipped.json();
+    assert_eq!(json["derp"]["skipped"], true);
+    assert_eq!(json["derp"]["netcheck_logs"], serde_json::json!([]));
+    assert_eq!(mismatches(&json, &health_report()), Vec::<String>::new());
+
+    let partly = run_json(&["--access-url", &nginx.url(), "--only", "access-url,derp"]);
+    assert_eq!(
+        mismatches(&partly.json(), &health_report()),
+        Vec::<String>::new()
+    );
 }

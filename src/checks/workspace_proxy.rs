@@ -209,7 +209,7 @@ pub fn judge(
             .warnings
             .push(crate::report::Message::new(Code::Ewp04, note));
     }
-    report.workspace_proxies.regions = Some(regions);
+    report.workspace_proxies.regions = regions;
 }
 
 #[cfg(test)]

@@ -263,11 +263,7 @@ impl Present for DerpReport {
 
 impl Present for WorkspaceProxyReport {
     fn summary(&self) -> String {
-        let regions = self
-            .workspace_proxies
-            .regions
-            .as_deref()
-            .unwrap_or_default();
+        let regions = &self.workspace_proxies.regions;
         let proxies: Vec<&WorkspaceProxy> = regions.iter().filter(|r| r.name != PRIMARY).collect();
         if proxies.is_empty() {
             return "no workspace proxies configured; only the primary region".to_string();
@@ -296,12 +292,7 @@ impl Present for WorkspaceProxyReport {
         if !self.view.place.is_empty() {
             lines.push(format!("proxies read from {}", self.view.place));
         }
-        for region in self
-            .workspace_proxies
-            .regions
-            .as_deref()
-            .unwrap_or_default()
-        {
+        for region in &self.workspace_proxies.regions {
             let took = self
                 .view
                 .probe_times

@@ -26,6 +26,19 @@ use provisioner_daemons::ProvisionerDaemonsReport;
 use websocket::WebsocketReport;
 use workspace_proxy::WorkspaceProxyReport;
 
+/// Serialises an unknown value (a column an older Coder schema lacks) as Go's zero value, so the
+/// JSON has the types Coder's own clients declare (`""`, `false`, the nil UUID), never `null`.
+fn zero_if_unknown<T, S>(value: &Option<T>, serializer: S) -> Result<S::Ok, S::Error>
+where
+    T: Serialize + Default,
+    S: serde::Serializer,
+{
+    match value {
+        Some(v) => v.serialize(serializer),
+        None => T::default().serialize(serializer),
+    }
+}
+
 /// What the runner needs of every section report, whatever its type.
 pub trait SectionReport: Serialize + Default + Send + 'static {
     fn base(&self) -> &BaseReport;

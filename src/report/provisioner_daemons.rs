@@ -22,18 +22,23 @@ pub struct DaemonItem {
     pub warnings: Vec<Message>,
 }
 
-/// codersdk's `ProvisionerDaemon`. `null` in a field an older Coder schema lacks means unknown.
+/// codersdk's `ProvisionerDaemon`. `None` in a field an older Coder schema lacks means unknown;
+/// the JSON then carries Go's zero value (`""`, the nil UUID), as Coder's clients expect.
 #[derive(Debug, Serialize)]
 pub struct ProvisionerDaemon {
     pub id: Uuid,
+    #[serde(serialize_with = "super::zero_if_unknown")]
     pub organization_id: Option<Uuid>,
+    #[serde(serialize_with = "super::zero_if_unknown")]
     pub key_id: Option<Uuid>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339::option")]
     pub last_seen_at: Option<OffsetDateTime>,
     pub name: String,
+    #[serde(serialize_with = "super::zero_if_unknown")]
     pub version: Option<String>,
+    #[serde(serialize_with = "super::zero_if_unknown")]
     pub api_version: Option<String>,
     pub provisioners: Vec<String>,
     pub tags: serde_json::Value,

@@ -20,11 +20,11 @@ pub struct WorkspaceProxyReport {
 
 #[derive(Debug, Default, Serialize)]
 pub struct WorkspaceProxies {
-    pub regions: Option<Vec<WorkspaceProxy>>,
+    pub regions: Vec<WorkspaceProxy>,
 }
 
-/// codersdk's `WorkspaceProxy`. `null` in `derp_enabled`, `derp_only` or `version` means an older
-/// Coder schema has no such column.
+/// codersdk's `WorkspaceProxy`. `None` in `derp_enabled`, `derp_only` or `version` means an older
+/// Coder schema has no such column; the JSON then carries Go's zero value.
 #[derive(Clone, Debug, Serialize)]
 pub struct WorkspaceProxy {
     pub id: Uuid,
@@ -34,7 +34,9 @@ pub struct WorkspaceProxy {
     pub healthy: bool,
     pub path_app_url: String,
     pub wildcard_hostname: String,
+    #[serde(serialize_with = "super::zero_if_unknown")]
     pub derp_enabled: Option<bool>,
+    #[serde(serialize_with = "super::zero_if_unknown")]
     pub derp_only: Option<bool>,
     pub status: ProxyStatus,
     #[serde(with = "time::serde::rfc3339")]
@@ -42,6 +44,7 @@ pub struct WorkspaceProxy {
     #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
     pub deleted: bool,
+    #[serde(serialize_with = "super::zero_if_unknown")]
     pub version: Option<String>,
 }
 

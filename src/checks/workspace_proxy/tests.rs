@@ -74,7 +74,7 @@ fn coders_table_without_the_primary() {
     // F2-F8, F12-F14 as Coder's unit tests state them (no primary region).
     let r = rolled(vec![]);
     assert_eq!((r.healthy, r.base.severity), (true, Severity::Ok));
-    assert_eq!(r.workspace_proxies.regions.as_ref().map(Vec::len), Some(0));
+    assert_eq!(r.workspace_proxies.regions.len(), 0);
     let r = rolled(vec![ok("alpha")]);
     assert_eq!((r.healthy, r.base.severity), (true, Severity::Ok));
     let r = rolled(vec![bad("alpha")]);
@@ -154,8 +154,6 @@ fn regions_sort_by_creation_with_the_primary_last() {
     let names: Vec<&str> = r
         .workspace_proxies
         .regions
-        .as_ref()
-        .unwrap()
         .iter()
         .map(|p| p.name.as_str())
         .collect();
