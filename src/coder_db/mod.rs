@@ -9,7 +9,7 @@ mod proxies;
 mod shared;
 mod site_configs;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::time::Instant;
 
@@ -69,6 +69,9 @@ impl fmt::Display for DbError {
 pub struct CoderDb {
     client: Client,
     dsn: Dsn,
+    /// The columns of each table, looked up once per connection (several sections read the
+    /// same tables, and the schema does not change under a health check).
+    columns: HashMap<&'static str, Columns>,
 }
 
 impl CoderDb {
@@ -84,7 +87,11 @@ impl CoderDb {
                 e.describe(&dsn)
             ))
         })?;
-        Ok(CoderDb { client, dsn })
+        Ok(CoderDb {
+            client,
+            dsn,
+            columns: HashMap::new(),
+        })
     }
 
     /// One round trip on the open connection (Coder's ping), bounded by `timeout`.
@@ -130,6 +137,7 @@ impl CoderDb {
             now: row.get(1),
             tx,
             dsn: &dsn,
+            columns: &mut self.columns,
         };
         let value = read(&mut reader)?;
         reader.tx.commit().map_err(pg)?;
@@ -141,6 +149,7 @@ impl CoderDb {
 pub struct Reader<'c, 'd> {
     tx: Transaction<'c>,
     dsn: &'d Dsn,
+    columns: &'c mut HashMap<&'static str, Columns>,
     /// `host:port/database`, for messages.
     pub place: String,
     /// The database server's clock at the start of the transaction.
@@ -148,7 +157,7 @@ pub struct Reader<'c, 'd> {
 }
 
 /// The columns of one table that this role can see.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Columns {
     /// The schema the table resolved to (via the search path, as Coder's queries resolve it).
     schema: String,
@@ -193,8 +202,18 @@ impl Reader<'_, '_> {
         DbError::Query(describe_pg_error(&e, self.dsn))
     }
 
-    /// Which columns of `table` exist; a missing table means this is not Coder's database.
+    /// Which columns of `table` exist (looked up once per connection); a missing table means
+    /// this is not Coder's database.
     pub fn columns(&mut self, table: &'static str) -> Result<Columns, DbError> {
+        if let Some(known) = self.columns.get(table) {
+            return Ok(known.clone());
+        }
+        let found = self.look_up_columns(table)?;
+        self.columns.insert(table, found.clone());
+        Ok(found)
+    }
+
+    fn look_up_columns(&mut self, table: &'static str) -> Result<Columns, DbError> {
         let found = self
             .tx
             .query_opt(

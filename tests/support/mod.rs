@@ -66,7 +66,9 @@ pub fn warning_codes(warnings: &serde_json::Value) -> Vec<String> {
 /// `healthcheck` with a hermetic environment: no inherited Coder settings, no env file, no
 /// discovery, no colour.
 pub fn healthcheck() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_healthcheck"));
+    let binary =
+        option_env!("CARGO_BIN_EXE_healthcheck").expect("set by cargo for integration tests");
+    let mut cmd = Command::new(binary);
     for (key, _) in std::env::vars() {
         if key.starts_with("CODER_") || key.starts_with("HEALTHCHECK_") || key.starts_with("PG") {
             cmd.env_remove(key);

@@ -207,6 +207,10 @@ pub fn probe_all(
                     }
                     Err(e) => out[i].error = Some(format!("probe stun: {e}")),
                 }
+                // Every request answered: no reason to sit out the rest of the turn.
+                if pending.iter().flatten().all(|p| p.done) {
+                    break;
+                }
             }
         }
     }

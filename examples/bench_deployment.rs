@@ -1,0 +1,146 @@
+//! The deployments `bench/run` measures, started from the same real and in-process peers the
+//! tests use (tests/support): `bench_deployment SCENARIO ENV_FILE` starts them, writes the
+//! healthcheck arguments and the hand-run commands' inputs to ENV_FILE (shell syntax), and serves
+//! until its standard input closes.
+//!
+//! Scenarios: `healthy` (all six sections: nginx in front of a Coder look-alike with the DERP
+//! relay, coturn, PostgreSQL with Coder's schema, a workspace proxy and a provisioner daemon),
+//! `silent` (every peer accepts and never answers), `derp-N` (a DERP map of N dead or silent
+//! nodes), `slow-db-MS` (PostgreSQL behind a relay that delays each answer by MS milliseconds).
+
+#[path = "../tests/support/mod.rs"]
+#[allow(dead_code, unused_imports)]
+mod support;
+
+use std::io::Read;
+use std::time::Duration;
+
+use support::coder_schema::{CoderDb, Generation, Seen};
+use support::coturn::{silent_udp, Coturn};
+use support::derp_relay::{DerpRelay, Mode};
+use support::http::{fixed_server, path_of, response, stall_server};
+use support::nginx::Nginx;
+use support::postgres::PgServer;
+use support::shell_quote;
+use support::ws_server::{Fault, WsServer, VERSION};
+
+const TOKEN: &str = "bench-owner-Token-1234";
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let (Some(scenario), Some(env_file)) = (args.get(1), args.get(2)) else {
+        eprintln!("usage: bench_deployment healthy|silent|derp-N|slow-db-MS ENV_FILE");
+        std::process::exit(2);
+    };
+    let mut vars: Vec<(&str, String)> = Vec::new();
+    let hc_args: Vec<String>;
+    let mut keep: Vec<Box<dyn std::any::Any>> = Vec::new();
+    if scenario == "healthy" {
+        let coder = WsServer::start(TOKEN, Fault::None);
+        let relay = DerpRelay::start(Mode::Normal);
+        let pass = "proxy_http_version 1.1; proxy_set_header Upgrade $http_upgrade; \
+                    proxy_set_header Connection \"upgrade\"; proxy_set_header Host $host;";
+        let nginx = Nginx::start(&format!(
+            "    location /derp {{ proxy_pass http://127.0.0.1:{}; {pass} }}\n    \
+             location / {{ proxy_pass http://127.0.0.1:{}; {pass} }}",
+            relay.port, coder.port
+        ));
+        let stun = Coturn::start();
+        let db = CoderDb::create("bench_healthy", Generation::Newest);
+        db.add_daemon("built-in", VERSION, "1.0", Seen::SecondsAgo(5));
+        let proxy = fixed_server(|head| match path_of(head) {
+            "/healthz-report" => response(
+                "200 OK",
+                &[("Content-Type", "application/json")],
+                r#"{"errors":[],"warnings":[]}"#,
+            ),
+            _ => response("404 Not Found", &[], "not found"),
+        });
+        db.add_proxy(
+            "eu",
+            &format!("http://127.0.0.1:{proxy}/"),
+            VERSION,
+            false,
+            5,
+        );
+        vars.push(("ACCESS_URL", nginx.url()));
+        vars.push(("DSN", db.dsn()));
+        hc_args = vec![
+            "--access-url".into(),
+            nginx.url(),
+            "--postgres-url".into(),
+            db.dsn(),
+            "--token".into(),
+            TOKEN.into(),
+            "--derp-server-stun-addresses".into(),
+            stun.addr(),
+        ];
+        keep.push(Box::new((coder, relay, nginx, stun, db)));
+    } else if scenario == "silent" {
+        let web = stall_server();
+        let db = stall_server();
+        hc_args = vec![
+            "--access-url".into(),
+            format!("http://127.0.0.1:{web}"),
+            "--postgres-url".into(),
+            format!("postgres://coder:pw@127.0.0.1:{db}/coder?sslmode=disable"),
+            "--token".into(),
+            TOKEN.into(),
+            "--derp-server-stun-addresses".into(),
+            format!("127.0.0.1:{}", silent_udp()),
+        ];
+    } else if let Some(count) = scenario.strip_prefix("derp-") {
+        let count: usize = count.parse().expect("derp-N: N is a number");
+        let silent = stall_server();
+        let dead = support::free_port();
+        // Alternate silent and refusing nodes, one region each.
+        let regions: Vec<String> = (0..count)
+            .map(|i| {
+                let port = if i % 2 == 0 { silent } else { dead };
+                format!(
+                    r#""{id}": {{"RegionID": {id}, "RegionCode": "r{id}", "RegionName": "Region {id}",
+                    "Nodes": [{{"Name": "{id}a", "RegionID": {id}, "HostName": "127.0.0.1",
+                    "DERPPort": {port}, "STUNPort": -1, "ForceHTTP": true}}]}}"#,
+                    id = i + 1
+                )
+            })
+            .collect();
+        let map = format!(r#"{{"Regions": {{{}}}}}"#, regions.join(","));
+        let path = format!("{env_file}.derp.json");
+        std::fs::write(&path, map).expect("write the DERP map");
+        hc_args = vec![
+            "--only".into(),
+            "derp".into(),
+            "--derp-server-enable=false".into(),
+            "--derp-config-path".into(),
+            path,
+        ];
+    } else if let Some(ms) = scenario.strip_prefix("slow-db-") {
+        let delay: u64 = ms.parse().expect("slow-db-MS: MS is a number");
+        let server = PgServer::shared();
+        let port = support::tcp::delaying_proxy(server.port, Duration::from_millis(delay));
+        let dsn = server
+            .dsn("sslmode=disable")
+            .replace(&format!(":{}/", server.port), &format!(":{port}/"));
+        hc_args = vec![
+            "--only".into(),
+            "database".into(),
+            "--postgres-url".into(),
+            dsn,
+        ];
+    } else {
+        eprintln!("bench_deployment: unknown scenario {scenario:?}");
+        std::process::exit(2);
+    }
+    let quoted: Vec<String> = hc_args.iter().map(|a| shell_quote(a)).collect();
+    let mut text = format!("HC_ARGS=({})\n", quoted.join(" "));
+    for (key, value) in vars {
+        text.push_str(&format!("{key}={}\n", shell_quote(&value)));
+    }
+    // Written whole, then renamed: the reader polls for the file.
+    let partial = format!("{env_file}.partial");
+    std::fs::write(&partial, text).expect("write the env file");
+    std::fs::rename(&partial, env_file).expect("publish the env file");
+    let _ = std::io::stdin().read_to_end(&mut Vec::new());
+    drop(keep);
+}
