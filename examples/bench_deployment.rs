@@ -9,7 +9,7 @@
 //! nodes), `slow-db-MS` (PostgreSQL behind a relay that delays each answer by MS milliseconds).
 
 #[path = "../tests/support/mod.rs"]
-#[allow(dead_code, unused_imports)]
+#[allow(unused_imports)]
 mod support;
 
 use std::io::Read;

@@ -45,27 +45,43 @@ pub trait SectionReport: Serialize + Default + Send + 'static {
     fn base_mut(&mut self) -> &mut BaseReport;
 }
 
-/// Every section report embeds its `BaseReport` as the field `base`.
-macro_rules! section_reports {
-    ($($report:ty),* $(,)?) => {$(
-        impl SectionReport for $report {
+/// Which field of `Report` holds which section: from this one list come each report type's
+/// `SectionReport` impl (it embeds its `BaseReport` as the field `base`) and `Report::base` /
+/// `Report::base_mut`.
+macro_rules! sections_in_report {
+    ($($id:ident => $field:ident: $report:ty),* $(,)?) => {
+        $(impl SectionReport for $report {
             fn base(&self) -> &BaseReport {
                 &self.base
             }
             fn base_mut(&mut self) -> &mut BaseReport {
                 &mut self.base
             }
+        })*
+
+        impl Report {
+            pub fn base(&self, id: SectionId) -> &BaseReport {
+                match id {
+                    $(SectionId::$id => &self.$field.base,)*
+                }
+            }
+
+            pub fn base_mut(&mut self, id: SectionId) -> &mut BaseReport {
+                match id {
+                    $(SectionId::$id => &mut self.$field.base,)*
+                }
+            }
         }
-    )*};
+    };
 }
 
-section_reports!(
-    AccessUrlReport,
-    WebsocketReport,
-    DatabaseReport,
-    DerpReport,
-    WorkspaceProxyReport,
-    ProvisionerDaemonsReport,
+sections_in_report!(
+    AccessUrl => access_url: AccessUrlReport,
+    Websocket => websocket: WebsocketReport,
+    Database => database: DatabaseReport,
+    Derp => derp: DerpReport,
+    WorkspaceProxy => workspace_proxy: WorkspaceProxyReport,
+    ProvisionerDaemons => provisioner_daemons: ProvisionerDaemonsReport,
 );
 
 /// The whole report, in the key order of Coder's `/api/v2/debug/health`.
@@ -88,28 +104,6 @@ pub struct Report {
 }
 
 impl Report {
-    pub fn base(&self, id: SectionId) -> &BaseReport {
-        match id {
-            SectionId::AccessUrl => &self.access_url.base,
-            SectionId::Websocket => &self.websocket.base,
-            SectionId::Database => &self.database.base,
-            SectionId::Derp => &self.derp.base,
-            SectionId::WorkspaceProxy => &self.workspace_proxy.base,
-            SectionId::ProvisionerDaemons => &self.provisioner_daemons.base,
-        }
-    }
-
-    pub fn base_mut(&mut self, id: SectionId) -> &mut BaseReport {
-        match id {
-            SectionId::AccessUrl => &mut self.access_url.base,
-            SectionId::Websocket => &mut self.websocket.base,
-            SectionId::Database => &mut self.database.base,
-            SectionId::Derp => &mut self.derp.base,
-            SectionId::WorkspaceProxy => &mut self.workspace_proxy.base,
-            SectionId::ProvisionerDaemons => &mut self.provisioner_daemons.base,
-        }
-    }
-
     /// Computes the top-level `healthy` and `severity` as Coder does: dismissal plays no part.
     pub fn compute_verdict(&mut self) {
         let bases: Vec<(SectionId, BaseReport)> = SectionId::ALL

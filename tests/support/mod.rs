@@ -66,8 +66,8 @@ pub fn warning_codes(warnings: &serde_json::Value) -> Vec<String> {
 /// `healthcheck` with a hermetic environment: no inherited Coder settings, no env file, no
 /// discovery, no colour.
 pub fn healthcheck() -> Command {
-    let binary =
-        option_env!("CARGO_BIN_EXE_healthcheck").expect("set by cargo for integration tests");
+    // Set by cargo for integration tests; the bench example shares this module without it.
+    let binary = option_env!("CARGO_BIN_EXE_healthcheck").unwrap_or("healthcheck");
     let mut cmd = Command::new(binary);
     for (key, _) in std::env::vars() {
         if key.starts_with("CODER_") || key.starts_with("HEALTHCHECK_") || key.starts_with("PG") {
