@@ -29,6 +29,9 @@ pub use deployment::Deployment;
 /// enforce the deadline themselves; this only catches a check that does not.
 pub const DEADLINE_GRACE: Duration = Duration::from_millis(500);
 
+/// Time a section keeps back from the run's deadline to assemble its report after probing.
+pub const REPORT_MARGIN: Duration = Duration::from_millis(100);
+
 /// Why a section that needs the database did not run.
 pub const NO_DATABASE: &str = "no database configured (set --postgres-url or \
                                CODER_PG_CONNECTION_URL; no built-in PostgreSQL was discovered)";

@@ -7,13 +7,10 @@ use crate::checks::deployment::BuildInfo;
 use crate::checks::versions::{
     go_quote, is_valid, parse_api_version, server_api_major, versions_match,
 };
-use crate::checks::Context;
+use crate::checks::{Context, REPORT_MARGIN};
 use crate::coder_db::{DaemonRow, Daemons};
 use crate::report::provisioner_daemons::{DaemonItem, ProvisionerDaemon, ProvisionerDaemonsReport};
 use crate::report::{Code, Message, Severity};
-
-/// Time kept back from the deadline to judge the daemons once the server's version is in.
-const JUDGE_MARGIN: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// What the daemons are compared with.
 #[derive(Clone, Debug)]
@@ -52,7 +49,7 @@ pub fn run(ctx: &Context) -> ProvisionerDaemonsReport {
         })
     });
     // The build info is fetched alongside; waiting for it costs nothing once the read is done.
-    let server = Server::of(&ctx.deployment.build_info(ctx.deadline.less(JUDGE_MARGIN)));
+    let server = Server::of(&ctx.deployment.build_info(ctx.deadline.less(REPORT_MARGIN)));
     report.view.server_version = server.version.clone();
     match read {
         // Coder's own wording, without a code.

@@ -6,12 +6,10 @@
 
 pub mod probe;
 
-use std::time::Duration;
-
 use time::OffsetDateTime;
 
 use crate::checks::versions::versions_match;
-use crate::checks::Context;
+use crate::checks::{Context, REPORT_MARGIN};
 use crate::coder_db::{ProxyRow, SiteConfigs};
 use crate::redact::redact_url;
 use crate::report::workspace_proxy::{
@@ -20,9 +18,6 @@ use crate::report::workspace_proxy::{
 use crate::report::{Code, Severity};
 use crate::settings::AccessUrl;
 use probe::{probe_all, Probe};
-
-/// Time kept back from the section deadline to assemble the report after probing.
-const REPORT_MARGIN: Duration = Duration::from_millis(100);
 
 /// Coder's severity rule over all regions (6.1 step 6).
 pub fn severity(total: usize, healthy: usize, warned: usize) -> Severity {

@@ -9,9 +9,7 @@ mod rollup;
 mod stun;
 mod transport;
 
-use std::time::Duration;
-
-use crate::checks::Context;
+use crate::checks::{Context, REPORT_MARGIN};
 use crate::report::derp::{DerpRegion, DerpReport, NodeReport, RegionReport};
 use crate::report::Code;
 use crate::settings::{AccessUrl, CheckSettings, DerpSettings};
@@ -31,9 +29,6 @@ impl From<&CheckSettings> for Options {
         }
     }
 }
-
-/// Time kept back from the section deadline to assemble the report.
-const REPORT_MARGIN: Duration = Duration::from_millis(100);
 
 pub fn run(options: &Options, ctx: &Context) -> DerpReport {
     let mut report = DerpReport::default();
