@@ -15,14 +15,12 @@ mod support;
 use std::io::Read;
 use std::time::Duration;
 
-use support::coder_schema::{CoderDb, Generation, Seen};
-use support::coturn::{silent_udp, Coturn};
-use support::derp_relay::{DerpRelay, Mode};
+use support::coturn::silent_udp;
+use support::deployment::Deployment;
 use support::http::{fixed_server, path_of, response, stall_server};
-use support::nginx::Nginx;
 use support::postgres::PgServer;
 use support::shell_quote;
-use support::ws_server::{Fault, WsServer, VERSION};
+use support::ws_server::VERSION;
 
 const TOKEN: &str = "bench-owner-Token-1234";
 
@@ -36,18 +34,8 @@ fn main() {
     let hc_args: Vec<String>;
     let mut keep: Vec<Box<dyn std::any::Any>> = Vec::new();
     if scenario == "healthy" {
-        let coder = WsServer::start(TOKEN, Fault::None);
-        let relay = DerpRelay::start(Mode::Normal);
-        let pass = "proxy_http_version 1.1; proxy_set_header Upgrade $http_upgrade; \
-                    proxy_set_header Connection \"upgrade\"; proxy_set_header Host $host;";
-        let nginx = Nginx::start(&format!(
-            "    location /derp {{ proxy_pass http://127.0.0.1:{}; {pass} }}\n    \
-             location / {{ proxy_pass http://127.0.0.1:{}; {pass} }}",
-            relay.port, coder.port
-        ));
-        let stun = Coturn::start();
-        let db = CoderDb::create("bench_healthy", Generation::Newest);
-        db.add_daemon("built-in", VERSION, "1.0", Seen::SecondsAgo(5));
+        let deployment = Deployment::start("bench_healthy", TOKEN);
+        let db = &deployment.db;
         let proxy = fixed_server(|head| match path_of(head) {
             "/healthz-report" => response(
                 "200 OK",
@@ -63,19 +51,10 @@ fn main() {
             false,
             5,
         );
-        vars.push(("ACCESS_URL", nginx.url()));
+        vars.push(("ACCESS_URL", deployment.nginx.url()));
         vars.push(("DSN", db.dsn()));
-        hc_args = vec![
-            "--access-url".into(),
-            nginx.url(),
-            "--postgres-url".into(),
-            db.dsn(),
-            "--token".into(),
-            TOKEN.into(),
-            "--derp-server-stun-addresses".into(),
-            stun.addr(),
-        ];
-        keep.push(Box::new((coder, relay, nginx, stun, db)));
+        hc_args = deployment.args();
+        keep.push(Box::new(deployment));
     } else if scenario == "silent" {
         let web = stall_server();
         let db = stall_server();

@@ -4,46 +4,18 @@
 
 mod support;
 
-use support::coder_schema::{CoderDb, Generation, Seen};
-use support::coturn::Coturn;
-use support::derp_relay::{DerpRelay, Mode};
-use support::nginx::Nginx;
+use support::deployment::Deployment;
 use support::postgres::PASSWORD;
 use support::report_schema::{health_report, mismatches};
-use support::ws_server::{Fault, WsServer, VERSION};
+use support::ws_server::VERSION;
 use support::{healthcheck, run, run_json};
 
 const TOKEN: &str = "e2e-owner-Token-5150";
 
-fn deployment(db_name: &str) -> (Nginx, Coturn, CoderDb) {
-    let coder = WsServer::start(TOKEN, Fault::None);
-    let relay = DerpRelay::start(Mode::Normal);
-    let pass = "proxy_http_version 1.1; proxy_set_header Upgrade $http_upgrade; \
-                proxy_set_header Connection \"upgrade\"; proxy_set_header Host $host;";
-    let nginx = Nginx::start(&format!(
-        "    location /derp {{ proxy_pass http://127.0.0.1:{}; {pass} }}\n    \
-         location / {{ proxy_pass http://127.0.0.1:{}; {pass} }}",
-        relay.port, coder.port
-    ));
-    let stun = Coturn::start();
-    let db = CoderDb::create(db_name, Generation::Newest);
-    db.add_daemon("built-in", VERSION, "1.0", Seen::SecondsAgo(5));
-    (nginx, stun, db)
-}
-
 #[test]
 fn a_healthy_deployment_passes_every_section() {
-    let (nginx, stun, db) = deployment("e2e_healthy");
-    let args = [
-        "--access-url".to_string(),
-        nginx.url(),
-        "--postgres-url".to_string(),
-        db.dsn(),
-        "--token".to_string(),
-        TOKEN.to_string(),
-        "--derp-server-stun-addresses".to_string(),
-        stun.addr(),
-    ];
+    let deployment = Deployment::start("e2e_healthy", TOKEN);
+    let args = deployment.args();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let out = run_json(&args);
     let json = out.json();
@@ -99,7 +71,7 @@ fn a_healthy_deployment_passes_every_section() {
 /// skipped runs (no `null` where they declare an array or a string).
 #[test]
 fn failing_and_skipped_reports_have_the_shape_coders_clients_declare() {
-    let (nginx, _stun, db) = deployment("e2e_shape");
+    let Deployment { nginx, db, .. } = Deployment::start("e2e_shape", TOKEN);
     let dead = support::free_port();
     let failing = run_json(&[
         "--access-url",

@@ -6,6 +6,7 @@
 pub mod certs;
 pub mod coder_schema;
 pub mod coturn;
+pub mod deployment;
 pub mod derp_relay;
 pub mod http;
 pub mod nginx;
