@@ -142,7 +142,7 @@ fn take_frame(buf: &mut Vec<u8>) -> Option<(u8, Vec<u8>)> {
 
 fn peek_head(stream: &TcpStream) -> Option<String> {
     let mut buf = [0u8; 4096];
-    for _ in 0..200 {
+    for _ in 0..1000 {
         let n = stream.peek(&mut buf).ok()?;
         let text = String::from_utf8_lossy(&buf[..n]).to_string();
         if let Some(end) = text.find("\r\n\r\n") {
@@ -151,7 +151,7 @@ fn peek_head(stream: &TcpStream) -> Option<String> {
         if n == 0 {
             return None;
         }
-        std::thread::sleep(Duration::from_millis(5));
+        std::thread::sleep(Duration::from_millis(1));
     }
     None
 }

@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
-use std::sync::mpsc::{Receiver, TryRecvError};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, TryRecvError};
 use std::time::{Duration, Instant};
 
 use stun_types::attribute::{AttributeType, ErrorCode, Software, XorMappedAddress};
@@ -104,8 +104,21 @@ pub fn probe_all(
         if now >= deadline {
             break;
         }
+        // With nothing in flight there is nothing to listen for: sleep until a lookup arrives
+        // rather than polling.
+        let mut block = pending.iter().all(|p| p.as_ref().is_none_or(|p| p.done));
         while lookups_open {
-            match arrivals.try_recv() {
+            let arrival = if std::mem::take(&mut block) {
+                arrivals
+                    .recv_timeout(deadline.saturating_duration_since(now))
+                    .map_err(|e| match e {
+                        RecvTimeoutError::Timeout => TryRecvError::Empty,
+                        RecvTimeoutError::Disconnected => TryRecvError::Disconnected,
+                    })
+            } else {
+                arrivals.try_recv()
+            };
+            match arrival {
                 Ok((i, target)) if i < count => {
                     arrived[i] = true;
                     match target {
