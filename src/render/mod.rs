@@ -109,11 +109,11 @@ pub fn findings(view: &SectionView<'_>) -> Vec<Finding> {
         });
     }
     if base.error.is_none() && base.severity == Severity::Error {
-        for problem in &view.problems {
+        for text in present::group_problems(&view.problems) {
             out.push(Finding {
                 status: Status::Error,
                 code: None,
-                text: problem.clone(),
+                text,
             });
         }
     }

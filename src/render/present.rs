@@ -8,6 +8,7 @@ use time::OffsetDateTime;
 
 use crate::duration::short;
 use crate::report::access_url::AccessUrlReport;
+use crate::report::certificates::CertificatesReport;
 use crate::report::database::{DatabaseReport, PINGS};
 use crate::report::derp::{node_label, DerpReport, NodeReport};
 use crate::report::provisioner_daemons::ProvisionerDaemonsReport;
@@ -29,9 +30,65 @@ pub trait Present {
     }
     /// Failures that Coder's report keeps below the section (a DERP node's errors, say) rather
     /// than in the section's `error`; the table shows them as the section's error rows.
-    fn problems(&self) -> Vec<String> {
+    fn problems(&self) -> Vec<Problem> {
         Vec::new()
     }
+}
+
+/// One failure below a section: whose it is and what happened, with the names in it that
+/// differ between otherwise identical failures (so N nodes failing alike make one row).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Problem {
+    /// Whose failure, e.g. `node 1a in region 1 (Frankfurt)`; may be empty.
+    pub label: String,
+    /// A short name for a merged row, e.g. `1a`.
+    pub name: String,
+    pub detail: String,
+    /// Host names inside `detail`.
+    pub subjects: Vec<String>,
+}
+
+impl Problem {
+    pub fn text(&self) -> String {
+        if self.label.is_empty() {
+            self.detail.clone()
+        } else {
+            format!("{}: {}", self.label, self.detail)
+        }
+    }
+
+    /// The detail with its subjects generalized: equal for failures that differ only in whom
+    /// they name.
+    pub fn shape(&self) -> String {
+        let subjects: Vec<&str> = self.subjects.iter().map(String::as_str).collect();
+        crate::text::generalize(&self.detail, &subjects)
+    }
+}
+
+/// Problems with the same shape merged into one line naming all of them.
+pub fn group_problems(problems: &[Problem]) -> Vec<String> {
+    let mut groups: Vec<(String, Vec<&Problem>)> = Vec::new();
+    for problem in problems {
+        let shape = problem.shape();
+        match groups.iter_mut().find(|(s, _)| *s == shape) {
+            Some((_, members)) => members.push(problem),
+            None => groups.push((shape, vec![problem])),
+        }
+    }
+    groups
+        .into_iter()
+        .map(|(shape, members)| {
+            if members.len() == 1 {
+                return members[0].text();
+            }
+            let names: Vec<String> = members.iter().map(|p| p.name.clone()).collect();
+            format!(
+                "{} nodes fail the same way ({}): {shape}",
+                members.len(),
+                shorten(&names)
+            )
+        })
+        .collect()
 }
 
 /// Read-only view of one section for renderers.
@@ -40,7 +97,7 @@ pub struct SectionView<'a> {
     pub base: &'a BaseReport,
     pub summary: String,
     pub details: Vec<String>,
-    pub problems: Vec<String>,
+    pub problems: Vec<Problem>,
 }
 
 /// Every section of the report, in run order, with its wording.
@@ -55,6 +112,7 @@ pub fn sections(report: &Report) -> Vec<SectionView<'_>> {
                 SectionId::Derp => &report.derp,
                 SectionId::WorkspaceProxy => &report.workspace_proxy,
                 SectionId::ProvisionerDaemons => &report.provisioner_daemons,
+                SectionId::Certificates => &report.certificates,
             };
             SectionView {
                 id,
@@ -80,7 +138,85 @@ impl Present for AccessUrlReport {
         line
     }
     fn details(&self) -> Vec<String> {
-        vec![format!("access URL: {}", self.access_url)]
+        let mut lines = vec![format!("access URL: {}", self.access_url)];
+        if let Some(local) = &self.local_listener {
+            let outcome = match &local.error {
+                Some(e) => format!("no answer: {e}"),
+                None => format!("answered HTTP {}", local.status_code),
+            };
+            let tls = if local.address.starts_with("https") {
+                " (TLS, certificate not verified: it is issued for the access URL's name)"
+            } else {
+                ""
+            };
+            lines.push(format!(
+                "coderd's own listener {}{tls}: {outcome}",
+                local.address
+            ));
+        }
+        lines
+    }
+}
+
+impl Present for CertificatesReport {
+    fn summary(&self) -> String {
+        let soonest = self.certificates.iter().min_by_key(|c| c.days_left);
+        let mut line = match soonest {
+            Some(c) => format!(
+                "{} certificate{} read; the first to expire: {} on {} ({} days left)",
+                self.certificates.len(),
+                if self.certificates.len() == 1 {
+                    ""
+                } else {
+                    "s"
+                },
+                c.endpoint,
+                c.not_after,
+                c.days_left
+            ),
+            None => "no certificate could be read".to_string(),
+        };
+        if !self.unread.is_empty() {
+            line.push_str(&format!(
+                "; {} endpoint{} not read (see {})",
+                self.unread.len(),
+                if self.unread.len() == 1 { "" } else { "s" },
+                if self.unread.len() == 1 {
+                    "its section"
+                } else {
+                    "their sections"
+                }
+            ));
+        }
+        line
+    }
+    fn details(&self) -> Vec<String> {
+        let mut lines = vec![format!(
+            "warning when a certificate expires within {} days",
+            self.warning_days
+        )];
+        for c in &self.certificates {
+            lines.push(format!(
+                "{} ({}): subject {}, issuer {}, valid {} to {} ({} days left)",
+                c.endpoint,
+                c.used_by.join(", "),
+                c.subject,
+                c.issuer,
+                c.not_before,
+                c.not_after,
+                c.days_left
+            ));
+        }
+        for u in &self.unread {
+            lines.push(format!(
+                "{} ({}): not read: {}",
+                u.endpoint,
+                u.used_by.join(", "),
+                u.error
+            ));
+        }
+        lines.extend(self.notes.iter().cloned());
+        lines
     }
 }
 
@@ -184,28 +320,49 @@ impl Present for DerpReport {
         parts.join(", ")
     }
     /// One line per failing region or node, naming it and saying why.
-    fn problems(&self) -> Vec<String> {
+    fn problems(&self) -> Vec<Problem> {
         let mut lines = Vec::new();
         for region in self.regions.values() {
             if let Some(e) = &region.error {
-                lines.push(format!(
-                    "region {} ({}): {e}",
-                    region.region.region_id,
-                    if region.region.region_name.is_empty() {
-                        &region.region.region_code
-                    } else {
-                        &region.region.region_name
-                    }
-                ));
+                lines.push(Problem {
+                    label: String::new(),
+                    name: region.region.region_id.to_string(),
+                    detail: format!(
+                        "region {} ({}): {e}",
+                        region.region.region_id,
+                        if region.region.region_name.is_empty() {
+                            &region.region.region_code
+                        } else {
+                            &region.region.region_name
+                        }
+                    ),
+                    subjects: Vec::new(),
+                });
             }
             for node in region
                 .node_reports
                 .iter()
                 .filter(|n| n.severity == Severity::Error)
             {
-                lines.push(node.error.clone().unwrap_or_else(|| {
-                    format!("{} failed", node_label(&node.node, &region.region))
-                }));
+                let label = node_label(&node.node, &region.region);
+                let detail = match &node.error {
+                    Some(e) => e
+                        .strip_prefix(&format!("{label}: "))
+                        .unwrap_or(e)
+                        .to_string(),
+                    None => "failed".to_string(),
+                };
+                let n = &node.node;
+                lines.push(Problem {
+                    label,
+                    name: n.name.clone(),
+                    detail,
+                    subjects: [&n.host_name, &n.ipv4, &n.ipv6, &n.name]
+                        .into_iter()
+                        .filter(|s| !s.is_empty())
+                        .cloned()
+                        .collect(),
+                });
             }
         }
         lines

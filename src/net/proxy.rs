@@ -1,0 +1,591 @@
+//! Proxies from the environment, as Go's `http.ProxyFromEnvironment` reads them (Coder's own
+//! clients use it): `HTTPS_PROXY` for https/wss, `HTTP_PROXY` for http/ws (the upper-case name
+//! when it is set, else the lower-case one), `NO_PROXY` for exceptions, loopback always direct,
+//! and `HTTP_PROXY` ignored when `REQUEST_METHOD` says we run as CGI. Pure rules; the settings
+//! read the variables and `net` uses the answer.
+
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+
+/// A forward proxy (only `http://` proxies: CONNECT for TLS and raw streams, absolute-form
+/// requests for plain HTTP).
+#[derive(Clone, PartialEq, Eq)]
+pub struct ProxyUrl {
+    /// Without brackets for IPv6.
+    pub host: String,
+    pub port: u16,
+    /// Percent-decoded.
+    pub username: String,
+    /// Percent-decoded; a secret.
+    pub password: Option<String>,
+    /// The variable it came from, e.g. `HTTPS_PROXY`.
+    pub source: &'static str,
+}
+
+impl std::fmt::Debug for ProxyUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.shown())
+    }
+}
+
+impl ProxyUrl {
+    /// For messages: `http://user:[REDACTED]@host:port`.
+    pub fn shown(&self) -> String {
+        let auth = match (&self.password, self.username.is_empty()) {
+            (Some(_), _) => format!("{}:{}@", self.username, crate::redact::REDACTED),
+            (None, false) => format!("{}@", self.username),
+            (None, true) => String::new(),
+        };
+        format!("http://{auth}{}", self.host_port())
+    }
+
+    pub fn host_port(&self) -> String {
+        if self.host.contains(':') {
+            format!("[{}]:{}", self.host, self.port)
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
+    }
+
+    /// The `Proxy-Authorization` value, when the proxy URL carries credentials.
+    pub fn authorization(&self) -> Option<String> {
+        if self.username.is_empty() && self.password.is_none() {
+            return None;
+        }
+        let pair = format!(
+            "{}:{}",
+            self.username,
+            self.password.as_deref().unwrap_or_default()
+        );
+        Some(format!("Basic {}", base64(pair.as_bytes())))
+    }
+}
+
+/// One `NO_PROXY` entry, as Go's httpproxy package classifies it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Matcher {
+    All,
+    Cidr(IpAddr, u8),
+    Ip(IpAddr, Option<u16>),
+    /// `suffix` starts with a dot; `exact` also matches the bare domain (`foo.com` does,
+    /// `.foo.com` does not).
+    Domain {
+        suffix: String,
+        port: Option<u16>,
+        exact: bool,
+    },
+}
+
+/// The proxy settings of one run.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ProxyConfig {
+    http: Option<ProxyUrl>,
+    https: Option<ProxyUrl>,
+    no_proxy: Vec<Matcher>,
+}
+
+/// How a request is sent.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Route<'a> {
+    Direct(Direct),
+    Proxy(&'a ProxyUrl),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Direct {
+    /// No proxy is configured for the scheme.
+    NoProxy,
+    /// Loopback (`localhost`, 127.0.0.0/8, ::1) never uses a proxy.
+    Loopback,
+    /// A `NO_PROXY` entry matches.
+    Excepted,
+}
+
+impl ProxyConfig {
+    /// Reads the variables through `var` (which treats empty values as unset, as Go does).
+    /// A value that is not a usable proxy URL is an error naming the variable: going direct
+    /// without a word would mislead a diagnosis.
+    pub fn from_env(var: &dyn Fn(&str) -> Option<String>) -> Result<ProxyConfig, String> {
+        let pick = |upper: &'static str, lower: &'static str| {
+            var(upper)
+                .map(|v| (upper, v))
+                .or_else(|| var(lower).map(|v| (lower, v)))
+        };
+        let parse = |found: Option<(&'static str, String)>| match found {
+            Some((name, value)) => parse_proxy(&value, name).map(Some),
+            None => Ok(None),
+        };
+        let cgi = var("REQUEST_METHOD").is_some();
+        let http = if cgi {
+            None
+        } else {
+            parse(pick("HTTP_PROXY", "http_proxy"))?
+        };
+        let https = parse(pick("HTTPS_PROXY", "https_proxy"))?;
+        let no_proxy = pick("NO_PROXY", "no_proxy")
+            .map(|(_, v)| parse_no_proxy(&v))
+            .unwrap_or_default();
+        Ok(ProxyConfig {
+            http,
+            https,
+            no_proxy,
+        })
+    }
+
+    pub fn is_configured(&self) -> bool {
+        self.http.is_some() || self.https.is_some()
+    }
+
+    /// The proxies' passwords, for the run's secrets.
+    pub fn passwords(&self) -> Vec<String> {
+        [&self.http, &self.https]
+            .into_iter()
+            .flatten()
+            .filter_map(|p| p.password.clone())
+            .collect()
+    }
+
+    /// The route for a URL: `https`/`wss` use HTTPS_PROXY, `http`/`ws` HTTP_PROXY.
+    pub fn route_for_url(&self, url: &url::Url) -> Route<'_> {
+        let secure = matches!(url.scheme(), "https" | "wss");
+        let host = match url.host() {
+            Some(url::Host::Ipv6(ip)) => ip.to_string(),
+            Some(host) => host.to_string(),
+            None => String::new(),
+        };
+        let port = url
+            .port_or_known_default()
+            .unwrap_or(if secure { 443 } else { 80 });
+        self.route(secure, &host, port)
+    }
+
+    /// The route to `host:port` for a TLS (`secure`) or plain connection.
+    pub fn route(&self, secure: bool, host: &str, port: u16) -> Route<'_> {
+        let proxy = if secure { &self.https } else { &self.http };
+        let Some(proxy) = proxy else {
+            return Route::Direct(Direct::NoProxy);
+        };
+        let host = host
+            .trim()
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .trim_end_matches('.')
+            .to_ascii_lowercase();
+        let ip = host.parse::<IpAddr>().ok();
+        if host == "localhost" || ip.is_some_and(|ip| ip.is_loopback()) {
+            return Route::Direct(Direct::Loopback);
+        }
+        if self
+            .no_proxy
+            .iter()
+            .any(|m| matches(m, &host, ip.as_ref(), port))
+        {
+            return Route::Direct(Direct::Excepted);
+        }
+        Route::Proxy(proxy)
+    }
+}
+
+/// Go's `parseProxy`: a value without a known scheme is read as `http://VALUE`.
+fn parse_proxy(value: &str, name: &'static str) -> Result<ProxyUrl, String> {
+    let value = value.trim();
+    let known = |u: &url::Url| matches!(u.scheme(), "http" | "https" | "socks5");
+    let parsed = match url::Url::parse(value) {
+        Ok(u) if known(&u) => u,
+        _ => url::Url::parse(&format!("http://{value}")).map_err(|e| {
+            format!(
+                "{name}: not a proxy URL ({e}): {}",
+                crate::redact::redact_url(value)
+            )
+        })?,
+    };
+    if parsed.scheme() != "http" {
+        return Err(format!(
+            "{name}: {}:// proxies are not supported (only http:// forward proxies)",
+            parsed.scheme()
+        ));
+    }
+    let host = match parsed.host() {
+        Some(url::Host::Ipv6(ip)) => ip.to_string(),
+        Some(host) => host.to_string(),
+        None => return Err(format!("{name}: the proxy URL has no host")),
+    };
+    Ok(ProxyUrl {
+        host,
+        port: parsed.port().unwrap_or(80),
+        username: percent_decode(parsed.username()),
+        password: parsed.password().map(percent_decode),
+        source: name,
+    })
+}
+
+/// Go's `NO_PROXY` grammar: `*`, CIDR, IP, IP:port, [IPv6]:port, domain, .domain, *.domain,
+/// each optionally with :port; commas between; case-insensitive.
+fn parse_no_proxy(list: &str) -> Vec<Matcher> {
+    let mut matchers = Vec::new();
+    for entry in list.split(',') {
+        let entry = entry.trim().to_ascii_lowercase();
+        if entry.is_empty() {
+            continue;
+        }
+        if entry == "*" {
+            return vec![Matcher::All];
+        }
+        if let Some(cidr) = parse_cidr(&entry) {
+            matchers.push(cidr);
+            continue;
+        }
+        let (host, port) = split_host_port(&entry);
+        let port = match port {
+            Some(p) => match p.parse::<u16>() {
+                Ok(p) => Some(p),
+                // Go keeps the entry, and a port that is not a number never matches.
+                Err(_) => continue,
+            },
+            None => None,
+        };
+        if host.is_empty() {
+            continue;
+        }
+        if let Ok(ip) = host.parse::<IpAddr>() {
+            matchers.push(Matcher::Ip(ip, port));
+            continue;
+        }
+        let host = host.strip_prefix('*').unwrap_or(host);
+        let (suffix, exact) = match host.strip_prefix('.') {
+            Some(_) => (host.to_string(), false),
+            None => (format!(".{host}"), true),
+        };
+        if suffix.len() > 1 {
+            matchers.push(Matcher::Domain {
+                suffix,
+                port,
+                exact,
+            });
+        }
+    }
+    matchers
+}
+
+/// `host:port`, `[v6]:port`, `[v6]`, or a bare host (an IPv6 literal has several colons).
+fn split_host_port(entry: &str) -> (&str, Option<&str>) {
+    if let Some(rest) = entry.strip_prefix('[') {
+        return match rest.split_once(']') {
+            Some((host, tail)) => (host, tail.strip_prefix(':')),
+            None => (entry, None),
+        };
+    }
+    match entry.split_once(':') {
+        Some((host, port)) if !port.contains(':') => (host, Some(port)),
+        _ => (entry, None),
+    }
+}
+
+fn parse_cidr(entry: &str) -> Option<Matcher> {
+    let (ip, bits) = entry.split_once('/')?;
+    let ip: IpAddr = ip.parse().ok()?;
+    let bits: u8 = bits.parse().ok()?;
+    let max = if ip.is_ipv4() { 32 } else { 128 };
+    (bits <= max).then_some(Matcher::Cidr(ip, bits))
+}
+
+fn matches(m: &Matcher, host: &str, ip: Option<&IpAddr>, port: u16) -> bool {
+    let port_ok = |want: &Option<u16>| want.is_none_or(|p| p == port);
+    match m {
+        Matcher::All => true,
+        Matcher::Cidr(net, bits) => ip.is_some_and(|ip| in_cidr(ip, net, *bits)),
+        Matcher::Ip(want, want_port) => ip == Some(want) && port_ok(want_port),
+        Matcher::Domain {
+            suffix,
+            port: want_port,
+            exact,
+        } => {
+            (host.ends_with(suffix.as_str()) || (*exact && host == &suffix[1..]))
+                && port_ok(want_port)
+        }
+    }
+}
+
+fn in_cidr(ip: &IpAddr, net: &IpAddr, bits: u8) -> bool {
+    let (a, b, width) = match (ip, net) {
+        (IpAddr::V4(a), IpAddr::V4(b)) => (u32::from(*a) as u128, u32::from(*b) as u128, 32),
+        (IpAddr::V6(a), IpAddr::V6(b)) => (u128::from(*a), u128::from(*b), 128),
+        _ => return false,
+    };
+    if bits == 0 {
+        return true;
+    }
+    let shift = width - bits as u32;
+    (a >> shift) == (b >> shift)
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn base64(input: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
+    for chunk in input.chunks(3) {
+        let n = (chunk[0] as u32) << 16
+            | (*chunk.get(1).unwrap_or(&0) as u32) << 8
+            | *chunk.get(2).unwrap_or(&0) as u32;
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// The ureq proxy for one request to `url` (noted in the route log), or `None` to go direct.
+pub fn ureq_proxy(config: &ProxyConfig, routes: &RouteLog, url: &str) -> Option<ureq::Proxy> {
+    let parsed = url::Url::parse(url).ok()?;
+    let route = config.route_for_url(&parsed);
+    routes.note(
+        config,
+        &format!("GET {}", crate::redact::redact_url(url)),
+        &route,
+    );
+    let Route::Proxy(p) = route else {
+        return None;
+    };
+    let auth = match &p.password {
+        Some(password) => format!("{}:{password}@", p.username),
+        None if !p.username.is_empty() => format!("{}:@", p.username),
+        None => String::new(),
+    };
+    ureq::Proxy::new(format!("http://{auth}{}", p.host_port())).ok()
+}
+
+/// `Proxy-Authorization` for a plain-http request sent to an authenticating proxy (ureq adds
+/// it only to CONNECT, which it uses for https).
+pub fn plain_http_authorization(config: &ProxyConfig, url: &str) -> Option<String> {
+    let parsed = url::Url::parse(url).ok()?;
+    if parsed.scheme() != "http" {
+        return None;
+    }
+    match config.route_for_url(&parsed) {
+        Route::Proxy(p) => p.authorization(),
+        Route::Direct(_) => None,
+    }
+}
+
+/// Which proxy each request used, for `--verbose` (proxy credentials redacted). Only written
+/// when a proxy is configured at all.
+#[derive(Clone, Debug, Default)]
+pub struct RouteLog(Arc<Mutex<Vec<String>>>);
+
+impl RouteLog {
+    pub fn note(&self, config: &ProxyConfig, what: &str, route: &Route<'_>) {
+        if !config.is_configured() {
+            return;
+        }
+        let line = match route {
+            Route::Proxy(p) => format!("{what}: via proxy {} ({})", p.shown(), p.source),
+            Route::Direct(Direct::NoProxy) => format!("{what}: direct (no proxy for the scheme)"),
+            Route::Direct(Direct::Loopback) => format!("{what}: direct (loopback)"),
+            Route::Direct(Direct::Excepted) => format!("{what}: direct (NO_PROXY)"),
+        };
+        if let Ok(mut lines) = self.0.lock() {
+            if !lines.contains(&line) {
+                lines.push(line);
+            }
+        }
+    }
+
+    pub fn lines(&self) -> Vec<String> {
+        self.0.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Result<ProxyConfig, String> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        ProxyConfig::from_env(&|k| map.get(k).filter(|v| !v.is_empty()).cloned())
+    }
+
+    fn via(c: &ProxyConfig, url: &str) -> Option<String> {
+        match c.route_for_url(&url::Url::parse(url).unwrap()) {
+            Route::Proxy(p) => Some(p.host_port()),
+            Route::Direct(_) => None,
+        }
+    }
+
+    #[test]
+    fn scheme_picks_the_variable() {
+        let c = config(&[
+            ("HTTP_PROXY", "http://plain:3128"),
+            ("HTTPS_PROXY", "secure:8080"),
+        ])
+        .unwrap();
+        assert_eq!(
+            via(&c, "http://coder.example.com"),
+            Some("plain:3128".into())
+        );
+        assert_eq!(
+            via(&c, "ws://coder.example.com/x"),
+            Some("plain:3128".into())
+        );
+        assert_eq!(
+            via(&c, "https://coder.example.com"),
+            Some("secure:8080".into())
+        );
+        assert_eq!(
+            via(&c, "wss://coder.example.com"),
+            Some("secure:8080".into())
+        );
+        // HTTPS requests never fall back to HTTP_PROXY.
+        let only_http = config(&[("HTTP_PROXY", "http://plain:3128")]).unwrap();
+        assert_eq!(via(&only_http, "https://coder.example.com"), None);
+    }
+
+    #[test]
+    fn upper_case_wins_and_empty_counts_as_unset() {
+        let c = config(&[
+            ("HTTPS_PROXY", "http://upper:1"),
+            ("https_proxy", "http://lower:2"),
+        ])
+        .unwrap();
+        assert_eq!(via(&c, "https://x.example"), Some("upper:1".into()));
+        let c = config(&[("HTTPS_PROXY", ""), ("https_proxy", "http://lower:2")]).unwrap();
+        assert_eq!(via(&c, "https://x.example"), Some("lower:2".into()));
+        let c = config(&[("https_proxy", "http://lower:2"), ("no_proxy", "x.example")]).unwrap();
+        assert_eq!(via(&c, "https://x.example"), None);
+    }
+
+    #[test]
+    fn cgi_ignores_http_proxy_only() {
+        let c = config(&[
+            ("REQUEST_METHOD", "GET"),
+            ("HTTP_PROXY", "http://plain:3128"),
+            ("HTTPS_PROXY", "http://secure:3128"),
+        ])
+        .unwrap();
+        assert_eq!(via(&c, "http://x.example"), None);
+        assert_eq!(via(&c, "https://x.example"), Some("secure:3128".into()));
+    }
+
+    #[test]
+    fn loopback_is_always_direct() {
+        let c = config(&[("HTTP_PROXY", "http://p:1"), ("HTTPS_PROXY", "http://p:1")]).unwrap();
+        for url in [
+            "http://localhost:3000",
+            "https://LOCALHOST",
+            "http://127.0.0.1",
+            "http://127.8.9.10:80",
+            "http://[::1]:3000",
+        ] {
+            assert_eq!(via(&c, url), None, "{url}");
+        }
+        assert_eq!(via(&c, "http://localhost.example"), Some("p:1".into()));
+    }
+
+    #[test]
+    fn no_proxy_grammar() {
+        let c = config(&[
+            ("HTTPS_PROXY", "http://p:1"),
+            (
+                "NO_PROXY",
+                " Corp.Example , .internal,*.wild.example, 10.0.0.0/8, 192.168.1.5, \
+                 [2001:db8::1]:8443, ported.example:8443, ::2",
+            ),
+        ])
+        .unwrap();
+        let direct = [
+            "https://corp.example",
+            "https://a.b.corp.example",
+            "https://x.internal",
+            "https://x.wild.example",
+            "https://10.1.2.3",
+            "https://192.168.1.5:9999",
+            "https://[2001:db8::1]:8443",
+            "https://ported.example:8443",
+            "https://[::2]",
+        ];
+        for url in direct {
+            assert_eq!(via(&c, url), None, "{url}");
+        }
+        let proxied = [
+            "https://notcorp.example",
+            "https://internal",
+            "https://wild.example",
+            "https://11.0.0.1",
+            "https://192.168.1.6",
+            "https://[2001:db8::1]",
+            "https://ported.example",
+        ];
+        for url in proxied {
+            assert_eq!(via(&c, url), Some("p:1".into()), "{url}");
+        }
+        let all = config(&[("HTTPS_PROXY", "http://p:1"), ("NO_PROXY", "a.example, *")]).unwrap();
+        assert_eq!(via(&all, "https://anything.example"), None);
+    }
+
+    #[test]
+    fn proxy_urls_and_credentials() {
+        let c = config(&[("HTTPS_PROXY", "http://us%40er:p%3Ass@proxy.corp:3128/")]).unwrap();
+        let Route::Proxy(p) = c.route(true, "coder.example.com", 443) else {
+            panic!("expected a proxy")
+        };
+        assert_eq!(p.username, "us@er");
+        assert_eq!(p.password.as_deref(), Some("p:ss"));
+        assert_eq!(p.shown(), "http://us@er:[REDACTED]@proxy.corp:3128");
+        assert_eq!(
+            p.authorization().unwrap(),
+            format!("Basic {}", base64(b"us@er:p:ss"))
+        );
+        assert_eq!(c.passwords(), ["p:ss"]);
+        let default_port = config(&[("HTTP_PROXY", "proxy.corp")]).unwrap();
+        assert_eq!(
+            via(&default_port, "http://x.example"),
+            Some("proxy.corp:80".into())
+        );
+        let ip = config(&[("HTTP_PROXY", "10.0.0.1:3128")]).unwrap();
+        assert_eq!(via(&ip, "http://x.example"), Some("10.0.0.1:3128".into()));
+        let err = config(&[("HTTPS_PROXY", "socks5://u:secretpw@s:1080")]).unwrap_err();
+        assert!(
+            err.starts_with("HTTPS_PROXY: socks5:// proxies are not supported"),
+            "{err}"
+        );
+        assert!(!err.contains("secretpw"));
+    }
+
+    #[test]
+    fn base64_matches_rfc4648() {
+        assert_eq!(base64(b""), "");
+        assert_eq!(base64(b"f"), "Zg==");
+        assert_eq!(base64(b"fo"), "Zm8=");
+        assert_eq!(base64(b"foo"), "Zm9v");
+        assert_eq!(base64(b"foobar"), "Zm9vYmFy");
+        assert_eq!(
+            base64(b"Aladdin:open sesame"),
+            "QWxhZGRpbjpvcGVuIHNlc2FtZQ=="
+        );
+    }
+}
