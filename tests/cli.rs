@@ -98,16 +98,29 @@ fn codes_lists_coders_twenty_and_our_four() {
             .unwrap()
             .to_string()
     };
-    assert!(docs("ETLS01").ends_with("README.md#etls01"), "{}", docs("ETLS01"));
+    assert!(
+        docs("ETLS01").ends_with("README.md#etls01"),
+        "{}",
+        docs("ETLS01")
+    );
     assert!(docs("ELST02").ends_with("README.md#elst02"));
     assert!(docs("EACS03").starts_with("https://coder.com/docs/"));
     let explained = cli(&["explain", "etls01"]);
     assert_eq!(explained.code, 0);
-    assert!(explained.stdout.starts_with("ETLS01: TLS certificate expires soon"), "{}", explained.stdout);
+    assert!(
+        explained
+            .stdout
+            .starts_with("ETLS01: TLS certificate expires soon"),
+        "{}",
+        explained.stdout
+    );
     assert!(explained.stdout.contains("Section:  certificates"));
     let man = cli(&["man"]);
     for code in ["ETLS01", "ETLS02", "ELST01", "ELST02"] {
-        assert!(man.stdout.contains(&format!("\\fB{code}\\fR")), "{code} not in the man page");
+        assert!(
+            man.stdout.contains(&format!("\\fB{code}\\fR")),
+            "{code} not in the man page"
+        );
     }
 }
 
