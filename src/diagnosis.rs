@@ -221,10 +221,9 @@ fn common_failure<'a>(
     let mut common: Option<String> = None;
     for (node, error) in nodes {
         let error = error?;
-        let text = generalize(
-            error,
-            &[&node.node.host_name, &node.node.ipv4, &node.node.name],
-        );
+        let subjects = node.node.subjects();
+        let subjects: Vec<&str> = subjects.iter().map(String::as_str).collect();
+        let text = generalize(error, &subjects);
         match &common {
             Some(c) if *c != text => return None,
             Some(_) => {}

@@ -357,11 +357,7 @@ impl Present for DerpReport {
                     label,
                     name: n.name.clone(),
                     detail,
-                    subjects: [&n.host_name, &n.ipv4, &n.ipv6, &n.name]
-                        .into_iter()
-                        .filter(|s| !s.is_empty())
-                        .cloned()
-                        .collect(),
+                    subjects: n.subjects(),
                 });
             }
         }
