@@ -269,8 +269,9 @@ fn tunnel(
     };
     match status {
         200..=299 => Ok(tcp),
-        407 => Err(DialError::Proxy(format!(
-            "proxy {shown} requires authentication (407){}",
+        // 407 is the standard answer; some proxies (tinyproxy) send 401.
+        401 | 407 => Err(DialError::Proxy(format!(
+            "proxy {shown} requires authentication ({status}){}",
             if proxy.authorization().is_some() {
                 ": it rejected the credentials in the proxy URL"
             } else {
