@@ -239,3 +239,69 @@ fn plain_http_everywhere_skips_the_section() {
         .contains("uses TLS"));
     assert_eq!(out.code, 0);
 }
+
+#[test]
+fn postgresql_over_tls_has_its_certificate_read_after_the_sslrequest() {
+    let pg = support::postgres::PgServer::shared_tls();
+    let dsn = pg.dsn_for(
+        support::postgres::USER,
+        support::postgres::PASSWORD,
+        "coder",
+        "sslmode=require",
+    );
+    let out = run_json(&["--only", "database,certificates", "--postgres-url", &dsn]);
+    let json = out.json();
+    let section = &json["certificates"];
+    let cert = &section["certificates"][0];
+    assert_eq!(
+        cert["endpoint"],
+        format!("127.0.0.1:{}", pg.port),
+        "{section:#}"
+    );
+    assert_eq!(cert["used_by"], serde_json::json!(["PostgreSQL"]));
+    assert_eq!(cert["subject"], "CN=localhost");
+    assert_eq!(section["warnings"], serde_json::json!([]));
+    assert!(!out.all().contains(support::postgres::PASSWORD));
+
+    // sslmode=prefer against a server without TLS: nothing uses TLS, nothing to judge.
+    let plain = support::postgres::PgServer::shared();
+    let dsn = plain.dsn_for(
+        support::postgres::USER,
+        support::postgres::PASSWORD,
+        "coder",
+        "sslmode=prefer",
+    );
+    let json = run_json(&["--only", "certificates", "--postgres-url", &dsn]).json();
+    assert_eq!(
+        json["certificates"]["skipped"], true,
+        "{:#}",
+        json["certificates"]
+    );
+}
+
+#[test]
+fn workspace_proxies_have_their_certificates_read() {
+    use support::coder_schema::{CoderDb, Generation};
+    let (_nginx, url, ca) = access_url_with(Duration::days(-30), Duration::days(3));
+    let db = CoderDb::create("certs_proxies", Generation::Newest);
+    db.add_proxy("eu", &format!("{url}/"), "v2.18.1", false, 5);
+    let out = run_json(&[
+        "--only",
+        "certificates",
+        "--postgres-url",
+        &db.dsn(),
+        "--ca-cert",
+        &ca,
+    ]);
+    let json = out.json();
+    let section = &json["certificates"];
+    assert_eq!(
+        warning_codes(&section["warnings"]),
+        ["ETLS01"],
+        "{section:#}"
+    );
+    assert_eq!(
+        section["certificates"][0]["used_by"],
+        serde_json::json!(["workspace proxy eu"])
+    );
+}
