@@ -192,6 +192,13 @@ fn parse_proxy(value: &str, name: &'static str) -> Result<ProxyUrl, String> {
     let known = |u: &url::Url| matches!(u.scheme(), "http" | "https" | "socks5");
     let parsed = match url::Url::parse(value) {
         Ok(u) if known(&u) => u,
+        // Go would prepend http:// here too and get a nonsense host; name the scheme instead.
+        _ if value.contains("://") => {
+            let scheme = value.split("://").next().unwrap_or_default();
+            return Err(format!(
+                "{name}: {scheme}:// proxies are not supported (only http:// forward proxies)"
+            ));
+        }
         _ => url::Url::parse(&format!("http://{value}")).map_err(|e| {
             format!(
                 "{name}: not a proxy URL ({e}): {}",
