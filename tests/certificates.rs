@@ -305,3 +305,29 @@ fn workspace_proxies_have_their_certificates_read() {
         serde_json::json!(["workspace proxy eu"])
     );
 }
+
+#[test]
+fn a_hung_tls_endpoint_costs_one_timeout() {
+    let port = support::http::stall_server();
+    let url = format!("https://127.0.0.1:{port}");
+    let out = run_json(&[
+        "--access-url",
+        &url,
+        "--derp-server-stun-addresses",
+        "disable",
+        "--timeout",
+        "1s",
+    ]);
+    let json = out.json();
+    let unread = &json["certificates"]["unread"][0];
+    assert_eq!(unread["endpoint"], format!("127.0.0.1:{port}"), "{json:#}");
+    assert!(
+        unread["error"].as_str().unwrap().contains("timed out"),
+        "{unread}"
+    );
+    assert!(
+        out.elapsed < std::time::Duration::from_millis(1_900),
+        "took {:?}",
+        out.elapsed
+    );
+}
