@@ -3,6 +3,7 @@
 pub mod explain;
 pub mod json;
 pub mod present;
+pub mod problems;
 pub mod table;
 
 pub use present::SectionView;
@@ -109,7 +110,7 @@ pub fn findings(view: &SectionView<'_>) -> Vec<Finding> {
         });
     }
     if base.error.is_none() && base.severity == Severity::Error {
-        for text in present::group_problems(&view.problems) {
+        for text in problems::group_problems(&view.problems) {
             out.push(Finding {
                 status: Status::Error,
                 code: None,

@@ -17,6 +17,8 @@ use crate::report::workspace_proxy::{WorkspaceProxy, WorkspaceProxyReport, PRIMA
 use crate::report::{BaseReport, Report, SectionId, Severity};
 use crate::text::snippet;
 
+pub use super::problems::Problem;
+
 /// Names listed in one table line before "and N more".
 const NAMES_IN_SUMMARY: usize = 5;
 
@@ -33,62 +35,6 @@ pub trait Present {
     fn problems(&self) -> Vec<Problem> {
         Vec::new()
     }
-}
-
-/// One failure below a section: whose it is and what happened, with the names in it that
-/// differ between otherwise identical failures (so N nodes failing alike make one row).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Problem {
-    /// Whose failure, e.g. `node 1a in region 1 (Frankfurt)`; may be empty.
-    pub label: String,
-    /// A short name for a merged row, e.g. `1a`.
-    pub name: String,
-    pub detail: String,
-    /// Host names inside `detail`.
-    pub subjects: Vec<String>,
-}
-
-impl Problem {
-    pub fn text(&self) -> String {
-        if self.label.is_empty() {
-            self.detail.clone()
-        } else {
-            format!("{}: {}", self.label, self.detail)
-        }
-    }
-
-    /// The detail with its subjects generalized: equal for failures that differ only in whom
-    /// they name.
-    pub fn shape(&self) -> String {
-        let subjects: Vec<&str> = self.subjects.iter().map(String::as_str).collect();
-        crate::text::generalize(&self.detail, &subjects)
-    }
-}
-
-/// Problems with the same shape merged into one line naming all of them.
-pub fn group_problems(problems: &[Problem]) -> Vec<String> {
-    let mut groups: Vec<(String, Vec<&Problem>)> = Vec::new();
-    for problem in problems {
-        let shape = problem.shape();
-        match groups.iter_mut().find(|(s, _)| *s == shape) {
-            Some((_, members)) => members.push(problem),
-            None => groups.push((shape, vec![problem])),
-        }
-    }
-    groups
-        .into_iter()
-        .map(|(shape, members)| {
-            if members.len() == 1 {
-                return members[0].text();
-            }
-            let names: Vec<String> = members.iter().map(|p| p.name.clone()).collect();
-            format!(
-                "{} nodes fail the same way ({}): {shape}",
-                members.len(),
-                shorten(&names)
-            )
-        })
-        .collect()
 }
 
 /// Read-only view of one section for renderers.
@@ -559,7 +505,7 @@ impl Present for ProvisionerDaemonsReport {
     }
 }
 
-fn shorten(names: &[String]) -> String {
+pub(super) fn shorten(names: &[String]) -> String {
     if names.len() <= NAMES_IN_SUMMARY {
         names.join(", ")
     } else {
