@@ -107,16 +107,44 @@ fn coderd_down(report: &Report) -> Option<Diagnosis> {
     if explains.is_empty() && sections.is_empty() {
         return None;
     }
+    let follow = failures_named(&explains, &sections);
     sections.insert(0, SectionId::AccessUrl.cli_name());
     Some(Diagnosis {
         code: Some(Code::Elst02),
-        message: "coderd itself does not answer on its own listener: start or fix the coder \
-                  service first; the access URL, WebSocket and embedded relay failures follow \
-                  from it"
-            .to_string(),
+        message: format!(
+            "coderd itself does not answer on its own listener: start or fix the coder service \
+             first; {follow} follow from it"
+        ),
         explains,
         sections,
     })
+}
+
+/// "the access URL, WebSocket and embedded relay failures", naming only those that failed.
+fn failures_named(codes: &[Code], sections: &[&str]) -> String {
+    let mut names = Vec::new();
+    if codes
+        .iter()
+        .any(|c| matches!(c, Code::Eacs03 | Code::Eacs04))
+    {
+        names.push("the access URL");
+    }
+    if sections.contains(&SectionId::Websocket.cli_name()) {
+        names.push("WebSocket");
+    }
+    if sections.contains(&SectionId::Derp.cli_name()) {
+        names.push("embedded relay");
+    }
+    let list = match names.as_slice() {
+        [] => String::new(),
+        [one] => one.to_string(),
+        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
+    };
+    format!(
+        "the {} failure{}",
+        list.trim_start_matches("the "),
+        if names.len() == 1 { "" } else { "s" }
+    )
 }
 
 fn broken_path(report: &Report) -> Option<Diagnosis> {

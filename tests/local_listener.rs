@@ -98,6 +98,15 @@ fn coderd_not_answering_on_its_listener_is_elst02_an_error_outside_coders_verdic
     assert_eq!(json["healthy"], true);
     assert_eq!(json["severity"], "ok");
     assert_eq!(out.code, 1);
+
+    let mut cmd = healthcheck();
+    cmd.args(["run", "--only", "access-url"])
+        .env("CODER_ACCESS_URL", format!("http://127.0.0.1:{coderd}"))
+        .env("CODER_HTTP_ADDRESS", format!("127.0.0.1:{dead}"));
+    let table = run(cmd);
+    let row = table.stdout.lines().find(|l| l.contains("ELST02")).unwrap();
+    assert!(row.contains("ERROR"), "{}", table.stdout);
+    assert!(table.stdout.contains("UNHEALTHY"), "{}", table.stdout);
 }
 
 #[test]

@@ -206,3 +206,15 @@ fn at_most_a_few_lines() {
     assert_eq!(diagnose(&r).len(), 2);
     assert!(RULES.len() > MAX_DIAGNOSES);
 }
+
+#[test]
+fn failures_are_named_as_they_happened() {
+    assert_eq!(
+        failures_named(&[Code::Eacs03], &[]),
+        "the access URL failure"
+    );
+    assert_eq!(
+        failures_named(&[Code::Eacs04, Code::Ews01], &["websocket", "derp"]),
+        "the access URL, WebSocket and embedded relay failures"
+    );
+}

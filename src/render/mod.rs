@@ -90,7 +90,8 @@ pub struct Finding {
 }
 
 /// The findings of one section, derived from its report. A warning entry whose code is an
-/// error by nature (EPD01, EUNKNOWN) in a section at severity error is shown as an error.
+/// error by nature (EPD01, EUNKNOWN, ELST02, ETLS02) in a section at severity error is shown as
+/// an error.
 pub fn findings(view: &SectionView<'_>) -> Vec<Finding> {
     let (base, summary) = (view.base, view.summary.as_str());
     if base.skipped {
@@ -120,7 +121,6 @@ pub fn findings(view: &SectionView<'_>) -> Vec<Finding> {
     }
     for warning in &base.warnings {
         let status = if base.severity == Severity::Error
-            && base.error.is_none()
             && warning.code.info().severity == Severity::Error
         {
             Status::Error
