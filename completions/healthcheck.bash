@@ -239,7 +239,7 @@ _healthcheck() {
             return 0
             ;;
         healthcheck__subcmd__run)
-            opts="-v -h --only --skip --dismiss --ca-cert --json --fail-on --color --verbose --access-url --postgres-url --token --derp-server-enable --derp-server-stun-addresses --derp-config-path --derp-config-url --block-direct-connections --health-check-threshold-database --timeout --docs-url --env-file --help"
+            opts="-v -h --only --skip --dismiss --ca-cert --json --fail-on --color --verbose --cert-expiry-warning --access-url --postgres-url --token --derp-server-enable --derp-server-stun-addresses --derp-config-path --derp-config-url --block-direct-connections --health-check-threshold-database --http-address --tls-address --timeout --docs-url --env-file --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -267,6 +267,10 @@ _healthcheck() {
                     ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --cert-expiry-warning)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --access-url)
@@ -302,6 +306,14 @@ _healthcheck() {
                     return 0
                     ;;
                 --health-check-threshold-database)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --http-address)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tls-address)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

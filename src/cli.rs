@@ -113,6 +113,22 @@ pub struct RunArgs {
     )]
     pub health_check_threshold_database: Duration,
 
+    /// coderd's own HTTP listener (as in Coder's config, e.g. 0.0.0.0:3000): the Access URL
+    /// section also asks it for /healthz, to tell a down coderd from a broken path to it
+    #[arg(long, value_name = "HOST:PORT")]
+    pub http_address: Option<String>,
+
+    /// coderd's own TLS listener (e.g. 0.0.0.0:3443); when set, probed instead of
+    /// --http-address, which only redirects once TLS is on (the certificate is not verified:
+    /// it is issued for the access URL's name)
+    #[arg(long, value_name = "HOST:PORT")]
+    pub tls_address: Option<String>,
+
+    /// A TLS certificate expiring within this is a warning (ETLS01); Go durations, plus days
+    /// (14d)
+    #[arg(long, value_name = "DUR", value_parser = parse_cert_warning)]
+    pub cert_expiry_warning: Duration,
+
     /// Run only these sections (comma separated)
     #[arg(
         long,
@@ -179,6 +195,11 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     crate::duration::parse(s)
 }
 
+/// `--cert-expiry-warning` also takes days (`14d`), which Go durations do not have.
+pub fn parse_cert_warning(s: &str) -> Result<Duration, String> {
+    crate::duration::parse_with_days(s)
+}
+
 /// Which environment variable stands in for which flag (flag > environment > env file).
 /// `--help` names them from here, and settings resolution reads them from here.
 pub const ENV_VARS: &[(&str, &str)] = &[
@@ -197,6 +218,8 @@ pub const ENV_VARS: &[(&str, &str)] = &[
         "health_check_threshold_database",
         "CODER_HEALTH_CHECK_THRESHOLD_DATABASE",
     ),
+    ("http_address", "CODER_HTTP_ADDRESS"),
+    ("tls_address", "CODER_TLS_ADDRESS"),
     ("timeout", "HEALTHCHECK_TIMEOUT"),
     ("docs_url", "CODER_DOCS_URL"),
     ("env_file", "HEALTHCHECK_ENV_FILE"),
@@ -244,6 +267,10 @@ pub fn command() -> clap::Command {
                 })
                 .mut_arg("health_check_threshold_database", |a| {
                     a.default_value(go_string(defaults::DB_THRESHOLD))
+                        .required(false)
+                })
+                .mut_arg("cert_expiry_warning", |a| {
+                    a.default_value(defaults::CERT_EXPIRY_WARNING_TEXT)
                         .required(false)
                 })
                 .mut_arg("timeout", |a| {

@@ -12,6 +12,17 @@ pub struct CodeInfo {
     pub title: &'static str,
     pub problem: &'static str,
     pub solution: &'static str,
+    /// Where the code is documented.
+    pub docs: Docs,
+}
+
+/// Which documentation a code's link points at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Docs {
+    /// Coder's health-check page, under `--docs-url`.
+    Coder,
+    /// Our own README, for codes beyond Coder's.
+    Ours,
 }
 
 impl Code {
@@ -22,8 +33,16 @@ impl Code {
             .expect("every code has a catalogue entry (checked by a test)")
     }
 
-    /// `{base}/admin/monitoring/health-check#{code in lower case}`, as Coder links its codes.
+    /// Coder's codes: `{base}/admin/monitoring/health-check#{code in lower case}`, as Coder
+    /// links them. Ours: the code's section of our README (`base` plays no part).
     pub fn docs_url(self, base: &str) -> String {
+        if self.info().docs == Docs::Ours {
+            return format!(
+                "{}#{}",
+                crate::defaults::OWN_DOCS_URL,
+                self.as_str().to_ascii_lowercase()
+            );
+        }
         let base = if base.trim().is_empty() {
             crate::defaults::DOCS_URL
         } else {
@@ -46,6 +65,7 @@ pub static CATALOGUE: &[CodeInfo] = &[
                   browsers; without it, workspaces cannot reach the server.",
         solution: "Set --access-url (CODER_ACCESS_URL) to the external URL users and workspaces use \
                    to reach Coder, for example https://coder.example.com, and restart the server.",
+        docs: Docs::Coder,
     },
     CodeInfo {
         code: Code::Eacs02,
@@ -56,6 +76,7 @@ pub static CATALOGUE: &[CodeInfo] = &[
                   /healthz endpoint cannot be derived from it.",
         solution: "Correct --access-url (CODER_ACCESS_URL): it needs an http:// or https:// scheme \
                    and a host name, for example https://coder.example.com.",
+        docs: Docs::Coder,
     },
     CodeInfo {
         code: Code::Eacs03,
@@ -67,6 +88,7 @@ pub static CATALOGUE: &[CodeInfo] = &[
         solution: "Check that Coder is running and that the access URL resolves and is reachable \
                    from here (DNS, firewall, load balancer), and that its TLS certificate is valid \
                    for the host and trusted. Coder's server logs may say more.",
+        docs: Docs::Coder,
     },
     CodeInfo {
         code: Code::Eacs04,
@@ -79,6 +101,7 @@ pub static CATALOGUE: &[CodeInfo] = &[
         solution: "Check the reverse proxy or load balancer that serves the access URL: it must \
                    forward requests to a running Coder server and must not require a login for \
                    /healthz. Coder's server logs may say more.",
+        docs: Docs::Coder,
     },
     CodeInfo {
         code: Code::Ews01,
@@ -91,6 +114,7 @@ pub static CATALOGUE: &[CodeInfo] = &[
                    Connection headers (in nginx: proxy_http_version 1.1 and the two \
                    proxy_set_header lines). A 401 or 403 means the session token is missing, \
                    expired or not an owner's.",
+        docs: Docs::Coder,
     },
     CodeInfo {
         code: Code::Ews02,
@@ -101,6 +125,7 @@ pub static CATALOGUE: &[CodeInfo] = &[
                   came back: something closed or stalled the connection.",
         solution: "Check proxies and load balancers between here and Coder for idle or read \
                    timeouts and buffering that cut WebSocket connections short.",
+        docs: Docs::Coder,
     },
     CodeInfo {
         code: Code::Ews03,
@@ -112,6 +137,7 @@ pub static CATALOGUE: &[CodeInfo] = &[
                   is not Coder.",
         solution: "Check what sits between here and Coder: the access URL must reach Coder through \
                    proxies that pass WebSocket frames unchanged.",
+        docs: Docs::Coder,
     },
     CodeInfo {
         code: Code::Edb01,
@@ -123,6 +149,7 @@ pub static CATALOGUE: &[CodeInfo] = &[
         solution: "Check that PostgreSQL is running and reachable from the Coder host, and that the \
                    connection URL (CODER_PG_CONNECTION_URL) has the right host, port, user, password \
                    and sslmode.",
+        docs: Docs::Coder,
     },
     CodeInfo {
         code: Code::Edb02,
@@ -134,6 +161,7 @@ pub static CATALOGUE: &[CodeInfo] = &[
         solution: "Check the database's load and resources and the network between Coder and \
                    PostgreSQL (same region or zone). If the latency is expected, raise \
                    --health-check-threshold-database (CODER_HEALTH_CHECK_THRESHOLD_DATABASE).",
+        docs: Docs::Coder,
     },
     CodeInfo {
         code: Code::Ederp01,
@@ -144,6 +172,7 @@ pub static CATALOGUE: &[CodeInfo] = &[
                   DERP over WebSocket, which is slower.",
         solution: "Let the load balancer or proxy in front of the relay pass \"Upgrade: DERP\" \
                    (for example, pass the client's Upgrade header instead of a fixed value).",
+        docs: Docs::Coder,
     },
     CodeInfo {
         code: Code::Ederp02,
@@ -154,6 +183,7 @@ pub static CATALOGUE: &[CodeInfo] = &[
                   works, but connections through it may be degraded.",
         solution: "Look at the failing node named in the finding: is its relay running, reachable \
                    and answering STUN where STUN is enabled?",
+        docs: Docs::Coder,
     },
     CodeInfo {
         code: Code::Estun01,
@@ -164,6 +194,7 @@ pub static CATALOGUE: &[CodeInfo] = &[
                   find direct connections and all traffic goes through DERP relays.",
         solution: "Allow outbound UDP to the STUN servers (--derp-server-stun-addresses), or point \
                    Coder at STUN servers that are reachable from the network.",
+        docs: Docs::Coder,
     },
     CodeInfo {
         code: Code::Estun02,
@@ -175,6 +206,7 @@ pub static CATALOGUE: &[CodeInfo] = &[
         solution: "Direct connections may fail and traffic will use DERP relays. If direct \
                    connections matter, use a NAT with endpoint-independent mapping or give the \
                    host a public address.",
+        docs: Docs::Coder,
     },
     CodeInfo {
         code: Code::Ewp01,
@@ -184,6 +216,7 @@ pub static CATALOGUE: &[CodeInfo] = &[
         problem: "The health of the workspace proxies could not be refreshed as a whole.",
         solution: "Check that the proxies' URLs are reachable from here and look at the detail in \
                    the finding; Coder's server logs may say more.",
+        docs: Docs::Coder,
     },
     CodeInfo {
         code: Code::Ewp02,
@@ -193,6 +226,7 @@ pub static CATALOGUE: &[CodeInfo] = &[
         problem: "The list of workspace proxies could not be read from Coder's database.",
         solution: "Check the database connection and that the DSN points at Coder's database with \
                    read access to its tables.",
+        docs: Docs::Coder,
     },
     CodeInfo {
         code: Code::Ewp04,
@@ -202,6 +236,7 @@ pub static CATALOGUE: &[CodeInfo] = &[
         problem: "At least one workspace proxy is unreachable or reports errors or warnings.",
         solution: "Check the named proxies: that they run, that their URL is reachable, and what \
                    their own health report (/healthz-report) says.",
+        docs: Docs::Coder,
     },
     CodeInfo {
         code: Code::Epd01,
@@ -213,6 +248,7 @@ pub static CATALOGUE: &[CodeInfo] = &[
         solution: "Start provisioner daemons, or keep the built-in ones enabled \
                    (CODER_PROVISIONER_DAEMONS greater than 0), and check that external daemons \
                    can reach Coder.",
+        docs: Docs::Coder,
     },
     CodeInfo {
         code: Code::Epd02,
@@ -222,6 +258,7 @@ pub static CATALOGUE: &[CodeInfo] = &[
         problem: "A provisioner daemon runs a different major or minor version than the Coder \
                   server. Builds may fail or behave differently.",
         solution: "Upgrade or downgrade the named daemons to the server's version.",
+        docs: Docs::Coder,
     },
     CodeInfo {
         code: Code::Epd03,
@@ -231,6 +268,7 @@ pub static CATALOGUE: &[CodeInfo] = &[
         problem: "A provisioner daemon speaks an older major version of the provisioner API than \
                   the server's current one; support for it may be removed.",
         solution: "Upgrade the named daemons to the server's version.",
+        docs: Docs::Coder,
     },
     CodeInfo {
         code: Code::Eunknown,
@@ -241,6 +279,57 @@ pub static CATALOGUE: &[CodeInfo] = &[
                   deadline, or found data it could not interpret.",
         solution: "Read the message of the finding. If it is a crash of healthcheck itself, \
                    please report it with the output of --verbose.",
+        docs: Docs::Coder,
+    },
+    CodeInfo {
+        code: Code::Etls01,
+        section: Some("certificates"),
+        severity: Severity::Warning,
+        title: "TLS certificate expires soon",
+        problem: "A TLS certificate of an endpoint Coder depends on (the access URL, a DERP relay, a \
+                  workspace proxy or PostgreSQL) expires within the warning period \
+                  (--cert-expiry-warning, 14 days by default). When it expires, browsers, agents \
+                  and the CLI will refuse to connect.",
+        solution: "Renew the certificate named in the finding and reload the server that presents \
+                   it; if renewal is automatic (ACME, cert-manager), check why it has not run.",
+        docs: Docs::Ours,
+    },
+    CodeInfo {
+        code: Code::Etls02,
+        section: Some("certificates"),
+        severity: Severity::Error,
+        title: "TLS certificate expired or not yet valid",
+        problem: "A TLS certificate of an endpoint Coder depends on has expired, or its validity \
+                  has not started yet. Clients that verify certificates refuse to connect.",
+        solution: "Renew the certificate named in the finding and reload the server that presents \
+                   it. A certificate that is not yet valid usually means a wrong clock, here or \
+                   where it was issued: check NTP.",
+        docs: Docs::Ours,
+    },
+    CodeInfo {
+        code: Code::Elst01,
+        section: Some("access-url"),
+        severity: Severity::Warning,
+        title: "Coder answers locally, but not at the access URL",
+        problem: "coderd answers /healthz on its own listener (CODER_HTTP_ADDRESS or \
+                  CODER_TLS_ADDRESS), but the access URL fails: the fault is between the two, in \
+                  DNS, a load balancer, a reverse proxy or a firewall.",
+        solution: "Follow the path from the access URL to coderd: does the name resolve to the load \
+                   balancer, does the reverse proxy forward to the address coderd listens on, does \
+                   a firewall drop the traffic? The proxy's own logs usually say.",
+        docs: Docs::Ours,
+    },
+    CodeInfo {
+        code: Code::Elst02,
+        section: Some("access-url"),
+        severity: Severity::Error,
+        title: "Coder does not answer on its own listener",
+        problem: "Nothing answered /healthz as coderd on the address its configuration names \
+                  (CODER_HTTP_ADDRESS or CODER_TLS_ADDRESS): the server is down, still starting, \
+                  or listening somewhere else.",
+        solution: "Check the coder service (systemctl status coder, journalctl -u coder) and that \
+                   CODER_HTTP_ADDRESS / CODER_TLS_ADDRESS match where it listens.",
+        docs: Docs::Ours,
     },
 ];
 
@@ -265,6 +354,19 @@ mod tests {
         assert_eq!(Code::parse("edb02"), Some(Code::Edb02));
         assert_eq!(Code::parse("EUNKNOWN"), Some(Code::Eunknown));
         assert_eq!(Code::parse("EWP03"), None);
+    }
+
+    #[test]
+    fn our_codes_link_to_our_readme() {
+        for code in Code::ALL {
+            let url = code.docs_url("https://example.com/docs");
+            assert_eq!(
+                url.starts_with("https://example.com/docs/"),
+                code.is_coders(),
+                "{url}"
+            );
+        }
+        assert!(Code::Etls01.docs_url("").ends_with("README.md#etls01"));
     }
 
     #[test]

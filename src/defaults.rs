@@ -20,3 +20,14 @@ pub const STUN_ADDRESSES: &[&str] = &[
 pub const DOCS_URL: &str = "https://coder.com/docs";
 pub const DERP_SERVER_ENABLE: bool = true;
 pub const BLOCK_DIRECT: bool = false;
+/// `--cert-expiry-warning`: a certificate expiring within 14 days is ETLS01.
+pub const CERT_EXPIRY_WARNING: Duration = Duration::from_secs(14 * 24 * 3600);
+/// The default as `--help` shows it.
+pub const CERT_EXPIRY_WARNING_TEXT: &str = "336h";
+/// Where our own codes (beyond Coder's) are documented: this project's README, on its
+/// repository's site once Cargo.toml names one (`repository`), else the README beside the binary.
+pub const OWN_DOCS_URL: &str = if env!("CARGO_PKG_REPOSITORY").is_empty() {
+    "README.md"
+} else {
+    concat!(env!("CARGO_PKG_REPOSITORY"), "/blob/main/README.md")
+};

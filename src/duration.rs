@@ -52,6 +52,33 @@ pub fn parse(input: &str) -> Result<Duration, String> {
     Ok(Duration::from_nanos(total_nanos.round() as u64))
 }
 
+/// As `parse`, plus whole or fractional days (`14d`, `1d12h`); only for flags of ours that
+/// Coder does not have, since Go durations have no days.
+pub fn parse_with_days(input: &str) -> Result<Duration, String> {
+    let s = input.trim();
+    let Some(d_at) = s.find('d') else {
+        return parse(input);
+    };
+    let bad = |why: &str| format!("invalid duration {input:?}: {why} (expected e.g. 14d, 336h)");
+    let days: f64 = s[..d_at]
+        .parse()
+        .map_err(|_| bad("malformed number of days"))?;
+    if days < 0.0 || !days.is_finite() {
+        return Err(bad("negative"));
+    }
+    let rest = &s[d_at + 1..];
+    let rest = if rest.is_empty() {
+        Duration::ZERO
+    } else {
+        parse(rest)?
+    };
+    let total = days * 86_400.0 + rest.as_secs_f64();
+    if total > u64::MAX as f64 / 1e9 {
+        return Err(bad("too large"));
+    }
+    Ok(Duration::from_secs_f64(total))
+}
+
 /// Formats like Go's `time.Duration.String`: `0s`, `1ns`, `1.5µs`, `10ms`, `1.234567ms`, `1s`,
 /// `1m0s`, `1h2m3.5s`.
 pub fn go_string(d: Duration) -> String {
@@ -124,6 +151,24 @@ mod tests {
         assert!(parse("-1s").is_err());
         assert!(parse("").is_err());
         assert!(parse("3d").unwrap_err().contains("unknown unit"));
+    }
+
+    #[test]
+    fn days_only_where_asked_for() {
+        assert_eq!(parse_with_days("14d"), Ok(Duration::from_secs(14 * 86_400)));
+        assert_eq!(
+            parse_with_days("336h"),
+            Ok(Duration::from_secs(14 * 86_400))
+        );
+        assert_eq!(
+            parse_with_days("1d12h"),
+            Ok(Duration::from_secs(36 * 3_600))
+        );
+        assert_eq!(parse_with_days("0.5d"), Ok(Duration::from_secs(12 * 3_600)));
+        assert!(parse_with_days("d").is_err());
+        assert!(parse_with_days("-1d").is_err());
+        assert!(parse_with_days("2dx").is_err());
+        assert!(parse("14d").is_err());
     }
 
     #[test]

@@ -7,6 +7,7 @@ pub mod cli;
 pub mod coder_db;
 pub mod codes;
 pub mod defaults;
+pub mod diagnosis;
 pub mod duration;
 pub mod eventually;
 pub mod files;

@@ -79,7 +79,7 @@ fn main() -> ExitCode {
 }
 
 fn run(settings: Settings) -> ExitCode {
-    let net = match Net::new(&settings.ca_certs) {
+    let net = match Net::new(&settings.ca_certs, settings.proxy.clone()) {
         Ok(net) => net,
         Err(e) => return usage_error(&e, &settings.secrets),
     };

@@ -77,20 +77,51 @@ fn explain_reads_the_catalogue_in_any_case() {
 }
 
 #[test]
-fn codes_lists_all_twenty() {
+fn codes_lists_coders_twenty_and_our_four() {
     let out = cli(&["codes", "--json"]);
     let list: Vec<serde_json::Value> = serde_json::from_str(&out.stdout).unwrap();
     let codes: Vec<&str> = list.iter().map(|c| c["code"].as_str().unwrap()).collect();
     for code in [
         "EACS01", "EACS02", "EACS03", "EACS04", "EDB01", "EDB02", "EWS01", "EWS02", "EWS03",
         "EDERP01", "EDERP02", "ESTUN01", "ESTUN02", "EWP01", "EWP02", "EWP04", "EPD01", "EPD02",
-        "EPD03", "EUNKNOWN",
+        "EPD03", "EUNKNOWN", "ETLS01", "ETLS02", "ELST01", "ELST02",
     ] {
         assert!(codes.contains(&code), "{code} missing");
     }
-    assert_eq!(codes.len(), 20);
+    assert_eq!(codes.len(), 24);
     let text = cli(&["codes"]);
-    assert_eq!(text.stdout.lines().count(), 20);
+    assert_eq!(text.stdout.lines().count(), 24);
+    // Ours link to our README, Coder's to Coder's docs.
+    let docs = |code: &str| {
+        list.iter().find(|c| c["code"] == code).unwrap()["docs_url"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert!(
+        docs("ETLS01").ends_with("README.md#etls01"),
+        "{}",
+        docs("ETLS01")
+    );
+    assert!(docs("ELST02").ends_with("README.md#elst02"));
+    assert!(docs("EACS03").starts_with("https://coder.com/docs/"));
+    let explained = cli(&["explain", "etls01"]);
+    assert_eq!(explained.code, 0);
+    assert!(
+        explained
+            .stdout
+            .starts_with("ETLS01: TLS certificate expires soon"),
+        "{}",
+        explained.stdout
+    );
+    assert!(explained.stdout.contains("Section:  certificates"));
+    let man = cli(&["man"]);
+    for code in ["ETLS01", "ETLS02", "ELST01", "ELST02"] {
+        assert!(
+            man.stdout.contains(&format!("\\fB{code}\\fR")),
+            "{code} not in the man page"
+        );
+    }
 }
 
 #[test]
@@ -116,8 +147,10 @@ fn json_output_is_only_json_and_has_coders_top_level_shape() {
             "database",
             "workspace_proxy",
             "provisioner_daemons",
+            "certificates",
             "coder_version",
-            "healthcheck_version"
+            "healthcheck_version",
+            "diagnosis"
         ]
     );
     assert!(time::OffsetDateTime::parse(
@@ -406,7 +439,7 @@ fn spinner_and_colour_only_on_a_terminal() {
     let shown = on_a_terminal("run --only access-url,database --timeout 1s");
     assert!(shown.contains("checking Access URL"), "{shown}");
     // Sections run together: the spinner counts them (the database one is skipped at once).
-    assert!(shown.contains("(5 of 6 done)"), "{shown}");
+    assert!(shown.contains("(6 of 7 done)"), "{shown}");
     assert!(shown.contains('\u{1b}'), "colour on a terminal");
     let json = on_a_terminal("run --json --only access-url --timeout 1s");
     assert!(!json.contains("checking"), "no spinner with --json: {json}");

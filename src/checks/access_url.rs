@@ -1,18 +1,101 @@
 //! Access URL: GET `{access URL}/healthz` and judge the answer as Coder does, plus a look at
-//! who answered when the body is not Coder's `OK`.
+//! who answered when the body is not Coder's `OK`, and (beyond Coder) the same question asked
+//! of coderd's own listener, to place a failure in coderd or in the path to it.
 
+use crate::checks::local_listener::{self, Answer};
 use crate::checks::Context;
-use crate::net::http::HttpResponse;
+use crate::net::http::{HttpErrorKind, HttpResponse};
 use crate::redact::redact_url;
-use crate::report::access_url::AccessUrlReport;
+use crate::report::access_url::{AccessUrlReport, Failure};
 use crate::report::{Code, Severity};
-use crate::settings::AccessUrl;
+use crate::settings::{AccessUrl, CheckSettings, Listener};
 use crate::text::snippet;
+
+/// The access URL and, when known, coderd's own listener.
+pub struct Options {
+    pub access_url: Option<AccessUrl>,
+    pub local_listener: Option<Listener>,
+}
+
+impl From<&CheckSettings> for Options {
+    fn from(settings: &CheckSettings) -> Options {
+        Options {
+            access_url: settings.access_url.clone(),
+            local_listener: settings.local_listener.clone(),
+        }
+    }
+}
+
+pub fn run(options: &Options, ctx: &Context) -> AccessUrlReport {
+    let Some(listener) = &options.local_listener else {
+        return check(options.access_url.as_ref(), ctx);
+    };
+    // Both at once: a hung access URL must not leave the local probe without time.
+    let (mut report, (local, answer)) = std::thread::scope(|scope| {
+        let local = scope.spawn(|| local_listener::probe(listener, ctx.deadline.at()));
+        let report = check(options.access_url.as_ref(), ctx);
+        let local = local.join().unwrap_or_else(|_| {
+            let failed = Err("the local probe crashed".to_string());
+            (Default::default(), failed)
+        });
+        (report, local)
+    });
+    judge_local(&mut report, listener, &answer);
+    report.local_listener = Some(local);
+    report
+}
+
+/// ELST01 when coderd answers locally but the access URL fails; ELST02 when coderd does not
+/// answer on its own listener.
+fn judge_local(report: &mut AccessUrlReport, listener: &Listener, answer: &Result<Answer, String>) {
+    let address = listener.healthz_url();
+    let setting = listener.setting;
+    match answer {
+        Ok(answer) if answer.is_coderd() => {
+            let access_failed = report.base.error.as_deref().is_some_and(|e| {
+                e.starts_with(Code::Eacs03.as_str())
+            }) || report.base.warnings.iter().any(|w| w.code == Code::Eacs04);
+            if access_failed {
+                report.base.warn_beyond_coder(
+                    Severity::Warning,
+                    Code::Elst01,
+                    format!(
+                        "coderd answers on its own listener {address} ({setting}: HTTP {}), but                          the access URL fails: the fault is between them (DNS, load balancer,                          reverse proxy or firewall)",
+                        answer.status
+                    ),
+                );
+            }
+        }
+        Ok(answer) => report.base.warn_beyond_coder(
+            Severity::Error,
+            Code::Elst02,
+            format!(
+                "coderd does not answer on its own listener {address} ({setting}): something                  else does, HTTP {} from {}{}, body {:?}",
+                answer.status,
+                answer
+                    .server
+                    .as_deref()
+                    .map_or("a server".to_string(), |s| format!("server {s:?}")),
+                if answer.coder_version.is_none() {
+                    " without X-Coder-Build-Version"
+                } else {
+                    ""
+                },
+                snippet(&answer.body, SNIPPET_CHARS)
+            ),
+        ),
+        Err(why) => report.base.warn_beyond_coder(
+            Severity::Error,
+            Code::Elst02,
+            format!("coderd does not answer on its own listener {address} ({setting}): {why}"),
+        ),
+    }
+}
 
 /// How much of a body goes into a finding.
 const SNIPPET_CHARS: usize = 120;
 
-pub fn run(access_url: Option<&AccessUrl>, ctx: &Context) -> AccessUrlReport {
+fn check(access_url: Option<&AccessUrl>, ctx: &Context) -> AccessUrlReport {
     let mut report = AccessUrlReport::default();
     let Some(access_url) = access_url else {
         report.base.fail(Code::Eacs01, "Access URL not set");
@@ -40,6 +123,13 @@ pub fn run(access_url: Option<&AccessUrl>, ctx: &Context) -> AccessUrlReport {
     let response = match ctx.net.http.get(healthz.as_str(), ctx.deadline, &[]) {
         Ok(r) => r,
         Err(e) => {
+            report.failure = Some(match e.kind {
+                HttpErrorKind::Dns => Failure::Dns,
+                HttpErrorKind::Refused => Failure::Refused,
+                HttpErrorKind::Timeout => Failure::Timeout,
+                HttpErrorKind::Tls => Failure::Tls,
+                _ => Failure::Other,
+            });
             report
                 .base
                 .fail(Code::Eacs03, format!("get healthz endpoint {shown}: {e}"));

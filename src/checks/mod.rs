@@ -4,9 +4,11 @@
 //! by more than `DEADLINE_GRACE` is abandoned, while the others still report.
 
 pub mod access_url;
+pub mod certificates;
 pub mod database;
 pub mod deployment;
 pub mod derp;
+pub mod local_listener;
 pub mod provisioner_daemons;
 pub mod versions;
 pub mod websocket;
@@ -79,11 +81,11 @@ fn start_check(id: SectionId, options: &CheckSettings, ctx: &Context, sink: Sink
     let ctx = ctx.clone();
     match id {
         SectionId::AccessUrl => {
-            let url = options.access_url.clone();
+            let o = access_url::Options::from(options);
             sink.start(
                 id,
                 ctx,
-                move |c| access_url::run(url.as_ref(), c),
+                move |c| access_url::run(&o, c),
                 |r| &mut r.access_url,
             )
         }
@@ -116,6 +118,15 @@ fn start_check(id: SectionId, options: &CheckSettings, ctx: &Context, sink: Sink
         SectionId::ProvisionerDaemons => sink.start(id, ctx, provisioner_daemons::run, |r| {
             &mut r.provisioner_daemons
         }),
+        SectionId::Certificates => {
+            let o = certificates::Options::from(options);
+            sink.start(
+                id,
+                ctx,
+                move |c| certificates::run(&o, c),
+                |r| &mut r.certificates,
+            )
+        }
     }
 }
 
@@ -284,6 +295,8 @@ pub fn run(settings: &Settings, net: Net, progress: &dyn Fn(&Progress)) -> Repor
     }
     report.set_dismissed(&all_dismissed);
     report.compute_verdict();
+    report.notes.extend(ctx.net.routes.lines());
+    report.diagnosis = crate::diagnosis::diagnose(&report);
     report.time = now_rfc3339();
     report
 }

@@ -5,7 +5,7 @@ use crate::report::Severity;
 
 fn context(timeout: Duration) -> Context {
     Context {
-        net: Net::new(&[]).unwrap(),
+        net: Net::new(&[], Default::default()).unwrap(),
         deadline: Deadline::after(timeout),
         deployment: Deployment::known(Err("not needed".to_string())),
         db: None,
@@ -58,7 +58,15 @@ fn a_panic_is_eunknown_for_its_section_alone_while_the_others_report() {
         sink.start(
             SectionId::AccessUrl,
             ctx.clone(),
-            |c| access_url::run(None, c),
+            |c| {
+                access_url::run(
+                    &access_url::Options {
+                        access_url: None,
+                        local_listener: None,
+                    },
+                    c,
+                )
+            },
             |r| &mut r.access_url,
         );
     });
@@ -102,7 +110,15 @@ fn overrunning_checks_cost_one_deadline_together() {
         sink.start(
             SectionId::AccessUrl,
             ctx.clone(),
-            |c| access_url::run(None, c),
+            |c| {
+                access_url::run(
+                    &access_url::Options {
+                        access_url: None,
+                        local_listener: None,
+                    },
+                    c,
+                )
+            },
             |r| &mut r.access_url,
         );
     });
@@ -139,7 +155,11 @@ fn database_sections_are_skipped_once_when_no_database_is_configured() {
         },
         ..Settings::default()
     };
-    let report = run(&settings, Net::new(&[]).unwrap(), &|_| {});
+    let report = run(
+        &settings,
+        Net::new(&[], Default::default()).unwrap(),
+        &|_| {},
+    );
     for id in NEEDS_DATABASE {
         let base = report.base(*id);
         assert!(base.skipped, "{id}");

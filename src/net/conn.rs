@@ -12,6 +12,10 @@ use rustls::pki_types::ServerName;
 use rustls::{ClientConfig, ClientConnection, StreamOwned};
 
 use crate::net::deadline::DeadlineStream;
+use crate::net::proxy::ProxyUrl;
+
+/// A proxy's answer to CONNECT is a status line and a few headers.
+const MAX_CONNECT_RESPONSE: usize = 16 * 1024;
 
 /// A TCP connection, optionally inside TLS.
 pub enum Conn {
@@ -116,6 +120,8 @@ pub enum DialError {
     TlsName(String),
     /// The TLS handshake failed (rustls errors are inside the io error).
     Tls(io::Error),
+    /// The forward proxy (named, credentials redacted) could not open the tunnel.
+    Proxy(String),
 }
 
 /// DNS, TCP and, when `tls` is given, the TLS handshake, all before `deadline`.
@@ -125,6 +131,30 @@ pub fn dial(
     tls: Option<Arc<ClientConfig>>,
     deadline: Instant,
 ) -> Result<Conn, DialError> {
+    dial_via(host, port, tls, None, deadline)
+}
+
+/// As `dial`, through an HTTP CONNECT tunnel when `proxy` is given: the proxy resolves and
+/// reaches `host`; TLS runs end to end inside the tunnel.
+pub fn dial_via(
+    host: &str,
+    port: u16,
+    tls: Option<Arc<ClientConfig>>,
+    proxy: Option<&ProxyUrl>,
+    deadline: Instant,
+) -> Result<Conn, DialError> {
+    let tcp = match proxy {
+        None => connect_tcp(host, port, deadline)?,
+        Some(proxy) => tunnel(proxy, host, port, deadline)?,
+    };
+    match tls {
+        None => Ok(Conn::Plain(tcp)),
+        Some(config) => start_tls(tcp, host, config),
+    }
+}
+
+/// DNS and TCP, trying each address until one connects.
+pub fn connect_tcp(host: &str, port: u16, deadline: Instant) -> Result<DeadlineStream, DialError> {
     let addrs = resolve(host, port, deadline).map_err(DialError::Lookup)?;
     let mut last_error = None;
     let mut tcp = None;
@@ -142,10 +172,15 @@ pub fn dial(
     }
     let tcp = tcp.ok_or_else(|| last_error.unwrap_or(DialError::Deadline))?;
     let _ = tcp.set_nodelay(true);
-    let tcp = DeadlineStream::new(tcp, deadline);
-    let Some(config) = tls else {
-        return Ok(Conn::Plain(tcp));
-    };
+    Ok(DeadlineStream::new(tcp, deadline))
+}
+
+/// The TLS handshake over an open stream, with `host` as the server name.
+pub fn start_tls(
+    tcp: DeadlineStream,
+    host: &str,
+    config: Arc<ClientConfig>,
+) -> Result<Conn, DialError> {
     let bare = host
         .trim_start_matches('[')
         .trim_end_matches(']')
@@ -162,6 +197,104 @@ pub fn dial(
             .map_err(DialError::Tls)?;
     }
     Ok(Conn::Tls(Box::new(stream)))
+}
+
+/// Connects to the proxy and asks it for a tunnel to `host:port`.
+fn tunnel(
+    proxy: &ProxyUrl,
+    host: &str,
+    port: u16,
+    deadline: Instant,
+) -> Result<DeadlineStream, DialError> {
+    let shown = proxy.shown();
+    let mut tcp = connect_tcp(&proxy.host, proxy.port, deadline).map_err(|e| {
+        DialError::Proxy(format!(
+            "cannot reach proxy {shown}: {}",
+            describe_short(&e)
+        ))
+    })?;
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    let authority = if bare.contains(':') {
+        format!("[{bare}]:{port}")
+    } else {
+        format!("{bare}:{port}")
+    };
+    let mut request = format!(
+        "CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\nUser-Agent: healthcheck/{}\r\n",
+        env!("CARGO_PKG_VERSION")
+    );
+    if let Some(auth) = proxy.authorization() {
+        request.push_str(&format!("Proxy-Authorization: {auth}\r\n"));
+    }
+    request.push_str("\r\n");
+    let failed = |doing: &str, e: io::Error| {
+        let why = if is_timeout(&e) {
+            "timed out".to_string()
+        } else {
+            e.to_string()
+        };
+        DialError::Proxy(format!("proxy {shown}: {doing}: {why}"))
+    };
+    tcp.write_all(request.as_bytes())
+        .and_then(|_| tcp.flush())
+        .map_err(|e| failed("sending CONNECT", e))?;
+    // Byte by byte, so nothing of the tunnel's own traffic is swallowed.
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        if head.len() >= MAX_CONNECT_RESPONSE {
+            return Err(DialError::Proxy(format!(
+                "proxy {shown}: the answer to CONNECT is longer than {MAX_CONNECT_RESPONSE} bytes"
+            )));
+        }
+        match tcp.read(&mut byte) {
+            Ok(0) => {
+                return Err(DialError::Proxy(format!(
+                    "proxy {shown}: closed the connection before answering CONNECT {authority}"
+                )))
+            }
+            Ok(_) => head.push(byte[0]),
+            Err(e) => return Err(failed("waiting for the answer to CONNECT", e)),
+        }
+    }
+    let mut headers = [httparse::EMPTY_HEADER; 32];
+    let mut response = httparse::Response::new(&mut headers);
+    let status = match response.parse(&head) {
+        Ok(httparse::Status::Complete(_)) => response.code.unwrap_or(0),
+        _ => {
+            return Err(DialError::Proxy(format!(
+                "proxy {shown}: the answer to CONNECT is not HTTP"
+            )))
+        }
+    };
+    match status {
+        200..=299 => Ok(tcp),
+        // 407 is the standard answer; some proxies (tinyproxy) send 401.
+        401 | 407 => Err(DialError::Proxy(format!(
+            "proxy {shown} requires authentication ({status}){}",
+            if proxy.authorization().is_some() {
+                ": it rejected the credentials in the proxy URL"
+            } else {
+                ": put user:password in the proxy URL"
+            }
+        ))),
+        other => Err(DialError::Proxy(format!(
+            "proxy {shown} refused CONNECT {authority}: HTTP {other} {}",
+            response.reason.unwrap_or_default()
+        ))),
+    }
+}
+
+fn describe_short(e: &DialError) -> String {
+    match e {
+        DialError::Lookup(LookupError::TimedOut) => "name lookup timed out".to_string(),
+        DialError::Lookup(LookupError::NoAddresses) => "name has no addresses".to_string(),
+        DialError::Lookup(LookupError::Failed(e)) => format!("name lookup failed: {e}"),
+        DialError::Deadline => "deadline reached".to_string(),
+        DialError::Connect(addr, e) => format!("connect to {addr}: {e}"),
+        DialError::TlsName(e) | DialError::Proxy(e) => e.clone(),
+        DialError::Tls(e) => e.to_string(),
+    }
 }
 
 #[cfg(test)]

@@ -15,6 +15,8 @@ pub const MAX_BODY_BYTES: u64 = 1024 * 1024;
 #[derive(Clone)]
 pub struct HttpClient {
     tls: std::sync::Arc<rustls::ClientConfig>,
+    proxy: std::sync::Arc<crate::net::proxy::ProxyConfig>,
+    routes: crate::net::proxy::RouteLog,
 }
 
 #[derive(Clone, Debug)]
@@ -74,6 +76,10 @@ struct BoundedResolver {
 impl ureq::Resolver for BoundedResolver {
     fn resolve(&self, netloc: &str) -> std::io::Result<Vec<std::net::SocketAddr>> {
         use std::net::ToSocketAddrs;
+        // An IP literal needs no lookup, so it can never fail as one.
+        if let Ok(addr) = netloc.parse::<std::net::SocketAddr>() {
+            return Ok(vec![addr]);
+        }
         let (done, result) = std::sync::mpsc::channel();
         let netloc_owned = netloc.to_string();
         std::thread::Builder::new()
@@ -99,17 +105,35 @@ impl HttpClient {
     pub fn new(tls: &Tls) -> HttpClient {
         HttpClient {
             tls: tls.config.clone(),
+            proxy: Default::default(),
+            routes: Default::default(),
         }
     }
 
-    /// An agent for one request: its name lookups end at the request's deadline too.
-    fn agent(&self, deadline: Instant) -> ureq::Agent {
-        ureq::AgentBuilder::new()
+    /// The same client, sending requests through the proxies of `proxy` (from the environment).
+    pub fn with_proxy(
+        mut self,
+        proxy: std::sync::Arc<crate::net::proxy::ProxyConfig>,
+        routes: crate::net::proxy::RouteLog,
+    ) -> HttpClient {
+        self.proxy = proxy;
+        self.routes = routes;
+        self
+    }
+
+    /// An agent for one request: its name lookups end at the request's deadline too, and it
+    /// goes through the proxy the environment names for `url`, if any.
+    fn agent(&self, deadline: Instant, url: &str) -> ureq::Agent {
+        let builder = ureq::AgentBuilder::new()
             .resolver(BoundedResolver { deadline })
             .tls_config(self.tls.clone())
             .redirects(MAX_REDIRECTS)
-            .user_agent(concat!("healthcheck/", env!("CARGO_PKG_VERSION")))
-            .build()
+            .user_agent(concat!("healthcheck/", env!("CARGO_PKG_VERSION")));
+        match crate::net::proxy::ureq_proxy(&self.proxy, &self.routes, url) {
+            Some(proxy) => builder.proxy(proxy),
+            None => builder,
+        }
+        .build()
     }
 
     /// GET under a deadline; any HTTP status is a response, not an error.
@@ -126,9 +150,12 @@ impl HttpClient {
                 detail: "no time left before the deadline".to_string(),
             });
         }
-        let mut request = self.agent(deadline.at()).get(url).timeout(remaining);
+        let mut request = self.agent(deadline.at(), url).get(url).timeout(remaining);
         for (name, value) in headers {
             request = request.set(name, value);
+        }
+        if let Some(auth) = crate::net::proxy::plain_http_authorization(&self.proxy, url) {
+            request = request.set("Proxy-Authorization", &auth);
         }
         let response = match request.call() {
             Ok(response) => response,

@@ -177,6 +177,80 @@ impl ServerCertVerifier for LenientVerifier {
     }
 }
 
+/// For reading certificates only, never for a check's own connection: accepts any server
+/// certificate and keeps the leaf, so an expired or untrusted one can still be read.
+#[derive(Debug, Default)]
+pub struct RecordingVerifier {
+    leaf: std::sync::Mutex<Option<CertificateDer<'static>>>,
+}
+
+impl RecordingVerifier {
+    /// A client config that records the leaf into the returned verifier.
+    pub fn config() -> (Arc<ClientConfig>, Arc<RecordingVerifier>) {
+        let verifier = Arc::new(RecordingVerifier::default());
+        let mut config = ClientConfig::builder()
+            .dangerous()
+            .with_custom_certificate_verifier(verifier.clone())
+            .with_no_client_auth();
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        (Arc::new(config), verifier)
+    }
+
+    /// The leaf the server presented, if the handshake got that far.
+    pub fn leaf(&self) -> Option<CertificateDer<'static>> {
+        self.leaf.lock().ok().and_then(|l| l.clone())
+    }
+}
+
+impl ServerCertVerifier for RecordingVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        if let Ok(mut leaf) = self.leaf.lock() {
+            *leaf = Some(end_entity.clone().into_owned());
+        }
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &signature_algorithms())
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &signature_algorithms())
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        signature_algorithms().supported_schemes()
+    }
+}
+
+/// A client config that accepts any certificate (a local listener, whose certificate is issued
+/// for the access URL's name; nothing is concluded from it).
+pub fn unverified_config() -> Arc<ClientConfig> {
+    let mut config = ClientConfig::builder()
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(RecordingVerifier::default()))
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Arc::new(config)
+}
+
 /// Says in plain words why a TLS connection failed.
 pub fn describe_tls_error(err: &rustls::Error) -> String {
     use rustls::Error as E;

@@ -3,6 +3,7 @@
 pub mod explain;
 pub mod json;
 pub mod present;
+pub mod problems;
 pub mod table;
 
 pub use present::SectionView;
@@ -89,7 +90,8 @@ pub struct Finding {
 }
 
 /// The findings of one section, derived from its report. A warning entry whose code is an
-/// error by nature (EPD01, EUNKNOWN) in a section at severity error is shown as an error.
+/// error by nature (EPD01, EUNKNOWN, ELST02, ETLS02) in a section at severity error is shown as
+/// an error.
 pub fn findings(view: &SectionView<'_>) -> Vec<Finding> {
     let (base, summary) = (view.base, view.summary.as_str());
     if base.skipped {
@@ -109,17 +111,16 @@ pub fn findings(view: &SectionView<'_>) -> Vec<Finding> {
         });
     }
     if base.error.is_none() && base.severity == Severity::Error {
-        for problem in &view.problems {
+        for text in problems::group_problems(&view.problems) {
             out.push(Finding {
                 status: Status::Error,
                 code: None,
-                text: problem.clone(),
+                text,
             });
         }
     }
     for warning in &base.warnings {
         let status = if base.severity == Severity::Error
-            && base.error.is_none()
             && warning.code.info().severity == Severity::Error
         {
             Status::Error

@@ -8,6 +8,7 @@ use time::OffsetDateTime;
 
 use crate::duration::short;
 use crate::report::access_url::AccessUrlReport;
+use crate::report::certificates::CertificatesReport;
 use crate::report::database::{DatabaseReport, PINGS};
 use crate::report::derp::{node_label, DerpReport, NodeReport};
 use crate::report::provisioner_daemons::ProvisionerDaemonsReport;
@@ -15,6 +16,8 @@ use crate::report::websocket::{Probe, WebsocketReport};
 use crate::report::workspace_proxy::{WorkspaceProxy, WorkspaceProxyReport, PRIMARY};
 use crate::report::{BaseReport, Report, SectionId, Severity};
 use crate::text::snippet;
+
+pub use super::problems::Problem;
 
 /// Names listed in one table line before "and N more".
 const NAMES_IN_SUMMARY: usize = 5;
@@ -29,7 +32,7 @@ pub trait Present {
     }
     /// Failures that Coder's report keeps below the section (a DERP node's errors, say) rather
     /// than in the section's `error`; the table shows them as the section's error rows.
-    fn problems(&self) -> Vec<String> {
+    fn problems(&self) -> Vec<Problem> {
         Vec::new()
     }
 }
@@ -40,7 +43,7 @@ pub struct SectionView<'a> {
     pub base: &'a BaseReport,
     pub summary: String,
     pub details: Vec<String>,
-    pub problems: Vec<String>,
+    pub problems: Vec<Problem>,
 }
 
 /// Every section of the report, in run order, with its wording.
@@ -55,6 +58,7 @@ pub fn sections(report: &Report) -> Vec<SectionView<'_>> {
                 SectionId::Derp => &report.derp,
                 SectionId::WorkspaceProxy => &report.workspace_proxy,
                 SectionId::ProvisionerDaemons => &report.provisioner_daemons,
+                SectionId::Certificates => &report.certificates,
             };
             SectionView {
                 id,
@@ -80,7 +84,85 @@ impl Present for AccessUrlReport {
         line
     }
     fn details(&self) -> Vec<String> {
-        vec![format!("access URL: {}", self.access_url)]
+        let mut lines = vec![format!("access URL: {}", self.access_url)];
+        if let Some(local) = &self.local_listener {
+            let outcome = match &local.error {
+                Some(e) => format!("no answer: {e}"),
+                None => format!("answered HTTP {}", local.status_code),
+            };
+            let tls = if local.address.starts_with("https") {
+                " (TLS, certificate not verified: it is issued for the access URL's name)"
+            } else {
+                ""
+            };
+            lines.push(format!(
+                "coderd's own listener {}{tls}: {outcome}",
+                local.address
+            ));
+        }
+        lines
+    }
+}
+
+impl Present for CertificatesReport {
+    fn summary(&self) -> String {
+        let soonest = self.certificates.iter().min_by_key(|c| c.days_left);
+        let mut line = match soonest {
+            Some(c) => format!(
+                "{} certificate{} read; the first to expire: {} on {} ({} days left)",
+                self.certificates.len(),
+                if self.certificates.len() == 1 {
+                    ""
+                } else {
+                    "s"
+                },
+                c.endpoint,
+                c.not_after,
+                c.days_left
+            ),
+            None => "no certificate could be read".to_string(),
+        };
+        if !self.unread.is_empty() {
+            line.push_str(&format!(
+                "; {} endpoint{} not read (see {})",
+                self.unread.len(),
+                if self.unread.len() == 1 { "" } else { "s" },
+                if self.unread.len() == 1 {
+                    "its section"
+                } else {
+                    "their sections"
+                }
+            ));
+        }
+        line
+    }
+    fn details(&self) -> Vec<String> {
+        let mut lines = vec![format!(
+            "warning when a certificate expires within {} days",
+            self.warning_days
+        )];
+        for c in &self.certificates {
+            lines.push(format!(
+                "{} ({}): subject {}, issuer {}, valid {} to {} ({} days left)",
+                c.endpoint,
+                c.used_by.join(", "),
+                c.subject,
+                c.issuer,
+                c.not_before,
+                c.not_after,
+                c.days_left
+            ));
+        }
+        for u in &self.unread {
+            lines.push(format!(
+                "{} ({}): not read: {}",
+                u.endpoint,
+                u.used_by.join(", "),
+                u.error
+            ));
+        }
+        lines.extend(self.notes.iter().cloned());
+        lines
     }
 }
 
@@ -184,28 +266,45 @@ impl Present for DerpReport {
         parts.join(", ")
     }
     /// One line per failing region or node, naming it and saying why.
-    fn problems(&self) -> Vec<String> {
+    fn problems(&self) -> Vec<Problem> {
         let mut lines = Vec::new();
         for region in self.regions.values() {
             if let Some(e) = &region.error {
-                lines.push(format!(
-                    "region {} ({}): {e}",
-                    region.region.region_id,
-                    if region.region.region_name.is_empty() {
-                        &region.region.region_code
-                    } else {
-                        &region.region.region_name
-                    }
-                ));
+                lines.push(Problem {
+                    label: String::new(),
+                    name: region.region.region_id.to_string(),
+                    detail: format!(
+                        "region {} ({}): {e}",
+                        region.region.region_id,
+                        if region.region.region_name.is_empty() {
+                            &region.region.region_code
+                        } else {
+                            &region.region.region_name
+                        }
+                    ),
+                    subjects: Vec::new(),
+                });
             }
             for node in region
                 .node_reports
                 .iter()
                 .filter(|n| n.severity == Severity::Error)
             {
-                lines.push(node.error.clone().unwrap_or_else(|| {
-                    format!("{} failed", node_label(&node.node, &region.region))
-                }));
+                let label = node_label(&node.node, &region.region);
+                let detail = match &node.error {
+                    Some(e) => e
+                        .strip_prefix(&format!("{label}: "))
+                        .unwrap_or(e)
+                        .to_string(),
+                    None => "failed".to_string(),
+                };
+                let n = &node.node;
+                lines.push(Problem {
+                    label,
+                    name: n.name.clone(),
+                    detail,
+                    subjects: n.subjects(),
+                });
             }
         }
         lines
@@ -397,7 +496,7 @@ impl Present for ProvisionerDaemonsReport {
     }
 }
 
-fn shorten(names: &[String]) -> String {
+pub(super) fn shorten(names: &[String]) -> String {
     if names.len() <= NAMES_IN_SUMMARY {
         names.join(", ")
     } else {

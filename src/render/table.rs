@@ -55,6 +55,15 @@ impl Renderer for TableRenderer {
             }
         }
         let _ = writeln!(out, "{table}");
+        for d in &report.diagnosis {
+            let code = d.code.map(|c| format!("{c}: ")).unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "{} {code}{}",
+                "Probable cause:".bold(),
+                options.clean(&d.message)
+            );
+        }
 
         if options.verbose {
             let mut details = String::new();

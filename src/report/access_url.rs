@@ -16,4 +16,36 @@ pub struct AccessUrlReport {
     /// Additive: where redirects led, when they did.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub redirected_to: Option<String>,
+    /// Additive: coderd's own listener, when its address is known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub local_listener: Option<LocalListener>,
+    /// Why `/healthz` got no answer, for the diagnosis.
+    #[serde(skip)]
+    pub failure: Option<Failure>,
+}
+
+/// `GET /healthz` on coderd's own HTTP or TLS listener (`CODER_HTTP_ADDRESS`,
+/// `CODER_TLS_ADDRESS`), bypassing whatever sits in front of it.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct LocalListener {
+    /// The URL probed (`0.0.0.0`/`[::]` replaced by loopback).
+    pub address: String,
+    pub reachable: bool,
+    pub status_code: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// The kind of failure when `/healthz` got no HTTP answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Failure {
+    /// The host name does not resolve.
+    Dns,
+    /// Nothing listens (connection refused).
+    Refused,
+    /// No answer within the deadline.
+    Timeout,
+    /// The TLS handshake or certificate failed.
+    Tls,
+    Other,
 }

@@ -147,6 +147,29 @@ pub struct DerpNode {
 }
 
 impl DerpNode {
+    /// How failure texts name this node (its URL, host:port, host, addresses, name), longest
+    /// first: replaced, they let failures of different nodes compare equal.
+    pub fn subjects(&self) -> Vec<String> {
+        let mut out = vec![self.derp_url()];
+        for host in [&self.host_name, &self.ipv4, &self.ipv6] {
+            if host.is_empty() {
+                continue;
+            }
+            for port in [self.stun_port, self.derp_port] {
+                if port > 0 {
+                    out.push(format!("{host}:{port}"));
+                }
+            }
+            out.push(host.clone());
+        }
+        if !self.name.is_empty() {
+            out.push(self.name.clone());
+        }
+        out.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        out.dedup();
+        out
+    }
+
     /// Coder's URL for the node: https unless ForceHTTP, HostName else IPv4, port only when it
     /// is not the scheme's default, path /derp.
     pub fn derp_url(&self) -> String {

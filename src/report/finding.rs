@@ -60,6 +60,10 @@ pub struct BaseReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub skip_reason: Option<String>,
     pub duration_ms: u64,
+    /// The severity Coder would give the section, when findings of ours (ELST01...) raised
+    /// `severity` above it; the top-level verdict is computed from this.
+    #[serde(skip)]
+    pub coder_severity: Option<Severity>,
 }
 
 impl BaseReport {
@@ -71,6 +75,24 @@ impl BaseReport {
     pub fn warn(&mut self, severity: Severity, code: Code, message: impl Into<String>) {
         self.raise(severity);
         self.warnings.push(Message::new(code, message));
+    }
+
+    /// A finding beyond Coder's (one of our codes): it raises `severity`, for the table and the
+    /// exit code, but not the severity Coder's verdict sees. Called after the section's own
+    /// findings are in.
+    pub fn warn_beyond_coder(
+        &mut self,
+        severity: Severity,
+        code: Code,
+        message: impl Into<String>,
+    ) {
+        self.coder_severity.get_or_insert(self.severity);
+        self.warn(severity, code, message);
+    }
+
+    /// The severity Coder's verdict counts for this section.
+    pub fn severity_for_coder(&self) -> Severity {
+        self.coder_severity.unwrap_or(self.severity)
     }
 
     /// Sets the section error as `CODE: message` at severity error.
@@ -109,10 +131,14 @@ pub enum Code {
     Epd02,
     Epd03,
     Eunknown,
+    Etls01,
+    Etls02,
+    Elst01,
+    Elst02,
 }
 
 impl Code {
-    pub const ALL: [Code; 20] = [
+    pub const ALL: [Code; 24] = [
         Code::Eacs01,
         Code::Eacs02,
         Code::Eacs03,
@@ -133,6 +159,10 @@ impl Code {
         Code::Epd02,
         Code::Epd03,
         Code::Eunknown,
+        Code::Etls01,
+        Code::Etls02,
+        Code::Elst01,
+        Code::Elst02,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -157,7 +187,20 @@ impl Code {
             Code::Epd02 => "EPD02",
             Code::Epd03 => "EPD03",
             Code::Eunknown => "EUNKNOWN",
+            Code::Etls01 => "ETLS01",
+            Code::Etls02 => "ETLS02",
+            Code::Elst01 => "ELST01",
+            Code::Elst02 => "ELST02",
         }
+    }
+
+    /// Whether the code is one of Coder's own (ours go beyond Coder's report and never change
+    /// its top-level verdict).
+    pub fn is_coders(self) -> bool {
+        !matches!(
+            self,
+            Code::Etls01 | Code::Etls02 | Code::Elst01 | Code::Elst02
+        )
     }
 
     /// Accepts any letter case (`edb02`, `EDB02`).

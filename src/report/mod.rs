@@ -6,8 +6,10 @@ mod finding;
 pub mod section;
 
 pub mod access_url;
+pub mod certificates;
 pub mod database;
 pub mod derp;
+pub mod diagnosis;
 pub mod provisioner_daemons;
 pub mod websocket;
 pub mod workspace_proxy;
@@ -20,8 +22,10 @@ pub use finding::{BaseReport, Code, Message, Severity};
 pub use section::SectionId;
 
 use access_url::AccessUrlReport;
+use certificates::CertificatesReport;
 use database::DatabaseReport;
 use derp::DerpReport;
+use diagnosis::Diagnosis;
 use provisioner_daemons::ProvisionerDaemonsReport;
 use websocket::WebsocketReport;
 use workspace_proxy::WorkspaceProxyReport;
@@ -82,6 +86,7 @@ sections_in_report!(
     Derp => derp: DerpReport,
     WorkspaceProxy => workspace_proxy: WorkspaceProxyReport,
     ProvisionerDaemons => provisioner_daemons: ProvisionerDaemonsReport,
+    Certificates => certificates: CertificatesReport,
 );
 
 /// The whole report, in the key order of Coder's `/api/v2/debug/health`.
@@ -96,26 +101,28 @@ pub struct Report {
     pub database: DatabaseReport,
     pub workspace_proxy: WorkspaceProxyReport,
     pub provisioner_daemons: ProvisionerDaemonsReport,
+    /// Additive: ours, not Coder's (it never changes `healthy` or `severity`).
+    pub certificates: CertificatesReport,
     pub coder_version: String,
     pub healthcheck_version: &'static str,
+    /// Additive: probable root causes that account for several findings.
+    pub diagnosis: Vec<Diagnosis>,
     /// Run-wide remarks for `--verbose` (why the version is unknown, how dismissals were read).
     #[serde(skip)]
     pub notes: Vec<String>,
 }
 
 impl Report {
-    /// Computes the top-level `healthy` and `severity` as Coder does: dismissal plays no part.
+    /// Computes the top-level `healthy` and `severity` as Coder does: over Coder's own sections
+    /// and findings only; dismissal plays no part.
     pub fn compute_verdict(&mut self) {
-        let bases: Vec<(SectionId, BaseReport)> = SectionId::ALL
+        let severities: Vec<(SectionId, Severity)> = SectionId::ALL
             .into_iter()
-            .map(|id| (id, self.base(id).clone()))
+            .filter(|id| id.is_coders())
+            .map(|id| (id, self.base(id).severity_for_coder()))
             .collect();
-        self.severity = bases
-            .iter()
-            .map(|(_, b)| b.severity)
-            .max()
-            .unwrap_or_default();
-        self.healthy = !bases.iter().any(|(id, b)| section_fails(*id, b.severity));
+        self.severity = severities.iter().map(|(_, s)| *s).max().unwrap_or_default();
+        self.healthy = !severities.iter().any(|(id, s)| section_fails(*id, *s));
     }
 
     pub fn set_dismissed(&mut self, dismissed: &BTreeSet<SectionId>) {
@@ -161,7 +168,7 @@ mod tests {
         let ok = with(SectionId::Derp, Severity::Ok);
         assert!(ok.healthy);
         assert_eq!(ok.severity, Severity::Ok);
-        for id in SectionId::ALL {
+        for id in SectionId::ALL.into_iter().filter(|id| id.is_coders()) {
             let failed = with(id, Severity::Error);
             assert!(!failed.healthy, "{id}");
             assert_eq!(failed.severity, Severity::Error);
@@ -178,6 +185,25 @@ mod tests {
         report.compute_verdict();
         assert!(!report.healthy);
         assert!(!run_fails(&report, Severity::Error));
+    }
+
+    #[test]
+    fn our_findings_count_for_the_exit_code_but_not_coders_verdict() {
+        let expired = with(SectionId::Certificates, Severity::Error);
+        assert!(expired.healthy);
+        assert_eq!(expired.severity, Severity::Ok);
+        assert!(run_fails(&expired, Severity::Error));
+
+        let mut local = Report::default();
+        local
+            .access_url
+            .base
+            .warn_beyond_coder(Severity::Error, Code::Elst02, "down");
+        local.compute_verdict();
+        assert!(local.healthy);
+        assert_eq!(local.severity, Severity::Ok);
+        assert_eq!(local.access_url.base.severity, Severity::Error);
+        assert!(run_fails(&local, Severity::Error));
     }
 
     #[test]

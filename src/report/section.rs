@@ -13,6 +13,8 @@ pub enum SectionId {
     Derp,
     WorkspaceProxy,
     ProvisionerDaemons,
+    /// Ours, not Coder's: the TLS certificates of every endpoint the run reaches.
+    Certificates,
 }
 
 /// The names one section goes by.
@@ -29,6 +31,9 @@ pub struct SectionInfo {
     pub title: &'static str,
     /// The word Coder uses in `EUNKNOWN: <word> report panic: ...`.
     pub panic_label: &'static str,
+    /// One of Coder's sections: only these make up the top-level `healthy` and `severity`, and
+    /// only these can be named in Coder's dismissed list.
+    pub coders: bool,
 }
 
 /// Every section, in display order.
@@ -40,6 +45,7 @@ pub const SECTIONS: &[SectionInfo] = &[
         coder_name: "AccessURL",
         title: "Access URL",
         panic_label: "access url",
+        coders: true,
     },
     SectionInfo {
         id: SectionId::Websocket,
@@ -48,6 +54,7 @@ pub const SECTIONS: &[SectionInfo] = &[
         coder_name: "Websocket",
         title: "Websocket",
         panic_label: "websocket",
+        coders: true,
     },
     SectionInfo {
         id: SectionId::Database,
@@ -56,6 +63,7 @@ pub const SECTIONS: &[SectionInfo] = &[
         coder_name: "Database",
         title: "Database",
         panic_label: "database",
+        coders: true,
     },
     SectionInfo {
         id: SectionId::Derp,
@@ -64,6 +72,7 @@ pub const SECTIONS: &[SectionInfo] = &[
         coder_name: "DERP",
         title: "DERP and STUN",
         panic_label: "derp",
+        coders: true,
     },
     SectionInfo {
         id: SectionId::WorkspaceProxy,
@@ -72,6 +81,7 @@ pub const SECTIONS: &[SectionInfo] = &[
         coder_name: "WorkspaceProxy",
         title: "Workspace Proxies",
         panic_label: "proxy",
+        coders: true,
     },
     SectionInfo {
         id: SectionId::ProvisionerDaemons,
@@ -80,6 +90,16 @@ pub const SECTIONS: &[SectionInfo] = &[
         coder_name: "ProvisionerDaemons",
         title: "Provisioner Daemons",
         panic_label: "provisioner daemon",
+        coders: true,
+    },
+    SectionInfo {
+        id: SectionId::Certificates,
+        cli_name: "certificates",
+        json_key: "certificates",
+        coder_name: "",
+        title: "TLS Certificates",
+        panic_label: "certificates",
+        coders: false,
     },
 ];
 
@@ -120,9 +140,16 @@ impl SectionId {
         self.info().panic_label
     }
 
+    pub fn is_coders(self) -> bool {
+        self.info().coders
+    }
+
     /// Parses a name from Coder's dismissed list; unknown names give `None`.
     pub fn from_coder_name(name: &str) -> Option<SectionId> {
-        SECTIONS.iter().find(|s| s.coder_name == name).map(|s| s.id)
+        SECTIONS
+            .iter()
+            .find(|s| s.coders && s.coder_name == name)
+            .map(|s| s.id)
     }
 
     pub fn cli_names() -> String {
@@ -147,7 +174,10 @@ impl FromStr for SectionId {
         let wanted = s.trim().to_ascii_lowercase().replace('_', "-");
         SECTIONS
             .iter()
-            .find(|info| info.cli_name == wanted || info.coder_name.eq_ignore_ascii_case(s.trim()))
+            .find(|info| {
+                info.cli_name == wanted
+                    || (info.coders && info.coder_name.eq_ignore_ascii_case(s.trim()))
+            })
             .map(|info| info.id)
             .ok_or_else(|| {
                 format!(
@@ -175,6 +205,8 @@ mod tests {
         assert_eq!("AccessURL".parse(), Ok(SectionId::AccessUrl));
         assert_eq!("workspace_proxy".parse(), Ok(SectionId::WorkspaceProxy));
         assert_eq!(SectionId::from_coder_name("DERP"), Some(SectionId::Derp));
+        assert_eq!("certificates".parse(), Ok(SectionId::Certificates));
+        assert_eq!(SectionId::from_coder_name(""), None);
         assert!("pubsub"
             .parse::<SectionId>()
             .unwrap_err()

@@ -5,6 +5,7 @@
 pub mod access_url;
 pub mod discovery;
 pub mod env_file;
+pub mod listener;
 pub mod sources;
 
 use std::collections::BTreeSet;
@@ -17,12 +18,14 @@ use clap::ArgMatches;
 use crate::cli::{env_var, parse_bool, ColorWhen, FailOn, RunArgs};
 use crate::defaults;
 use crate::files::open_regular;
+use crate::net::proxy::ProxyConfig;
 use crate::redact::Secrets;
 use crate::report::database::DsnSource;
 use crate::report::{SectionId, Severity};
 
 pub use access_url::AccessUrl;
 pub use env_file::EnvFile;
+pub use listener::Listener;
 use sources::{Environment, FileSystem};
 
 #[derive(Clone, Debug)]
@@ -40,6 +43,11 @@ pub struct CheckSettings {
     pub token: Option<String>,
     pub derp: DerpSettings,
     pub db_threshold: Duration,
+    /// coderd's own listener, when its address is known (`--tls-address` before
+    /// `--http-address`: with TLS on, coderd's HTTP listener only redirects).
+    pub local_listener: Option<Listener>,
+    /// ETLS01 for certificates expiring within this.
+    pub cert_expiry_warning: Duration,
 }
 
 /// Coder's DERP and STUN options.
@@ -103,6 +111,8 @@ pub struct Settings {
     pub ca_certs: Vec<PathBuf>,
     pub env_file: Option<PathBuf>,
     pub secrets: Secrets,
+    /// Forward proxies from the environment (HTTPS_PROXY, HTTP_PROXY, NO_PROXY).
+    pub proxy: ProxyConfig,
 }
 
 impl Default for Settings {
@@ -123,6 +133,8 @@ impl Default for Settings {
                     block_direct: defaults::BLOCK_DIRECT,
                 },
                 db_threshold: defaults::DB_THRESHOLD,
+                local_listener: None,
+                cert_expiry_warning: defaults::CERT_EXPIRY_WARNING,
             },
             output: OutputSettings {
                 format: OutputFormat::Table,
@@ -137,6 +149,7 @@ impl Default for Settings {
             ca_certs: Vec::new(),
             env_file: None,
             secrets: Secrets::default(),
+            proxy: ProxyConfig::default(),
         }
     }
 }
@@ -289,6 +302,23 @@ impl Settings {
             crate::duration::parse,
         )?;
 
+        let tls_address = layers.string("tls_address", args.tls_address.as_ref())?;
+        let http_address = layers.string("http_address", args.http_address.as_ref())?;
+        checks.local_listener = match (tls_address, http_address) {
+            (Some((value, source)), _) => Some(Listener::parse(
+                &value,
+                true,
+                setting_name(source, "--tls-address", "CODER_TLS_ADDRESS"),
+            )?),
+            (None, Some((value, source))) => Some(Listener::parse(
+                &value,
+                false,
+                setting_name(source, "--http-address", "CODER_HTTP_ADDRESS"),
+            )?),
+            (None, None) => None,
+        };
+        checks.cert_expiry_warning = args.cert_expiry_warning;
+
         settings.timeout = layers.value("timeout", &args.timeout, crate::duration::parse)?;
         if settings.timeout.is_zero() {
             return Err("invalid --timeout: must be greater than zero".to_string());
@@ -330,6 +360,8 @@ impl Settings {
         settings.output.spinner =
             format == OutputFormat::Table && terminal.stderr && env.var("CI").is_none();
 
+        settings.proxy = ProxyConfig::from_env(&|name| env.var(name))?;
+
         let checks = &settings.checks;
         let dsn_password = checks
             .postgres
@@ -347,7 +379,18 @@ impl Settings {
                 checks.derp.config_url.as_deref(),
             ],
         );
+        for password in settings.proxy.passwords() {
+            settings.secrets.add(&password);
+        }
         Ok(settings)
+    }
+}
+
+/// The flag or the variable, for messages about a value.
+fn setting_name(source: DsnSource, flag: &'static str, var: &'static str) -> &'static str {
+    match source {
+        DsnSource::Flag => flag,
+        _ => var,
     }
 }
 

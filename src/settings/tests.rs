@@ -193,3 +193,63 @@ fn help_shows_defaults_and_variables_from_one_place() {
         );
     }
 }
+
+#[test]
+fn local_listener_from_flag_environment_or_env_file_tls_first() {
+    let file = [(ENV_FILE, "CODER_HTTP_ADDRESS=0.0.0.0:3000\n")];
+    let s = resolve(&[], &[], &file).unwrap();
+    let l = s.checks.local_listener.unwrap();
+    assert_eq!((l.host.as_str(), l.port, l.tls), ("127.0.0.1", 3000, false));
+    assert_eq!(l.setting, "CODER_HTTP_ADDRESS");
+    let s = resolve(&["--http-address", "127.0.0.1:80"], &[], &file).unwrap();
+    assert_eq!(s.checks.local_listener.unwrap().setting, "--http-address");
+    // With TLS on, coderd's HTTP listener only redirects: the TLS one is asked.
+    let s = resolve(&[], &[("CODER_TLS_ADDRESS", "[::]:3443")], &file).unwrap();
+    let l = s.checks.local_listener.unwrap();
+    assert_eq!((l.host.as_str(), l.port, l.tls), ("::1", 3443, true));
+    assert!(resolve(&[], &[], &[])
+        .unwrap()
+        .checks
+        .local_listener
+        .is_none());
+    let e = resolve(&[], &[], &[(ENV_FILE, "CODER_TLS_ADDRESS=nope\n")]).unwrap_err();
+    assert!(e.contains("CODER_TLS_ADDRESS"), "{e}");
+}
+
+#[test]
+fn cert_expiry_warning_takes_days() {
+    let s = resolve(&[], &[], &[]).unwrap();
+    assert_eq!(s.checks.cert_expiry_warning, defaults::CERT_EXPIRY_WARNING);
+    let s = resolve(&["--cert-expiry-warning", "30d"], &[], &[]).unwrap();
+    assert_eq!(
+        s.checks.cert_expiry_warning,
+        Duration::from_secs(30 * 86_400)
+    );
+    assert!(resolve(&["--cert-expiry-warning", "soon"], &[], &[]).is_err());
+    // Coder's own durations still have no days.
+    assert!(resolve(&["--timeout", "1d"], &[], &[]).is_err());
+}
+
+#[test]
+fn proxies_come_from_the_environment_and_their_passwords_are_secrets() {
+    use crate::net::proxy::Route;
+    let env = [
+        ("HTTPS_PROXY", "http://me:Pr0xyPass@proxy.corp:3128"),
+        ("no_proxy", ".internal"),
+    ];
+    let s = resolve(&[], &env, &[]).unwrap();
+    assert!(matches!(
+        s.proxy.route(true, "coder.example.com", 443),
+        Route::Proxy(_)
+    ));
+    assert!(matches!(
+        s.proxy.route(true, "db.internal", 443),
+        Route::Direct(_)
+    ));
+    assert_eq!(s.secrets.scrub("x Pr0xyPass y"), "x [REDACTED] y");
+    // The env file is Coder's CODER_* settings only.
+    let s = resolve(&[], &[], &[(ENV_FILE, "HTTPS_PROXY=http://p:1\n")]).unwrap();
+    assert!(!s.proxy.is_configured());
+    let e = resolve(&[], &[("HTTP_PROXY", "ftp://p:1")], &[]).unwrap_err();
+    assert!(e.starts_with("HTTP_PROXY: "), "{e}");
+}

@@ -28,7 +28,24 @@ impl TestCa {
 
     /// A server certificate for the given DNS names and IP addresses.
     pub fn leaf(&self, names: &[&str]) -> Leaf {
+        let now = time::OffsetDateTime::now_utc();
+        self.leaf_valid(
+            names,
+            now - time::Duration::days(1),
+            now + time::Duration::days(365),
+        )
+    }
+
+    /// A server certificate valid from `not_before` to `not_after`.
+    pub fn leaf_valid(
+        &self,
+        names: &[&str],
+        not_before: time::OffsetDateTime,
+        not_after: time::OffsetDateTime,
+    ) -> Leaf {
         let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.not_before = not_before;
+        params.not_after = not_after;
         params.distinguished_name.push(DnType::CommonName, names[0]);
         for name in names {
             params.subject_alt_names.push(match name.parse() {

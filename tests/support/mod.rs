@@ -14,6 +14,7 @@ pub mod postgres;
 pub mod report_schema;
 pub mod tailcat_relay;
 pub mod tcp;
+pub mod tinyproxy;
 pub mod ws_server;
 
 use std::net::TcpListener;
@@ -74,6 +75,10 @@ pub fn healthcheck() -> Command {
         if key.starts_with("CODER_") || key.starts_with("HEALTHCHECK_") || key.starts_with("PG") {
             cmd.env_remove(key);
         }
+    }
+    // Proxies of the machine running the tests are not the deployment's.
+    for key in ["HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "REQUEST_METHOD"] {
+        cmd.env_remove(key).env_remove(key.to_ascii_lowercase());
     }
     let home = std::env::temp_dir().join("healthcheck-test-home-empty");
     let _ = std::fs::create_dir_all(&home);

@@ -12,7 +12,7 @@ use tungstenite::protocol::WebSocketConfig;
 use tungstenite::{Message as WsMessage, WebSocket};
 
 use super::protocol::{self as p, Identity, Key};
-use super::transport::{dial, is_timeout, Transport};
+use super::transport::{is_timeout, Transport};
 use crate::report::derp::ServerInfo;
 
 /// Most bytes we accept before the end of the HTTP response head.
@@ -96,10 +96,16 @@ pub struct Target {
     pub host: String,
     pub port: u16,
     pub tls: Option<Arc<ClientConfig>>,
+    /// The forward proxy to tunnel through (from the environment), if any.
+    pub proxy: Option<crate::net::proxy::ProxyUrl>,
 }
 
 impl Target {
-    pub fn new(raw: &str, tls: Arc<ClientConfig>) -> Result<Target, String> {
+    pub fn new(
+        raw: &str,
+        tls: Arc<ClientConfig>,
+        proxy: Option<crate::net::proxy::ProxyUrl>,
+    ) -> Result<Target, String> {
         let url = url::Url::parse(raw).map_err(|e| format!("invalid DERP URL {raw}: {e}"))?;
         let host = url
             .host_str()
@@ -114,6 +120,7 @@ impl Target {
             host,
             port,
             tls,
+            proxy,
         })
     }
 
@@ -125,11 +132,20 @@ impl Target {
     }
 }
 
+fn dial(target: &Target, deadline: Instant) -> Result<Transport, String> {
+    super::transport::dial(
+        &target.host,
+        target.port,
+        target.tls.clone(),
+        target.proxy.as_ref(),
+        deadline,
+    )
+}
+
 impl DerpConn {
     /// `GET /derp` with `Upgrade: DERP`, then the DERP handshake.
     pub fn connect_upgrade(target: &Target, deadline: Instant) -> Result<DerpConn, ConnError> {
-        let mut t = dial(&target.host, target.port, target.tls.clone(), deadline)
-            .map_err(ConnError::Other)?;
+        let mut t = dial(target, deadline).map_err(ConnError::Other)?;
         let request = format!(
             "GET {} HTTP/1.1\r\nHost: {}\r\nUpgrade: DERP\r\nConnection: Upgrade\r\nUser-Agent: healthcheck/{}\r\n\r\n",
             target.url.path(),
@@ -145,8 +161,7 @@ impl DerpConn {
 
     /// DERP over WebSocket (subprotocol `derp`) to the same URL.
     pub fn connect_websocket(target: &Target, deadline: Instant) -> Result<DerpConn, ConnError> {
-        let t = dial(&target.host, target.port, target.tls.clone(), deadline)
-            .map_err(ConnError::Other)?;
+        let t = dial(target, deadline).map_err(ConnError::Other)?;
         let mut ws_url = target.url.clone();
         let _ = ws_url.set_scheme(if target.tls.is_some() { "wss" } else { "ws" });
         let mut request = ws_url

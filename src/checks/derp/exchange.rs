@@ -30,9 +30,14 @@ pub struct Exchange {
 }
 
 /// Runs the exchange against `url`, giving up at `deadline`.
-pub fn run(url: &str, tls: Arc<ClientConfig>, deadline: Instant) -> Exchange {
+pub fn run(
+    url: &str,
+    tls: Arc<ClientConfig>,
+    proxy: Option<crate::net::proxy::ProxyUrl>,
+    deadline: Instant,
+) -> Exchange {
     let mut out = Exchange::default();
-    let target = match Target::new(url, tls) {
+    let target = match Target::new(url, tls, proxy) {
         Ok(t) => t,
         Err(e) => {
             out.client_errs[0].push(e.clone());

@@ -87,7 +87,9 @@ pub fn run(options: &Options, ctx: &Context) -> DerpReport {
                     .map(|node| {
                         let tls = tls.clone();
                         (!node.stun_only).then(|| {
-                            scope.spawn(move || exchange::run(&node.derp_url(), tls, deadline))
+                            let url = node.derp_url();
+                            let proxy = proxy_for(ctx, &url, &node.name);
+                            scope.spawn(move || exchange::run(&url, tls, proxy, deadline))
                         })
                     })
                     .collect()
@@ -179,6 +181,20 @@ pub fn run(options: &Options, ctx: &Context) -> DerpReport {
     report.conclude(hard_nat(&stun_nodes, &regions, stun_results.as_deref()));
     report.netcheck_logs = netcheck_logs(&stun_nodes, &regions, stun_results.as_deref());
     report
+}
+
+/// The proxy the environment names for a DERP node's URL (noted for `--verbose`).
+fn proxy_for(ctx: &Context, url: &str, name: &str) -> Option<crate::net::proxy::ProxyUrl> {
+    use crate::net::proxy::Route;
+    let parsed = url::Url::parse(url).ok()?;
+    let route = ctx.net.proxy.route_for_url(&parsed);
+    ctx.net
+        .routes
+        .note(&ctx.net.proxy, &format!("DERP node {name} {url}"), &route);
+    match route {
+        Route::Proxy(p) => Some(p.clone()),
+        Route::Direct(_) => None,
+    }
 }
 
 /// ESTUN02's evidence: two servers that saw different IPv4 mappings of our one socket.

@@ -31,15 +31,17 @@ pub fn dial(
     host: &str,
     port: u16,
     tls: Option<Arc<ClientConfig>>,
+    proxy: Option<&crate::net::proxy::ProxyUrl>,
     deadline: Instant,
 ) -> Result<Transport, String> {
-    let mut transport = conn::dial(host, port, tls, deadline).map_err(|e| match e {
+    let mut transport = conn::dial_via(host, port, tls, proxy, deadline).map_err(|e| match e {
         DialError::Lookup(e) => lookup_text(host, &e),
         DialError::Deadline => format!("dial {host}:{port}: deadline reached"),
         DialError::Connect(addr, e) if is_timeout(&e) => format!("dial tcp {addr}: i/o timeout"),
         DialError::Connect(addr, e) => format!("dial tcp {addr}: {e}"),
         DialError::TlsName(e) => format!("TLS server name {host:?}: {e}"),
         DialError::Tls(e) => tls_error_text(&e),
+        DialError::Proxy(e) => e,
     })?;
     transport
         .arm(deadline)

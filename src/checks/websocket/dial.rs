@@ -12,7 +12,7 @@ use tungstenite::http::Uri;
 use tungstenite::ClientRequestBuilder;
 
 use crate::duration::go_string;
-use crate::net::conn::{self, DialError, LookupError};
+use crate::net::conn::{DialError, LookupError};
 use crate::net::tls::{describe_tls_error, find_tls_error};
 use crate::redact::redact_url;
 
@@ -82,6 +82,7 @@ pub use crate::net::conn::{is_timeout, Conn};
 
 /// DNS, TCP and (for wss) the TLS handshake, all before `deadline`. `timeout` is only for words.
 pub fn connect(
+    net: &crate::net::Net,
     target: &Target,
     tls_config: Arc<ClientConfig>,
     deadline: Instant,
@@ -89,21 +90,24 @@ pub fn connect(
 ) -> Result<Conn, String> {
     let host = target.host();
     let tls = target.tls.then_some(tls_config);
-    conn::dial(&host, target.port(), tls, deadline).map_err(|e| match e {
-        DialError::Lookup(LookupError::TimedOut) => {
-            format!("DNS lookup of {host:?} {}", timed_out_words(timeout))
-        }
-        DialError::Lookup(LookupError::NoAddresses) => {
-            format!("DNS lookup of {host:?} returned no addresses")
-        }
-        DialError::Lookup(LookupError::Failed(e)) => {
-            format!("DNS lookup of {host:?} failed: {e}")
-        }
-        DialError::Deadline => timed_out("connecting", timeout),
-        DialError::Connect(addr, e) => describe_connect_error(&addr, &e, timeout),
-        DialError::TlsName(e) => format!("{host:?} cannot be used as a TLS server name: {e}"),
-        DialError::Tls(e) => describe_io("TLS handshake with", &host, &e, timeout),
-    })
+    let what = format!("WebSocket {}", target.shown);
+    net.dial(&what, &host, target.port(), tls, deadline)
+        .map_err(|e| match e {
+            DialError::Lookup(LookupError::TimedOut) => {
+                format!("DNS lookup of {host:?} {}", timed_out_words(timeout))
+            }
+            DialError::Lookup(LookupError::NoAddresses) => {
+                format!("DNS lookup of {host:?} returned no addresses")
+            }
+            DialError::Lookup(LookupError::Failed(e)) => {
+                format!("DNS lookup of {host:?} failed: {e}")
+            }
+            DialError::Deadline => timed_out("connecting", timeout),
+            DialError::Connect(addr, e) => describe_connect_error(&addr, &e, timeout),
+            DialError::TlsName(e) => format!("{host:?} cannot be used as a TLS server name: {e}"),
+            DialError::Tls(e) => describe_io("TLS handshake with", &host, &e, timeout),
+            DialError::Proxy(e) => e,
+        })
 }
 
 pub fn timed_out_words(timeout: Duration) -> String {

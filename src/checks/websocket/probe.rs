@@ -180,6 +180,7 @@ fn open(
     };
     let started = Instant::now();
     let conn: Conn = match dial::connect(
+        &ctx.net,
         &target,
         ctx.net.tls.http1_config(),
         ctx.deadline.at(),
