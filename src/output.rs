@@ -184,7 +184,10 @@ mod tests {
             .unwrap()
             .write(b"new")
             .unwrap();
-        assert!(fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+        assert!(fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink());
         assert_eq!(fs::read_to_string(&real).unwrap(), "new");
     }
 
@@ -201,7 +204,11 @@ mod tests {
             (PathBuf::from("/proc/version/x"), "not a directory"),
         ] {
             let err = Destination::prepare(Some(&path)).unwrap_err();
-            assert!(err.to_lowercase().contains(expect), "{}: {err}", path.display());
+            assert!(
+                err.to_lowercase().contains(expect),
+                "{}: {err}",
+                path.display()
+            );
             assert!(err.contains(&path.display().to_string()), "{err}");
         }
         // Even root cannot create files in sysfs: the probe file finds that out.

@@ -39,7 +39,9 @@ pub fn install() -> Result<(), String> {
 
 /// Holds off signals while one run's output is written.
 pub fn writing() -> MutexGuard<'static, ()> {
-    WRITING.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    WRITING
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Records a run's exit code; call while holding [`writing`], after the output is out.

@@ -145,7 +145,10 @@ mod tests {
         let first = changes.lines(&report, &options);
         assert_eq!(first.lines().count(), 6, "{first}");
         assert!(first.contains("T1 access-url - -> OK\n"), "{first}");
-        assert!(first.contains("T1 derp - -> SKIPPED: skipped by --skip\n"), "{first}");
+        assert!(
+            first.contains("T1 derp - -> SKIPPED: skipped by --skip\n"),
+            "{first}"
+        );
         assert_eq!(changes.lines(&report, &options), "", "nothing changed");
         report.time = "T2".to_string();
         report

@@ -58,7 +58,10 @@ impl Renderer for JunitRenderer {
         for (name, value) in [
             ("access_url", options.access_url.clone().unwrap_or_default()),
             ("coder_version", report.coder_version.clone()),
-            ("healthcheck_version", report.healthcheck_version.to_string()),
+            (
+                "healthcheck_version",
+                report.healthcheck_version.to_string(),
+            ),
             ("time", report.time.clone()),
         ] {
             let _ = writeln!(
@@ -237,18 +240,26 @@ mod tests {
     #[test]
     fn failures_follow_fail_on_and_dismissal() {
         let mut report = Report::default();
-        report
-            .base_mut(SectionId::Database)
-            .warn(Severity::Warning, Code::Edb02, "median ping 40ms");
+        report.base_mut(SectionId::Database).warn(
+            Severity::Warning,
+            Code::Edb02,
+            "median ping 40ms",
+        );
         report
             .base_mut(SectionId::Websocket)
             .fail(Code::Ews01, "upgrade answered 502");
         report.base_mut(SectionId::Derp).skip("skipped by --skip");
         report.compute_verdict();
         let xml = render(&report, Severity::Error);
-        assert!(xml.contains("tests=\"6\" failures=\"1\" errors=\"0\" skipped=\"1\""), "{xml}");
+        assert!(
+            xml.contains("tests=\"6\" failures=\"1\" errors=\"0\" skipped=\"1\""),
+            "{xml}"
+        );
         assert!(xml.contains("<failure type=\"EWS01\" message=\"EWS01: upgrade answered 502\">"));
-        assert!(xml.contains("<system-out>WARN: EDB02: median ping 40ms</system-out>"), "{xml}");
+        assert!(
+            xml.contains("<system-out>WARN: EDB02: median ping 40ms</system-out>"),
+            "{xml}"
+        );
         assert!(xml.contains("<skipped message=\"skipped by --skip\"/>"));
         let xml = render(&report, Severity::Warning);
         assert!(xml.contains("failures=\"2\""), "{xml}");
@@ -258,6 +269,9 @@ mod tests {
         let xml = render(&report, Severity::Error);
         assert!(xml.contains("failures=\"0\""), "{xml}");
         assert!(xml.contains("dismissed: this section"), "{xml}");
-        assert!(xml.contains("DISMISSED: EWS01: upgrade answered 502"), "{xml}");
+        assert!(
+            xml.contains("DISMISSED: EWS01: upgrade answered 502"),
+            "{xml}"
+        );
     }
 }

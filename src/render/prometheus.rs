@@ -188,7 +188,10 @@ fn families(report: &Report) -> Vec<Family> {
         .iter()
         .filter(|p| p.name != PRIMARY)
     {
-        proxies.add(vec![("name", proxy.name.clone())], bool_value(proxy.healthy));
+        proxies.add(
+            vec![("name", proxy.name.clone())],
+            bool_value(proxy.healthy),
+        );
     }
 
     let mut daemons = Family::new(
@@ -262,7 +265,12 @@ fn finding_counts(
     base: &crate::report::BaseReport,
 ) -> BTreeMap<(crate::report::Code, Severity), usize> {
     let mut counts = BTreeMap::new();
-    if let (Some(code), _) = base.error.as_deref().map(split_code).unwrap_or((None, String::new())) {
+    if let (Some(code), _) = base
+        .error
+        .as_deref()
+        .map(split_code)
+        .unwrap_or((None, String::new()))
+    {
         *counts.entry((code, Severity::Error)).or_insert(0) += 1;
     }
     for warning in &base.warnings {
@@ -355,11 +363,18 @@ mod tests {
         let families = families(&report);
         assert_eq!(families.len(), 18);
         for family in &families {
-            assert!(text.contains(&format!("# HELP {} ", family.name)), "{}", family.name);
+            assert!(
+                text.contains(&format!("# HELP {} ", family.name)),
+                "{}",
+                family.name
+            );
             assert!(text.contains(&format!("# TYPE {} gauge\n", family.name)));
         }
         assert!(text.contains("coder_healthcheck_section_skipped{section=\"database\"} 1\n"));
-        assert!(!text.contains("coder_healthcheck_section_healthy{"), "{text}");
+        assert!(
+            !text.contains("coder_healthcheck_section_healthy{"),
+            "{text}"
+        );
         assert!(!text.contains("coder_healthcheck_tls_certificate_expiry_timestamp_seconds{"));
     }
 

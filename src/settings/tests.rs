@@ -199,7 +199,10 @@ fn format_json_and_their_conflicts() {
     let format = |args: &[&str]| resolve(args, &[], &[]).map(|s| s.output.format);
     assert_eq!(format(&[]), Ok(OutputFormat::Table));
     assert_eq!(format(&["--json"]), Ok(OutputFormat::Json));
-    assert_eq!(format(&["--format", "json", "--json"]), Ok(OutputFormat::Json));
+    assert_eq!(
+        format(&["--format", "json", "--json"]),
+        Ok(OutputFormat::Json)
+    );
     assert_eq!(
         format(&["--format", "prometheus"]),
         Ok(OutputFormat::Prometheus)
@@ -220,7 +223,14 @@ fn watch_needs_a_file_for_whole_documents_and_a_positive_interval() {
     let err = resolve(&["--watch", "1s", "--format", "prometheus"], &[], &[]).unwrap_err();
     assert!(err.contains("--output"), "{err}");
     let s = resolve(
-        &["--watch", "1s", "--format", "junit", "--output", "/tmp/x.xml"],
+        &[
+            "--watch",
+            "1s",
+            "--format",
+            "junit",
+            "--output",
+            "/tmp/x.xml",
+        ],
         &[],
         &[],
     )

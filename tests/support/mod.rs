@@ -9,6 +9,7 @@ pub mod coturn;
 pub mod derp_relay;
 pub mod http;
 pub mod nginx;
+pub mod parsers;
 pub mod postgres;
 pub mod tailcat_relay;
 pub mod tcp;
