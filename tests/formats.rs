@@ -74,7 +74,7 @@ fn formatted(format: &str, args: &[String]) -> support::Output {
     run(cmd)
 }
 
-fn section<'a>(name: &'a str) -> [(&'static str, &'a str); 1] {
+fn section(name: &str) -> [(&'static str, &str); 1] {
     [("section", name)]
 }
 
