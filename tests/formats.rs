@@ -217,9 +217,15 @@ fn database_latency_metric_equals_the_json_of_the_same_run() {
     let (_, samples) = parse_prometheus(&text);
     let latency_ms = json["database"]["latency_ms"].as_u64().unwrap();
     assert!(latency_ms >= 20, "{}", json["database"]);
-    assert_eq!(
-        value(&samples, "coder_healthcheck_database_latency_seconds", &[]),
-        latency_ms as f64 / 1000.0
+    let latency = value(&samples, "coder_healthcheck_database_latency_seconds", &[]);
+    // The JSON's `latency` (Go's form, full precision) in seconds, and its whole milliseconds.
+    let exact = healthcheck::duration::parse(json["database"]["latency"].as_str().unwrap())
+        .unwrap()
+        .as_secs_f64();
+    assert_eq!(latency, exact, "{}", json["database"]);
+    assert!(
+        (latency - latency_ms as f64 / 1000.0).abs() < 0.001,
+        "{latency} vs {latency_ms}ms"
     );
     assert_eq!(
         value(

@@ -137,7 +137,7 @@ fn families(report: &Report) -> Vec<Family> {
     let db = &report.database;
     if !db.base.skipped {
         if db.reachable {
-            db_latency.add(vec![], db.latency_ms as f64 / 1000.0);
+            db_latency.add(vec![], seconds(&db.latency, db.latency_ms));
         }
         db_threshold.add(vec![], db.threshold_ms as f64 / 1000.0);
     }
@@ -166,7 +166,10 @@ fn families(report: &Report) -> Vec<Family> {
             if !node.node.stun_only {
                 derp_healthy.add(labels(), bool_value(node.healthy));
                 if node.can_exchange_messages {
-                    derp_rtt.add(labels(), node.round_trip_ping_ms as f64 / 1000.0);
+                    derp_rtt.add(
+                        labels(),
+                        seconds(&node.round_trip_ping, node.round_trip_ping_ms),
+                    );
                 }
             }
             if node.stun.enabled {
@@ -285,6 +288,14 @@ fn finding_counts(
         *counts.entry((warning.code, level)).or_insert(0) += 1;
     }
     counts
+}
+
+/// A duration the report carries in Go's form (`370.125µs`, full precision) and in whole
+/// milliseconds; the milliseconds only when the text is missing, since a local ping is under 1 ms.
+fn seconds(go_text: &str, millis: u64) -> f64 {
+    crate::duration::parse(go_text)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(millis as f64 / 1000.0)
 }
 
 fn bool_value(b: bool) -> f64 {
