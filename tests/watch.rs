@@ -82,6 +82,14 @@ impl Watch {
     }
 }
 
+/// A test that fails half way must not leave its watch running.
+impl Drop for Watch {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// `/healthz` answers OK until `failing` is set, then 503.
 fn switchable_peer() -> (String, Arc<AtomicBool>) {
     let failing = Arc::new(AtomicBool::new(false));
