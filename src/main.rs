@@ -117,18 +117,19 @@ fn run(settings: Settings) -> ExitCode {
     let failed = run_fails(&report, settings.output.fail_on);
     let code = if failed { EXIT_FAIL } else { 0 };
     // Renderers scrub what came from outside (JSON: string values only, so the shape holds).
-    let written = renderer(settings.output.format)
+    let bytes = match renderer(settings.output.format)
         .render(&report, &RenderOptions::for_run(&settings, failed))
-        .map_err(|e| e.to_string())
-        .and_then(|bytes| {
-            let _writing = shutdown::writing();
-            let written = destination.write(&bytes);
-            shutdown::finished(code);
-            written
-        });
+    {
+        Ok(bytes) => bytes,
+        Err(e) => return usage_error(&e.to_string(), &settings.secrets),
+    };
+    let _writing = shutdown::writing();
+    let written = destination.write(&bytes);
+    shutdown::finished(code);
     match written {
-        Ok(()) => ExitCode::from(code),
-        Err(e) => usage_error(&e, &settings.secrets),
+        // A reader that closed stdout early (`| head`) does not change the verdict.
+        Err(e) if !destination.is_stdout() => usage_error(&e, &settings.secrets),
+        _ => ExitCode::from(code),
     }
 }
 
