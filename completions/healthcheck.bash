@@ -239,7 +239,7 @@ _healthcheck() {
             return 0
             ;;
         healthcheck__subcmd__run)
-            opts="-v -h --only --skip --dismiss --ca-cert --json --fail-on --color --verbose --cert-expiry-warning --access-url --postgres-url --token --derp-server-enable --derp-server-stun-addresses --derp-config-path --derp-config-url --block-direct-connections --health-check-threshold-database --http-address --tls-address --timeout --docs-url --env-file --help"
+            opts="-v -h --only --skip --dismiss --ca-cert --json --format --output --watch --fail-on --color --verbose --cert-expiry-warning --access-url --postgres-url --token --derp-server-enable --derp-server-stun-addresses --derp-config-path --derp-config-url --block-direct-connections --health-check-threshold-database --http-address --tls-address --timeout --docs-url --env-file --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -258,6 +258,18 @@ _healthcheck() {
                     return 0
                     ;;
                 --ca-cert)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "table json prometheus junit" -- "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --watch)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

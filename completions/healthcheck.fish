@@ -39,6 +39,12 @@ complete -c healthcheck -n "__fish_healthcheck_using_subcommand run" -l only -d 
 complete -c healthcheck -n "__fish_healthcheck_using_subcommand run" -l skip -d 'Skip these sections (comma separated)' -r
 complete -c healthcheck -n "__fish_healthcheck_using_subcommand run" -l dismiss -d 'Sections whose findings are shown but do not fail the run (adds to the deployment\'s own dismissed list)' -r
 complete -c healthcheck -n "__fish_healthcheck_using_subcommand run" -l ca-cert -d 'Extra PEM trust roots for HTTPS, WSS and DERP over TLS (repeatable)' -r -F
+complete -c healthcheck -n "__fish_healthcheck_using_subcommand run" -l format -d 'Output format: table, json, prometheus or junit [default: table]' -r -f -a "table\t'The table for people (the default)'
+json\t'Coder\'s JSON report (same as --json)'
+prometheus\t'Prometheus text exposition (node_exporter\'s textfile collector reads it)'
+junit\t'JUnit XML, one test case per section, for CI test reports'"
+complete -c healthcheck -n "__fish_healthcheck_using_subcommand run" -l output -d 'Write the report to FILE (atomically: a temporary file in the same folder, then rename) instead of stdout' -r -F
+complete -c healthcheck -n "__fish_healthcheck_using_subcommand run" -l watch -d 'Run again every DUR until Ctrl-C or SIGTERM; exit with the last run\'s exit code' -r
 complete -c healthcheck -n "__fish_healthcheck_using_subcommand run" -l fail-on -d 'The lowest severity that makes the exit code 1' -r -f -a "error\t''
 warning\t''"
 complete -c healthcheck -n "__fish_healthcheck_using_subcommand run" -l color -d 'When to use colour (NO_COLOR and CLICOLOR_FORCE are honoured with auto)' -r -f -a "auto\t''
@@ -59,7 +65,7 @@ complete -c healthcheck -n "__fish_healthcheck_using_subcommand run" -l tls-addr
 complete -c healthcheck -n "__fish_healthcheck_using_subcommand run" -l timeout -d 'Deadline for the run: every section, and all of them together [env: HEALTHCHECK_TIMEOUT]' -r
 complete -c healthcheck -n "__fish_healthcheck_using_subcommand run" -l docs-url -d 'Base URL for docs links [env: CODER_DOCS_URL]' -r
 complete -c healthcheck -n "__fish_healthcheck_using_subcommand run" -l env-file -d 'Coder\'s environment file (KEY=value lines); by default the one below, if readable [default: /etc/coder.d/coder.env] [env: HEALTHCHECK_ENV_FILE]' -r -F
-complete -c healthcheck -n "__fish_healthcheck_using_subcommand run" -l json -d 'Write the JSON report to stdout, nothing else'
+complete -c healthcheck -n "__fish_healthcheck_using_subcommand run" -l json -d 'Write the JSON report to stdout, nothing else (short for --format json)'
 complete -c healthcheck -n "__fish_healthcheck_using_subcommand run" -s v -l verbose -d 'More detail per section (each ping, DERP node, proxy, daemon)'
 complete -c healthcheck -n "__fish_healthcheck_using_subcommand run" -s h -l help -d 'Print help'
 complete -c healthcheck -n "__fish_healthcheck_using_subcommand explain" -l docs-url -d 'Base URL for docs links [env: CODER_DOCS_URL]' -r

@@ -64,6 +64,19 @@ pub enum ColorWhen {
     Never,
 }
 
+/// `--format`: how the report is written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum FormatArg {
+    /// The table for people (the default)
+    Table,
+    /// Coder's JSON report (same as --json)
+    Json,
+    /// Prometheus text exposition (node_exporter's textfile collector reads it)
+    Prometheus,
+    /// JUnit XML, one test case per section, for CI test reports
+    Junit,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum FailOn {
     Error,
@@ -155,9 +168,22 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE")]
     pub ca_cert: Vec<PathBuf>,
 
-    /// Write the JSON report to stdout, nothing else
+    /// Write the JSON report to stdout, nothing else (short for --format json)
     #[arg(long)]
     pub json: bool,
+
+    /// Output format: table, json, prometheus or junit [default: table]
+    #[arg(long, value_enum, value_name = "FORMAT", hide_possible_values = true)]
+    pub format: Option<FormatArg>,
+
+    /// Write the report to FILE (atomically: a temporary file in the same folder, then rename)
+    /// instead of stdout
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// Run again every DUR until Ctrl-C or SIGTERM; exit with the last run's exit code
+    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    pub watch: Option<Duration>,
 
     /// The lowest severity that makes the exit code 1
     #[arg(long, value_enum, default_value = "error", value_name = "LEVEL")]

@@ -1,6 +1,7 @@
 //! `healthcheck`: Coder's deployment health checks, run from outside the Coder server.
 //!
-//! The pipeline is settings -> checks -> report -> renderers; `main.rs` wires it together.
+//! The pipeline is settings -> checks -> report -> renderers -> output; `main.rs` wires it
+//! together, `watch` repeats it.
 
 pub mod checks;
 pub mod cli;
@@ -13,8 +14,11 @@ pub mod eventually;
 pub mod files;
 pub mod generated;
 pub mod net;
+pub mod output;
 pub mod redact;
 pub mod render;
 pub mod report;
 pub mod settings;
+pub mod shutdown;
 pub mod text;
+pub mod watch;

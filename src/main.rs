@@ -7,11 +7,13 @@ use healthcheck::cli::{self, Command};
 use healthcheck::defaults;
 use healthcheck::generated;
 use healthcheck::net::Net;
+use healthcheck::output::Destination;
 use healthcheck::redact::Secrets;
 use healthcheck::render::{explain, renderer, RenderOptions};
 use healthcheck::report::{run_fails, Code};
 use healthcheck::settings::sources::{Environment, ProcessEnv, RealFs};
-use healthcheck::settings::{AccessUrl, Settings, Terminal};
+use healthcheck::settings::{Settings, Terminal};
+use healthcheck::{shutdown, watch};
 
 const EXIT_FAIL: u8 = 1;
 const EXIT_USAGE: u8 = 2;
@@ -83,6 +85,17 @@ fn run(settings: Settings) -> ExitCode {
         Ok(net) => net,
         Err(e) => return usage_error(&e, &settings.secrets),
     };
+    // Checked before anything runs, so a bad path costs no probing.
+    let destination = match Destination::prepare(settings.output.file.as_deref()) {
+        Ok(destination) => destination,
+        Err(e) => return usage_error(&e, &settings.secrets),
+    };
+    if let Err(e) = shutdown::install() {
+        return usage_error(&e, &settings.secrets);
+    }
+    if let Some(every) = settings.output.watch {
+        return ExitCode::from(watch::run(&settings, &net, every, &destination));
+    }
     let spinner = settings.output.spinner.then(|| {
         let bar = indicatif::ProgressBar::new_spinner();
         bar.enable_steady_tick(Duration::from_millis(100));
@@ -101,35 +114,22 @@ fn run(settings: Settings) -> ExitCode {
     if let Some(bar) = spinner {
         bar.finish_and_clear();
     }
-    let output = &settings.output;
-    let failed = run_fails(&report, output.fail_on);
-    let options = RenderOptions {
-        color: output.color,
-        verbose: output.verbose,
-        docs_url: output.docs_url.clone(),
-        access_url: settings.checks.access_url.as_ref().map(AccessUrl::shown),
-        dsn_source: settings
-            .checks
-            .postgres
-            .as_ref()
-            .map(|p| p.source.describe().to_string()),
-        failed,
-        secrets: settings.secrets.clone(),
-    };
+    let failed = run_fails(&report, settings.output.fail_on);
+    let code = if failed { EXIT_FAIL } else { 0 };
     // Renderers scrub what came from outside (JSON: string values only, so the shape holds).
-    match renderer(output.format).render(&report, &options) {
-        Ok(bytes) => {
-            let _ = std::io::stdout().write_all(&bytes);
-        }
-        Err(e) => {
-            eprintln!("healthcheck: {}", settings.secrets.scrub(&e.to_string()));
-            return ExitCode::from(EXIT_USAGE);
-        }
-    }
-    if failed {
-        ExitCode::from(EXIT_FAIL)
-    } else {
-        ExitCode::SUCCESS
+    let bytes = match renderer(settings.output.format)
+        .render(&report, &RenderOptions::for_run(&settings, failed))
+    {
+        Ok(bytes) => bytes,
+        Err(e) => return usage_error(&e.to_string(), &settings.secrets),
+    };
+    let _writing = shutdown::writing();
+    let written = destination.write(&bytes);
+    shutdown::finished(code);
+    match written {
+        // A reader that closed stdout early (`| head`) does not change the verdict.
+        Err(e) if !destination.is_stdout() => usage_error(&e, &settings.secrets),
+        _ => ExitCode::from(code),
     }
 }
 

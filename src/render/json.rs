@@ -1,4 +1,5 @@
-//! `--json`: the report in Coder's shape, indented as Coder writes it.
+//! `--json`: the report in Coder's shape, indented as Coder writes it (one line per run in watch
+//! mode).
 
 use super::{RenderError, RenderOptions, Renderer};
 use crate::report::Report;
@@ -10,8 +11,12 @@ impl Renderer for JsonRenderer {
         let mut value = serde_json::to_value(report).map_err(|e| RenderError(e.to_string()))?;
         // String values only: a secret that reads like `true` cannot break the document.
         options.secrets.scrub_json(&mut value);
-        let mut bytes =
-            serde_json::to_vec_pretty(&value).map_err(|e| RenderError(e.to_string()))?;
+        let mut bytes = if options.one_line {
+            serde_json::to_vec(&value)
+        } else {
+            serde_json::to_vec_pretty(&value)
+        }
+        .map_err(|e| RenderError(e.to_string()))?;
         bytes.push(b'\n');
         Ok(bytes)
     }

@@ -2,14 +2,16 @@
 
 pub mod explain;
 pub mod json;
+pub mod junit;
 pub mod present;
 pub mod problems;
+pub mod prometheus;
 pub mod table;
 
 pub use present::SectionView;
 
 use crate::report::{Report, Severity};
-use crate::settings::OutputFormat;
+use crate::settings::{AccessUrl, OutputFormat, Settings};
 
 /// What a renderer needs besides the report.
 pub struct RenderOptions {
@@ -21,11 +23,35 @@ pub struct RenderOptions {
     /// Where the DSN came from, for the header.
     pub dsn_source: Option<String>,
     pub failed: bool,
+    /// `--fail-on`: which sections count as failures (JUnit).
+    pub fail_on: Severity,
+    /// One line per document (JSON in watch mode) instead of the indented form.
+    pub one_line: bool,
     /// Known secrets, scrubbed from every text that came from outside.
     pub secrets: crate::redact::Secrets,
 }
 
 impl RenderOptions {
+    /// The options of one run's output; `failed` is that run's verdict for the exit code.
+    pub fn for_run(settings: &Settings, failed: bool) -> RenderOptions {
+        let output = &settings.output;
+        RenderOptions {
+            color: output.color,
+            verbose: output.verbose,
+            docs_url: output.docs_url.clone(),
+            access_url: settings.checks.access_url.as_ref().map(AccessUrl::shown),
+            dsn_source: settings
+                .checks
+                .postgres
+                .as_ref()
+                .map(|p| p.source.describe().to_string()),
+            failed,
+            fail_on: output.fail_on,
+            one_line: false,
+            secrets: settings.secrets.clone(),
+        }
+    }
+
     /// Text from servers, databases or settings, made safe to print: known secrets scrubbed and
     /// control characters (terminal escapes) removed; line breaks stay.
     pub fn clean(&self, text: &str) -> String {
@@ -57,6 +83,8 @@ pub fn renderer(format: OutputFormat) -> Box<dyn Renderer> {
     match format {
         OutputFormat::Table => Box::new(table::TableRenderer),
         OutputFormat::Json => Box::new(json::JsonRenderer),
+        OutputFormat::Prometheus => Box::new(prometheus::PrometheusRenderer),
+        OutputFormat::Junit => Box::new(junit::JunitRenderer),
     }
 }
 
@@ -153,6 +181,22 @@ pub fn findings(view: &SectionView<'_>) -> Vec<Finding> {
         }
     }
     out
+}
+
+/// The status a section is shown with: its worst finding's.
+pub fn section_status(findings: &[Finding]) -> Status {
+    let rank = |s: Status| match s {
+        Status::Skipped => 0,
+        Status::Ok => 1,
+        Status::Dismissed => 2,
+        Status::Warn => 3,
+        Status::Error => 4,
+    };
+    findings
+        .iter()
+        .map(|f| f.status)
+        .max_by_key(|s| rank(*s))
+        .unwrap_or(Status::Ok)
 }
 
 /// Splits Coder's `CODE: text` error form.

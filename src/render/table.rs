@@ -7,7 +7,7 @@ use std::fmt::Write;
 use colored::Colorize;
 use comfy_table::{presets, Cell, Color, ContentArrangement, Table};
 
-use super::{findings, RenderError, RenderOptions, Renderer, Status};
+use super::{findings, section_status, RenderError, RenderOptions, Renderer, Status};
 use crate::report::Code;
 use crate::report::Report;
 
@@ -116,21 +116,6 @@ impl Renderer for TableRenderer {
         );
         Ok(out.into_bytes())
     }
-}
-
-fn section_status(findings: &[super::Finding]) -> Status {
-    let rank = |s: Status| match s {
-        Status::Skipped => 0,
-        Status::Ok => 1,
-        Status::Dismissed => 2,
-        Status::Warn => 3,
-        Status::Error => 4,
-    };
-    findings
-        .iter()
-        .map(|f| f.status)
-        .max_by_key(|s| rank(*s))
-        .unwrap_or(Status::Ok)
 }
 
 fn status_cell(status: Status) -> Cell {

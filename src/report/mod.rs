@@ -143,12 +143,16 @@ pub fn section_fails(id: SectionId, severity: Severity) -> bool {
 
 /// How the run should end, given `--fail-on`. Dismissed and skipped sections never fail it.
 pub fn run_fails(report: &Report, fail_on: Severity) -> bool {
-    SectionId::ALL.into_iter().any(|id| {
-        let base = report.base(id);
-        !base.dismissed
-            && !base.skipped
-            && (section_fails(id, base.severity) || base.severity >= fail_on.max(Severity::Warning))
-    })
+    SectionId::ALL
+        .into_iter()
+        .any(|id| fails_run(id, report.base(id), fail_on))
+}
+
+/// Whether this one section makes the exit code 1 (the JUnit report's failures are these).
+pub fn fails_run(id: SectionId, base: &BaseReport, fail_on: Severity) -> bool {
+    !base.dismissed
+        && !base.skipped
+        && (section_fails(id, base.severity) || base.severity >= fail_on.max(Severity::Warning))
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@ use std::time::Duration;
 use clap::parser::ValueSource;
 use clap::ArgMatches;
 
-use crate::cli::{env_var, parse_bool, ColorWhen, FailOn, RunArgs};
+use crate::cli::{env_var, parse_bool, ColorWhen, FailOn, FormatArg, RunArgs};
 use crate::defaults;
 use crate::files::open_regular;
 use crate::net::proxy::ProxyConfig;
@@ -66,6 +66,19 @@ pub struct DerpSettings {
 pub enum OutputFormat {
     Table,
     Json,
+    Prometheus,
+    Junit,
+}
+
+impl OutputFormat {
+    pub fn name(self) -> &'static str {
+        match self {
+            OutputFormat::Table => "table",
+            OutputFormat::Json => "json",
+            OutputFormat::Prometheus => "prometheus",
+            OutputFormat::Junit => "junit",
+        }
+    }
 }
 
 /// What the renderers and `main` are given.
@@ -77,6 +90,12 @@ pub struct OutputSettings {
     pub spinner: bool,
     pub docs_url: String,
     pub verbose: bool,
+    /// `--output FILE`: the report goes there (atomically), stdout stays empty.
+    pub file: Option<PathBuf>,
+    /// `--watch DUR`: run again every DUR until interrupted.
+    pub watch: Option<Duration>,
+    /// The report is shown on a terminal (stdout is one and there is no `--output`).
+    pub terminal: bool,
 }
 
 /// Which sections run (`--only`, `--skip`) and which are dismissed (`--dismiss`).
@@ -143,6 +162,9 @@ impl Default for Settings {
                 spinner: false,
                 docs_url: defaults::DOCS_URL.to_string(),
                 verbose: false,
+                file: None,
+                watch: None,
+                terminal: false,
             },
             selection: Selection::default(),
             timeout: defaults::TIMEOUT,
@@ -345,20 +367,36 @@ impl Settings {
                 .map_err(|e| format!("cannot read --ca-cert {}: {e}", path.display()))?;
         }
         settings.ca_certs = args.ca_cert.clone();
-        let format = if args.json {
-            OutputFormat::Json
-        } else {
-            OutputFormat::Table
-        };
+        let format = output_format(args.json, args.format)?;
         settings.output.format = format;
         settings.output.verbose = args.verbose;
+        settings.output.file = args.output.clone();
+        settings.output.watch = args.watch;
+        if args.watch.is_some_and(|every| every.is_zero()) {
+            return Err("invalid --watch: must be greater than zero".to_string());
+        }
+        // Repeated whole documents on stdout would be one unreadable stream.
+        if args.watch.is_some()
+            && args.output.is_none()
+            && matches!(format, OutputFormat::Prometheus | OutputFormat::Junit)
+        {
+            return Err(format!(
+                "--watch with --format {} rewrites a file each run: add --output FILE",
+                format.name()
+            ));
+        }
+        let on_terminal = terminal.stdout && args.output.is_none();
+        settings.output.terminal = on_terminal;
         settings.output.fail_on = match args.fail_on {
             FailOn::Error => Severity::Error,
             FailOn::Warning => Severity::Warning,
         };
-        settings.output.color = resolve_color(args.color, env, terminal.stdout);
-        settings.output.spinner =
-            format == OutputFormat::Table && terminal.stderr && env.var("CI").is_none();
+        settings.output.color = resolve_color(args.color, env, on_terminal);
+        // Watch mode redraws the screen itself; a spinner would fight it.
+        settings.output.spinner = format == OutputFormat::Table
+            && args.watch.is_none()
+            && terminal.stderr
+            && env.var("CI").is_none();
 
         settings.proxy = ProxyConfig::from_env(&|name| env.var(name))?;
 
@@ -392,6 +430,24 @@ fn setting_name(source: DsnSource, flag: &'static str, var: &'static str) -> &'s
         DsnSource::Flag => flag,
         _ => var,
     }
+}
+
+/// `--json` is `--format json`; both together must agree.
+fn output_format(json: bool, format: Option<FormatArg>) -> Result<OutputFormat, String> {
+    let chosen = match format {
+        None if json => return Ok(OutputFormat::Json),
+        None | Some(FormatArg::Table) => OutputFormat::Table,
+        Some(FormatArg::Json) => OutputFormat::Json,
+        Some(FormatArg::Prometheus) => OutputFormat::Prometheus,
+        Some(FormatArg::Junit) => OutputFormat::Junit,
+    };
+    if json && chosen != OutputFormat::Json {
+        return Err(format!(
+            "--json means --format json; it cannot be combined with --format {}",
+            chosen.name()
+        ));
+    }
+    Ok(chosen)
 }
 
 fn path_text(path: &Path) -> String {

@@ -253,3 +253,66 @@ fn proxies_come_from_the_environment_and_their_passwords_are_secrets() {
     let e = resolve(&[], &[("HTTP_PROXY", "ftp://p:1")], &[]).unwrap_err();
     assert!(e.starts_with("HTTP_PROXY: "), "{e}");
 }
+
+#[test]
+fn format_json_and_their_conflicts() {
+    let format = |args: &[&str]| resolve(args, &[], &[]).map(|s| s.output.format);
+    assert_eq!(format(&[]), Ok(OutputFormat::Table));
+    assert_eq!(format(&["--json"]), Ok(OutputFormat::Json));
+    assert_eq!(
+        format(&["--format", "json", "--json"]),
+        Ok(OutputFormat::Json)
+    );
+    assert_eq!(
+        format(&["--format", "prometheus"]),
+        Ok(OutputFormat::Prometheus)
+    );
+    assert_eq!(format(&["--format", "junit"]), Ok(OutputFormat::Junit));
+    let err = format(&["--json", "--format", "junit"]).unwrap_err();
+    assert!(err.contains("--format junit"), "{err}");
+    assert!(format(&["--format", "xml"]).is_err());
+}
+
+#[test]
+fn watch_needs_a_file_for_whole_documents_and_a_positive_interval() {
+    let s = resolve(&["--watch", "10ms"], &[], &[]).unwrap();
+    assert_eq!(s.output.watch, Some(Duration::from_millis(10)));
+    assert!(!s.output.spinner);
+    let err = resolve(&["--watch", "0s"], &[], &[]).unwrap_err();
+    assert!(err.contains("--watch"), "{err}");
+    let err = resolve(&["--watch", "1s", "--format", "prometheus"], &[], &[]).unwrap_err();
+    assert!(err.contains("--output"), "{err}");
+    let s = resolve(
+        &[
+            "--watch",
+            "1s",
+            "--format",
+            "junit",
+            "--output",
+            "/tmp/x.xml",
+        ],
+        &[],
+        &[],
+    )
+    .unwrap();
+    assert_eq!(s.output.file, Some(PathBuf::from("/tmp/x.xml")));
+}
+
+#[test]
+fn output_file_is_not_a_terminal() {
+    let argv = ["healthcheck", "run", "--output", "/tmp/report.txt"];
+    let (cli, matches) = parse_from(argv).unwrap();
+    let Command::Run(run) = cli.command else {
+        unreachable!()
+    };
+    let (_, run_matches) = matches.subcommand().unwrap();
+    let env: HashMap<String, String> = HashMap::new();
+    let fs: HashMap<PathBuf, String> = HashMap::new();
+    let terminal = Terminal {
+        stdout: true,
+        stderr: true,
+    };
+    let s = Settings::resolve(&run, run_matches, &env, &fs, terminal).unwrap();
+    assert!(!s.output.terminal);
+    assert!(!s.output.color, "no colour in a file unless --color always");
+}

@@ -10,6 +10,7 @@ pub mod deployment;
 pub mod derp_relay;
 pub mod http;
 pub mod nginx;
+pub mod parsers;
 pub mod postgres;
 pub mod report_schema;
 pub mod tailcat_relay;
