@@ -19,13 +19,11 @@ const EXIT_FAIL: u8 = 1;
 const EXIT_USAGE: u8 = 2;
 
 fn main() -> ExitCode {
-    // Panics inside a check become EUNKNOWN findings, so the check threads stay quiet; anywhere
-    // else a panic is our bug and says so in one line.
+    // A panic on any other thread is caught where that thread's work is collected (a check's
+    // becomes EUNKNOWN; a helper's, a failed lookup or read), so only the main thread's is
+    // reported here, as our bug, in one line.
     std::panic::set_hook(Box::new(|info| {
-        let in_check = std::thread::current()
-            .name()
-            .is_some_and(|name| name.starts_with("check-"));
-        if !in_check {
+        if std::thread::current().name() == Some("main") {
             eprintln!("healthcheck: internal error: {info}");
         }
     }));

@@ -161,6 +161,90 @@ fn only_the_database_section_with_a_silent_database_costs_one_timeout() {
         .starts_with("EDB01: "));
 }
 
+/// A database that accepts us and then freezes: every database section reports it within one
+/// timeout, and closing the connection (which waits for answers that never come) does not hold
+/// the run. Repeated, because the order in which the sections finish varies.
+#[test]
+fn a_database_frozen_after_connecting_costs_one_timeout_every_time() {
+    let db = support::fake_pg::frozen_after_startup();
+    for _ in 0..4 {
+        let out = run_json(&[
+            "--postgres-url",
+            &format!("postgres://coder:pw@127.0.0.1:{db}/coder?sslmode=disable"),
+            "--only",
+            "database,workspace-proxy,provisioner-daemons",
+            "--timeout",
+            "1s",
+        ]);
+        assert!(
+            out.elapsed < Duration::from_secs(2),
+            "took {:?}\n{}",
+            out.elapsed,
+            out.all()
+        );
+        let json = out.json();
+        let error = json["database"]["error"].as_str().unwrap_or_default();
+        assert!(error.starts_with("EDB01: "), "{error}");
+        assert!(error.contains("no answer from 127.0.0.1"), "{error}");
+        assert!(json["workspace_proxy"]["error"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("EWP02: "));
+        assert!(json["provisioner_daemons"]["error"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("error fetching provisioner daemons: "));
+    }
+}
+
+/// A far-away database (100 ms per answer) is slow, not broken: the Database section warns, the
+/// others read their tables in time, because the run reads each table once in one transaction.
+#[test]
+fn a_slow_database_is_a_warning_not_a_cascade_of_timeouts() {
+    let db = CoderDb::create("slow_database", Generation::Newest);
+    db.add_daemon("built-in", VERSION, "1.0", Seen::SecondsAgo(5));
+    let server = PgServer::shared();
+    let slow = support::tcp::delaying_proxy(server.port, Duration::from_millis(100));
+    let dsn = db
+        .dsn()
+        .replace(&format!(":{}/", server.port), &format!(":{slow}/"));
+    let web = coder_like(VERSION);
+    let out = run_json(&[
+        "--access-url",
+        &format!("http://127.0.0.1:{web}"),
+        "--postgres-url",
+        &dsn,
+        "--only",
+        "database,workspace-proxy,provisioner-daemons",
+    ]);
+    assert!(
+        out.elapsed < Duration::from_secs(5),
+        "took {:?}",
+        out.elapsed
+    );
+    let json = out.json();
+    assert_eq!(
+        json["database"]["severity"], "warning",
+        "{}",
+        json["database"]
+    );
+    assert_eq!(
+        support::warning_codes(&json["database"]["warnings"]),
+        ["EDB02"]
+    );
+    assert!(json["database"]["latency_ms"].as_u64().unwrap() >= 100);
+    assert_eq!(
+        json["workspace_proxy"]["severity"], "ok",
+        "{}",
+        json["workspace_proxy"]
+    );
+    assert_eq!(
+        json["provisioner_daemons"]["severity"], "ok",
+        "{}",
+        json["provisioner_daemons"]
+    );
+}
+
 #[test]
 fn one_database_connection_serves_the_whole_run() {
     let server = PgServer::shared();

@@ -176,10 +176,10 @@ fn the_tls_listener_is_asked_without_verifying_its_certificate() {
         "access-url",
         "--access-url",
         &format!("http://127.0.0.1:{coderd}"),
-        // With TLS on, the TLS listener is the one asked.
-        "--http-address",
-        &format!("127.0.0.1:{}", free_port()),
     ])
+    // Both from the same place, as Coder's env file has them: with TLS on, the TLS listener is
+    // the one asked (a typed --http-address would win over both).
+    .env("CODER_HTTP_ADDRESS", format!("127.0.0.1:{}", free_port()))
     .env("CODER_TLS_ADDRESS", format!("127.0.0.1:{}", local.port));
     let out = run(cmd);
     let json = out.json();

@@ -61,7 +61,7 @@ pub fn run(options: &Options, ctx: &Context) -> DatabaseReport {
     report.endpoint = db.endpoint().to_string();
     // The connection is shared and opened once; only the round trips are timed, as on Coder's
     // pooled connection, and each ping is timed only once this section has the connection.
-    let pings = db.with(ctx.deadline, |conn| {
+    let pings = db.ping(ctx.deadline, |conn| {
         let mut pings = Vec::with_capacity(PINGS);
         for attempt in 1..=PINGS {
             let remaining = ctx.deadline.remaining();
@@ -79,6 +79,10 @@ pub fn run(options: &Options, ctx: &Context) -> DatabaseReport {
         }
         Ok(pings)
     });
+    if pings.is_err() {
+        // A ping that failed may still be in flight: nothing should queue behind it.
+        db.mark_broken("the connection stopped answering the Database section's pings");
+    }
     match pings {
         Ok(pings) => report.pings = pings,
         Err(DbError::Dsn(e)) => {

@@ -72,11 +72,14 @@ impl Deployment {
 pub fn load_dismissed(db: Option<&SharedDb>, deadline: Deadline) -> Dismissed {
     let Some(db) = db else {
         return Dismissed {
-            note: Some("no database configured".to_string()),
+            note: Some(crate::checks::NO_DATABASE.to_string()),
             ..Dismissed::default()
         };
     };
-    match db.with(deadline, |db| db.read(deadline.at(), |r| r.site_configs())) {
+    match db
+        .snapshot(deadline)
+        .and_then(|snapshot| snapshot.site_configs)
+    {
         Ok(configs) => {
             let (sections, note) = parse_dismissed(configs.health_settings.as_deref());
             Dismissed { sections, note }

@@ -28,7 +28,8 @@ use crate::settings::{CheckSettings, Settings};
 pub use deployment::Deployment;
 
 /// How long past the deadline a section may run before the runner gives up on it. Checks
-/// enforce the deadline themselves; this only catches a check that does not.
+/// enforce the deadline themselves (network calls, waits for the shared connection and for the
+/// deployment's facts all end at it); this catches a check that does not.
 pub const DEADLINE_GRACE: Duration = Duration::from_millis(500);
 
 /// Time a section keeps back from the run's deadline to assemble its report after probing.
@@ -49,8 +50,8 @@ pub struct Context {
 }
 
 impl Context {
-    /// The run's database connection. The runner skips database sections when none is
-    /// configured, so the error only guards against a misuse.
+    /// The run's database connection, or "no database configured" (the runner skips the
+    /// database sections then; others, such as the certificates, use it only when it is there).
     pub fn db(&self) -> Result<&SharedDb, DbError> {
         self.db
             .as_deref()
@@ -223,10 +224,11 @@ pub fn run(settings: &Settings, net: Net, progress: &dyn Fn(&Progress)) -> Repor
     let deadline = Deadline::after(settings.timeout);
     let give_up = deadline.at() + DEADLINE_GRACE;
     let checks = &settings.checks;
+    let pings = settings.selection.deselected(SectionId::Database).is_none();
     let db = checks
         .postgres
         .as_ref()
-        .map(|setting| Arc::new(SharedDb::open(setting, deadline)));
+        .map(|setting| Arc::new(SharedDb::open(setting, deadline, pings)));
     let ctx = Context {
         deployment: Deployment::start(checks.access_url.clone(), net.clone(), deadline),
         net,
@@ -281,7 +283,18 @@ pub fn run(settings: &Settings, net: Net, progress: &dyn Fn(&Progress)) -> Repor
         Ok(info) => report.coder_version = info.version.unwrap_or_default(),
         Err(why) => report.notes.push(format!("Coder version unknown: {why}")),
     }
-    let dismissed_list = dismissed.wait(give_up).cloned().unwrap_or_default();
+    let dismissed_list =
+        dismissed
+            .wait(give_up)
+            .cloned()
+            .unwrap_or_else(|| deployment::Dismissed {
+                note: Some(format!(
+                    "the deployment's own list was not read within the {} deadline: its \
+                 dismissals are not applied",
+                    deadline.words()
+                )),
+                ..Default::default()
+            });
     if let Some(note) = &dismissed_list.note {
         report.notes.push(format!("dismissed sections: {note}"));
     }

@@ -41,13 +41,10 @@ impl Server {
 
 pub fn run(ctx: &Context) -> ProvisionerDaemonsReport {
     let mut report = ProvisionerDaemonsReport::default();
-    let read = ctx.db().and_then(|db| {
-        db.with(ctx.deadline, |db| {
-            db.read(ctx.deadline.at(), |r| {
-                Ok((r.provisioner_daemons()?, r.now, r.place.clone()))
-            })
-        })
-    });
+    let read = ctx
+        .db()
+        .and_then(|db| db.snapshot(ctx.deadline))
+        .and_then(|snapshot| Ok((snapshot.daemons?, snapshot.now, snapshot.place)));
     // The build info is fetched alongside; waiting for it costs nothing once the read is done.
     let server = Server::of(&ctx.deployment.build_info(ctx.deadline.less(REPORT_MARGIN)));
     report.view.server_version = server.version.clone();

@@ -35,15 +35,10 @@ pub type ServerVersion<'a> = Result<&'a str, &'a str>;
 
 pub fn run(access_url: Option<&AccessUrl>, ctx: &Context) -> WorkspaceProxyReport {
     let mut report = WorkspaceProxyReport::default();
-    let read = ctx.db().and_then(|db| {
-        db.with(ctx.deadline, |db| {
-            db.read(ctx.deadline.at(), |r| {
-                let proxies = r.workspace_proxies()?;
-                let configs = r.site_configs()?;
-                Ok((proxies, configs, r.place.clone()))
-            })
-        })
-    });
+    let read = ctx
+        .db()
+        .and_then(|db| db.snapshot(ctx.deadline))
+        .and_then(|snapshot| Ok((snapshot.proxies?, snapshot.site_configs?, snapshot.place)));
     let (proxies, configs, place) = match read {
         Ok(read) => read,
         Err(e) => {

@@ -4,9 +4,10 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{opt, DbError, Reader};
+use crate::report::provisioner_daemons::STALE_INTERVAL;
 
-/// Coder's `provisionerdserver.StaleInterval`: a daemon seen this long ago or less is active.
-pub const STALE_INTERVAL_MICROS: i64 = 90_000_000;
+/// Coder's stale interval in microseconds, as the database clock measures ages.
+pub const STALE_INTERVAL_MICROS: i64 = STALE_INTERVAL.as_micros() as i64;
 
 impl Reader<'_, '_> {
     /// Every provisioner daemon, ordered by name byte-wise, with its age by the database clock.
@@ -40,6 +41,7 @@ impl Reader<'_, '_> {
             select.join(", "),
             columns.qualified()
         );
+        self.in_time()?;
         let rows = self.tx.query(&sql, &[]).map_err(|e| self.pg(e))?;
         let has = |c: &str| columns.has(c);
         let mut daemons = Vec::with_capacity(rows.len());
@@ -111,7 +113,7 @@ pub fn is_recent_age(age_micros: i64) -> bool {
     age_micros <= STALE_INTERVAL_MICROS
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Daemons {
     pub rows: Vec<DaemonRow>,
     pub has_last_seen_at: bool,

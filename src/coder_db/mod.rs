@@ -21,7 +21,7 @@ use crate::settings::DsnSetting;
 
 pub use daemons::{is_recent_age, DaemonRow, Daemons, STALE_INTERVAL_MICROS};
 pub use proxies::{Proxies, ProxyRow};
-pub use shared::SharedDb;
+pub use shared::{SharedDb, Snapshot};
 pub use site_configs::{
     parse_dismissed, SiteConfigs, DEFAULT_PROXY_DISPLAY_NAME, DEFAULT_PROXY_ICON_URL,
 };
@@ -96,9 +96,18 @@ impl CoderDb {
 
     /// One round trip on the open connection (Coder's ping), bounded by `timeout`.
     pub fn ping(&mut self, timeout: std::time::Duration) -> Result<(), String> {
-        self.client
-            .is_valid(timeout)
-            .map_err(|e| describe_pg_error(&e, &self.dsn))
+        self.client.is_valid(timeout).map_err(|e| {
+            // The driver's own timeout on an open connection: not a connect failure.
+            if e.to_string().contains("timeout") {
+                format!(
+                    "no answer from {} within {}",
+                    self.dsn.endpoint(),
+                    crate::duration::go_string(timeout)
+                )
+            } else {
+                describe_pg_error(&e, &self.dsn)
+            }
+        })
     }
 
     /// Runs `read` inside one READ ONLY transaction whose statements may not outlive `deadline`.
@@ -131,13 +140,14 @@ impl CoderDb {
         let row = tx
             .query_one("SELECT current_database()::text, now()", &[])
             .map_err(pg)?;
-        let database: String = row.get(0);
+        let database: String = row.try_get(0).map_err(pg)?;
         let mut reader = Reader {
             place: format!("{}/{database}", self.dsn.endpoint()),
-            now: row.get(1),
+            now: row.try_get(1).map_err(pg)?,
             tx,
             dsn: &dsn,
             columns: &mut self.columns,
+            deadline,
         };
         let value = read(&mut reader)?;
         reader.tx.commit().map_err(pg)?;
@@ -150,6 +160,8 @@ pub struct Reader<'c, 'd> {
     tx: Transaction<'c>,
     dsn: &'d Dsn,
     columns: &'c mut HashMap<&'static str, Columns>,
+    /// Checked before each statement: `statement_timeout` bounds one statement, not the sum.
+    deadline: Instant,
     /// `host:port/database`, for messages.
     pub place: String,
     /// The database server's clock at the start of the transaction.
@@ -202,6 +214,17 @@ impl Reader<'_, '_> {
         DbError::Query(describe_pg_error(&e, self.dsn))
     }
 
+    /// An error once the deadline has passed, so the next statement is not sent.
+    fn in_time(&self) -> Result<(), DbError> {
+        if Instant::now() >= self.deadline {
+            return Err(DbError::Query(format!(
+                "no time left to query {} before the deadline",
+                self.place
+            )));
+        }
+        Ok(())
+    }
+
     /// Which columns of `table` exist (looked up once per connection); a missing table means
     /// this is not Coder's database.
     pub fn columns(&mut self, table: &'static str) -> Result<Columns, DbError> {
@@ -214,6 +237,7 @@ impl Reader<'_, '_> {
     }
 
     fn look_up_columns(&mut self, table: &'static str) -> Result<Columns, DbError> {
+        self.in_time()?;
         // The table as the search path resolves it (as Coder's queries resolve it), with the
         // columns this role may use, as information_schema.columns would list them: one query
         // on the catalogue, which is much cheaper to plan than that view.
@@ -238,11 +262,16 @@ impl Reader<'_, '_> {
                 what: format!("table {table} is missing"),
             });
         };
-        let schema: String = first.get(0);
-        let names: HashSet<String> = rows
-            .iter()
-            .filter_map(|row| row.get::<_, Option<String>>(1))
-            .collect();
+        let schema: String = first.try_get(0).map_err(|e| self.pg(e))?;
+        let mut names = HashSet::new();
+        for row in &rows {
+            if let Some(name) = row
+                .try_get::<_, Option<String>>(1)
+                .map_err(|e| self.pg(e))?
+            {
+                names.insert(name);
+            }
+        }
         if names.is_empty() {
             return Err(DbError::NoAccess {
                 place: self.place.clone(),

@@ -47,6 +47,7 @@ impl Reader<'_, '_> {
             select.join(", "),
             columns.qualified()
         );
+        self.in_time()?;
         let rows = self.tx.query(&sql, &[]).map_err(|e| self.pg(e))?;
         let has = |c: &str| columns.has(c);
         let mut proxies = Vec::with_capacity(rows.len());
@@ -94,7 +95,7 @@ pub struct ProxyRow {
     pub version: Option<String>,
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Proxies {
     pub rows: Vec<ProxyRow>,
     pub missing_columns: Vec<&'static str>,

@@ -20,9 +20,10 @@ impl Reader<'_, '_> {
             columns.qualified()
         );
         let mut configs = SiteConfigs::default();
+        self.in_time()?;
         for row in self.tx.query(&sql, &[]).map_err(|e| self.pg(e))? {
-            let key: String = row.get(0);
-            let value: Option<String> = row.get(1);
+            let key: String = row.try_get(0).map_err(|e| self.pg(e))?;
+            let value: Option<String> = row.try_get(1).map_err(|e| self.pg(e))?;
             match key.as_str() {
                 "health_settings" => configs.health_settings = value,
                 "deployment_id" => configs.deployment_id = value,

@@ -6,12 +6,12 @@ use std::time::Duration;
 
 use time::OffsetDateTime;
 
-use crate::duration::short;
+use crate::duration::{go_string, short};
 use crate::report::access_url::AccessUrlReport;
 use crate::report::certificates::CertificatesReport;
 use crate::report::database::{DatabaseReport, PINGS};
 use crate::report::derp::{node_label, DerpReport, NodeReport};
-use crate::report::provisioner_daemons::ProvisionerDaemonsReport;
+use crate::report::provisioner_daemons::{ProvisionerDaemonsReport, STALE_INTERVAL};
 use crate::report::websocket::{Probe, WebsocketReport};
 use crate::report::workspace_proxy::{WorkspaceProxy, WorkspaceProxyReport, PRIMARY};
 use crate::report::{BaseReport, Report, SectionId, Severity};
@@ -249,13 +249,12 @@ impl Present for DerpReport {
             relays.len(),
             if relays.len() == 1 { "" } else { "s" },
         )];
-        if let Some(best) = relays
+        if let Some(fastest) = relays
             .iter()
             .filter(|n| n.can_exchange_messages)
-            .map(|n| &n.round_trip_ping)
-            .next()
+            .min_by_key(|n| n.round_trip_ping_ms)
         {
-            parts.push(format!("round trip {best}"));
+            parts.push(format!("round trip {}", fastest.round_trip_ping));
         }
         parts.push(format!(
             "{}/{} STUN server{} answered",
@@ -443,9 +442,10 @@ impl Present for ProvisionerDaemonsReport {
             })
             .collect();
         format!(
-            "{} provisioner daemon{} active (seen within 90s by the database clock): {}",
+            "{} provisioner daemon{} active (seen within {} by the database clock): {}",
             names.len(),
             if names.len() == 1 { "" } else { "s" },
+            go_string(STALE_INTERVAL),
             shorten(&names)
         )
     }
@@ -455,8 +455,9 @@ impl Present for ProvisionerDaemonsReport {
         if !v.place.is_empty() {
             let now = v.db_now.map(rfc3339).unwrap_or_default();
             lines.push(format!(
-                "read from {} (database clock {now}); active = seen within 90s",
-                v.place
+                "read from {} (database clock {now}); active = seen within {}",
+                v.place,
+                go_string(STALE_INTERVAL)
             ));
         }
         lines.push(format!(

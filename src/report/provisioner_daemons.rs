@@ -4,7 +4,12 @@ use serde::Serialize;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use std::time::Duration;
+
 use super::{BaseReport, Message};
+
+/// Coder's `provisionerdserver.StaleInterval`: a daemon seen this long ago or less is active.
+pub const STALE_INTERVAL: Duration = Duration::from_secs(90);
 
 #[derive(Debug, Default, Serialize)]
 pub struct ProvisionerDaemonsReport {

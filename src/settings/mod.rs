@@ -326,24 +326,39 @@ impl Settings {
 
         let tls_address = layers.string("tls_address", args.tls_address.as_ref())?;
         let http_address = layers.string("http_address", args.http_address.as_ref())?;
-        checks.local_listener = match (tls_address, http_address) {
-            (Some((value, source)), _) => Some(Listener::parse(
-                &value,
-                true,
-                setting_name(source, "--tls-address", "CODER_TLS_ADDRESS"),
-            )?),
-            (None, Some((value, source))) => Some(Listener::parse(
-                &value,
-                false,
-                setting_name(source, "--http-address", "CODER_HTTP_ADDRESS"),
-            )?),
-            (None, None) => None,
+        // The address from the higher source wins (a typed --http-address beats the env file's
+        // CODER_TLS_ADDRESS); from the same source the TLS one does, since with TLS on coderd's
+        // HTTP listener only redirects.
+        let tls_wins = match (&tls_address, &http_address) {
+            (Some((_, tls)), Some((_, http))) => rank(*tls) <= rank(*http),
+            (tls, _) => tls.is_some(),
+        };
+        let chosen = if tls_wins {
+            tls_address.map(|(v, s)| (v, s, true, "--tls-address", "CODER_TLS_ADDRESS"))
+        } else {
+            http_address.map(|(v, s)| (v, s, false, "--http-address", "CODER_HTTP_ADDRESS"))
+        };
+        checks.local_listener = match chosen {
+            Some((value, source, tls, flag, var)) => Some(
+                Listener::parse(&value, tls, setting_name(source, flag, var)).map_err(
+                    |e| match (source, &file.path) {
+                        (DsnSource::EnvFile, Some(path)) => format!("{e} (in {})", path.display()),
+                        _ => e,
+                    },
+                )?,
+            ),
+            None => None,
         };
         checks.cert_expiry_warning = args.cert_expiry_warning;
 
         settings.timeout = layers.value("timeout", &args.timeout, crate::duration::parse)?;
         if settings.timeout.is_zero() {
-            return Err("invalid --timeout: must be greater than zero".to_string());
+            let name = if layers.typed("timeout") {
+                "--timeout"
+            } else {
+                "HEALTHCHECK_TIMEOUT"
+            };
+            return Err(format!("invalid {name}: must be greater than zero"));
         }
         settings.output.docs_url = layers
             .value("docs_url", &args.docs_url, |s| Ok(s.to_string()))?
@@ -425,6 +440,16 @@ impl Settings {
 }
 
 /// The flag or the variable, for messages about a value.
+/// Flag first: the order in which sources win.
+fn rank(source: DsnSource) -> u8 {
+    match source {
+        DsnSource::Flag => 0,
+        DsnSource::Environment => 1,
+        DsnSource::EnvFile => 2,
+        DsnSource::Discovered => 3,
+    }
+}
+
 fn setting_name(source: DsnSource, flag: &'static str, var: &'static str) -> &'static str {
     match source {
         DsnSource::Flag => flag,

@@ -126,7 +126,12 @@ fn bad_values_name_their_source() {
         "{err}"
     );
     let err = resolve(&["--timeout", "0s"], &[], &[]).unwrap_err();
-    assert!(err.contains("greater than zero"), "{err}");
+    assert!(
+        err.starts_with("invalid --timeout: must be greater than zero"),
+        "{err}"
+    );
+    let err = resolve(&[], &[("HEALTHCHECK_TIMEOUT", "0s")], &[]).unwrap_err();
+    assert!(err.starts_with("invalid HEALTHCHECK_TIMEOUT:"), "{err}");
 }
 
 #[test]
@@ -214,6 +219,13 @@ fn local_listener_from_flag_environment_or_env_file_tls_first() {
         .is_none());
     let e = resolve(&[], &[], &[(ENV_FILE, "CODER_TLS_ADDRESS=nope\n")]).unwrap_err();
     assert!(e.contains("CODER_TLS_ADDRESS"), "{e}");
+    assert!(e.ends_with("(in /etc/coder.d/coder.env)"), "{e}");
+    // A typed --http-address beats the env file's TLS address.
+    let file = [(ENV_FILE, "CODER_TLS_ADDRESS=0.0.0.0:3443\n")];
+    let s = resolve(&["--http-address", "127.0.0.1:3000"], &[], &file).unwrap();
+    let l = s.checks.local_listener.unwrap();
+    assert_eq!((l.port, l.tls), (3000, false));
+    assert_eq!(l.setting, "--http-address");
 }
 
 #[test]

@@ -8,6 +8,7 @@ pub mod coder_schema;
 pub mod coturn;
 pub mod deployment;
 pub mod derp_relay;
+pub mod fake_pg;
 pub mod http;
 pub mod nginx;
 pub mod parsers;

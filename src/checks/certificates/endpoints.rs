@@ -87,9 +87,8 @@ pub fn workspace_proxies(ctx: &Context) -> Result<Vec<Endpoint>, String> {
         return Ok(Vec::new());
     };
     let rows = db
-        .with(ctx.deadline, |db| {
-            db.read(ctx.deadline.at(), |r| r.workspace_proxies())
-        })
+        .snapshot(ctx.deadline)
+        .and_then(|snapshot| snapshot.proxies)
         .map_err(|e| format!("workspace proxies not read: {e}"))?;
     Ok(rows
         .rows

@@ -12,15 +12,13 @@ use std::time::Duration;
 
 use time::OffsetDateTime;
 
-use crate::checks::{derp, Context};
+use crate::checks::{derp, Context, REPORT_MARGIN};
 use crate::report::certificates::{Certificate, CertificatesReport, Unread};
 use crate::report::Code;
 use crate::settings::{AccessUrl, CheckSettings};
 use endpoints::Endpoint;
 use read::Leaf;
 
-/// Time kept back from the deadline to assemble the report.
-const REPORT_MARGIN: Duration = Duration::from_millis(100);
 const SECONDS_PER_DAY: i64 = 86_400;
 
 pub struct Options {
