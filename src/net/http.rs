@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use crate::net::deadline::Deadline;
 use crate::net::tls::{describe_tls_error, find_tls_error, Tls};
 
-/// Go's default client stops after 10 redirects; so do we.
+/// Go's default client stops at the tenth redirect; so do we.
 pub const MAX_REDIRECTS: u32 = 10;
 /// Bodies are read up to this size; health endpoints answer a few bytes.
 pub const MAX_BODY_BYTES: u64 = 1024 * 1024;
@@ -56,6 +56,8 @@ pub enum HttpErrorKind {
     Tls,
     Timeout,
     TooManyRedirects,
+    /// A redirect we refuse to follow (a non-HTTP scheme, no host, an unparsable Location).
+    BadRedirect,
     Other,
 }
 
@@ -107,7 +109,9 @@ impl HttpClient {
         ureq::AgentBuilder::new()
             .resolver(BoundedResolver { deadline })
             .tls_config(self.tls.clone())
-            .redirects(MAX_REDIRECTS)
+            // We follow redirects ourselves (`follow`): ureq 2 panics on a Location without a
+            // host (`file:`, `data:`, `mailto:`).
+            .redirects(0)
             .user_agent(concat!("healthcheck/", env!("CARGO_PKG_VERSION")))
             .build()
     }
@@ -126,22 +130,8 @@ impl HttpClient {
                 detail: "no time left before the deadline".to_string(),
             });
         }
-        let mut request = self.agent(deadline.at()).get(url).timeout(remaining);
-        for (name, value) in headers {
-            request = request.set(name, value);
-        }
-        let response = match request.call() {
-            Ok(response) => response,
-            Err(ureq::Error::Status(_, response)) => response,
-            Err(ureq::Error::Transport(transport)) => {
-                // ureq's texts quote the URL; a URL from the database may carry credentials.
-                let mut error = classify_transport(&transport, remaining);
-                error.detail = error.detail.replace(url, &crate::redact::redact_url(url));
-                return Err(error);
-            }
-        };
+        let (response, final_url) = self.follow(url, deadline, headers)?;
         let status = response.status();
-        let final_url = response.get_url().to_string();
         let headers = response
             .headers_names()
             .into_iter()
@@ -168,6 +158,134 @@ impl HttpClient {
             body_truncated,
         })
     }
+}
+
+/// Statuses Go's client follows (with a GET; all our requests are GETs).
+fn is_redirect(status: u16) -> bool {
+    matches!(status, 301 | 302 | 303 | 307 | 308)
+}
+
+/// Headers Go drops when a redirect leaves the original host (and its subdomains); our token
+/// header is one of them too.
+const SENSITIVE_HEADERS: &[&str] = &[
+    "authorization",
+    "cookie",
+    "www-authenticate",
+    "coder-session-token",
+];
+
+impl HttpClient {
+    /// One GET per hop, each under the same deadline, as Go's default client: at most
+    /// `MAX_REDIRECTS` hops, relative Locations resolved against the current URL, only http and
+    /// https followed. A 3xx without a Location is the answer. Returns the last response and
+    /// its URL.
+    fn follow(
+        &self,
+        url: &str,
+        deadline: Deadline,
+        headers: &[(&str, &str)],
+    ) -> Result<(ureq::Response, String), HttpError> {
+        let first_host = url::Url::parse(url)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_ascii_lowercase));
+        let mut current = url.to_string();
+        let mut hop = 0;
+        loop {
+            let remaining = deadline.remaining();
+            if remaining.is_zero() {
+                return Err(HttpError {
+                    kind: HttpErrorKind::Timeout,
+                    detail: if hop == 0 {
+                        "no time left before the deadline".to_string()
+                    } else {
+                        format!(
+                            "no time left before the deadline to follow the redirect to {}",
+                            shown(&current)
+                        )
+                    },
+                });
+            }
+            let same_site = url::Url::parse(&current)
+                .ok()
+                .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
+                .zip(first_host.as_deref())
+                .is_some_and(|(host, first)| host == first || host.ends_with(&format!(".{first}")));
+            let mut request = self.agent(deadline.at()).get(&current).timeout(remaining);
+            for (name, value) in headers {
+                if same_site || !SENSITIVE_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
+                    request = request.set(name, value);
+                }
+            }
+            let response = match request.call() {
+                Ok(response) => response,
+                Err(ureq::Error::Status(_, response)) => response,
+                Err(ureq::Error::Transport(transport)) => {
+                    // ureq's texts quote the URL; a URL from the database may carry credentials.
+                    let mut error = classify_transport(&transport, remaining);
+                    error.detail = error.detail.replace(&current, &shown(&current));
+                    if hop > 0 {
+                        error.detail =
+                            format!("after a redirect to {}: {}", shown(&current), error.detail);
+                    }
+                    return Err(error);
+                }
+            };
+            let location = response.header("Location").map(str::to_string);
+            let (true, Some(location)) = (is_redirect(response.status()), location) else {
+                return Ok((response, current));
+            };
+            // Go counts the redirects received and refuses to follow the tenth.
+            if hop + 1 >= MAX_REDIRECTS {
+                return Err(HttpError {
+                    kind: HttpErrorKind::TooManyRedirects,
+                    detail: format!(
+                        "stopped after {MAX_REDIRECTS} redirects (the last from {})",
+                        shown(&current)
+                    ),
+                });
+            }
+            current = next_hop(&current, &location, response.status())?;
+            hop += 1;
+        }
+    }
+}
+
+/// Where a redirect goes: `location` resolved against `from`, which must be an http(s) URL with
+/// a host. Anything else ends the request with an error naming it, as Go's client does.
+fn next_hop(from: &str, location: &str, status: u16) -> Result<String, HttpError> {
+    let bad = |why: String| HttpError {
+        kind: HttpErrorKind::BadRedirect,
+        detail: format!("{} from {} {why}", status_words(status), shown(from)),
+    };
+    let base = url::Url::parse(from).map_err(|e| bad(format!("cannot be followed: {e}")))?;
+    let next = base.join(location.trim()).map_err(|e| {
+        bad(format!(
+            "has a Location that is not a URL ({e}): {:?}",
+            crate::text::snippet(location, 200)
+        ))
+    })?;
+    if !matches!(next.scheme(), "http" | "https") {
+        return Err(bad(format!(
+            "points to a non-HTTP URL ({}:…); only http and https redirects are followed",
+            crate::text::snippet(next.scheme(), 40)
+        )));
+    }
+    if next.host_str().is_none_or(str::is_empty) {
+        return Err(bad(format!(
+            "points to a URL without a host: {:?}",
+            crate::text::snippet(&shown(next.as_str()), 200)
+        )));
+    }
+    Ok(next.to_string())
+}
+
+fn status_words(status: u16) -> String {
+    format!("the {status} redirect")
+}
+
+/// A URL for messages: credentials and query hidden, and cut to a readable length.
+fn shown(url: &str) -> String {
+    crate::text::snippet(&crate::redact::redact_url(url), 300)
 }
 
 fn classify_transport(t: &ureq::Transport, timeout: Duration) -> HttpError {

@@ -8,6 +8,7 @@ pub mod coder_schema;
 pub mod coturn;
 pub mod derp_relay;
 pub mod http;
+pub mod measure;
 pub mod nginx;
 pub mod postgres;
 pub mod tailcat_relay;
