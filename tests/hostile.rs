@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use support::derp_relay::{DerpRelay, Mode};
 use support::healthcheck;
 use support::http::{fixed_server, path_of, response};
 use support::measure::{run_measured, Measured};
@@ -140,4 +141,39 @@ fn a_derp_map_url_that_redirects_to_a_file_is_a_finding_not_a_panic() {
         error.contains("DERP map URL") && error.contains("non-HTTP URL (file:"),
         "{error}"
     );
+}
+
+#[test]
+fn a_relay_flooding_health_frames_costs_no_memory_and_the_report_comes() {
+    for (mode, expect) in [
+        (
+            Mode::FloodBeforeServerInfo,
+            "never answered the client handshake",
+        ),
+        (
+            Mode::FloodAfterServerInfo,
+            "more (or repeated) notes from the relay not kept",
+        ),
+    ] {
+        let relay = DerpRelay::start(mode);
+        let m = hostile_run(
+            4,
+            &[
+                "--only",
+                "derp",
+                "--derp-server-stun-addresses",
+                "disable",
+                "--access-url",
+                &relay.url(),
+            ],
+        );
+        m.assert_bounded(&format!("{mode:?}"), Duration::from_secs(4));
+        let json = m.out.json();
+        let node = &json["derp"]["regions"]["999"]["node_reports"][0];
+        assert_eq!(node["can_exchange_messages"], false, "{mode:?}: {node:#}");
+        let error = node["error"].as_str().unwrap_or_default();
+        assert!(error.contains(expect), "{mode:?}: {error}");
+        // Notes are cut short: no 1 MiB text anywhere in the report.
+        assert!(m.out.stdout.len() < 64 * 1024, "{}", m.out.stdout.len());
+    }
 }

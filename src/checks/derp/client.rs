@@ -86,9 +86,18 @@ pub struct DerpConn {
     pub identity: Identity,
     pub server_key: Key,
     pub server_info: ServerInfo,
-    /// Frames seen during the handshake worth reporting (Health text etc.).
-    pub notes: Vec<String>,
+    /// Frames seen worth reporting (Health text etc.), capped: see `note`.
+    notes: Vec<String>,
+    /// Notes not kept because of the cap (or repeats of one kept).
+    dropped_notes: usize,
 }
+
+/// A relay may send any number of Health or PeerGone frames: keep a few, each short, so a flood
+/// costs no memory (each frame can be 1 MiB).
+const MAX_NOTES: usize = 8;
+const MAX_NOTE_CHARS: usize = 300;
+/// Of a Health frame's text, only this much is decoded before the note is cut.
+const MAX_HEALTH_BYTES: usize = 4 * 1024;
 
 /// Where to connect, split out of the node's URL.
 pub struct Target {
@@ -198,6 +207,7 @@ impl DerpConn {
             server_key: [0; p::KEY_LEN],
             server_info: ServerInfo::default(),
             notes: Vec::new(),
+            dropped_notes: 0,
         };
         // An Upgrade header other than DERP explains a first frame that is not DERP.
         let hint = |text: String| match &start.upgrade_hint {
@@ -262,10 +272,13 @@ impl DerpConn {
                 let pong = p::frame(p::FRAME_PONG, &payload[..8]);
                 self.write(&pong, deadline)?;
             }
-            p::FRAME_HEALTH if !payload.is_empty() => self.notes.push(format!(
-                "relay reports a problem: {}",
-                String::from_utf8_lossy(payload)
-            )),
+            p::FRAME_HEALTH if !payload.is_empty() => {
+                let text = &payload[..payload.len().min(MAX_HEALTH_BYTES)];
+                self.note(format!(
+                    "relay reports a problem: {}",
+                    String::from_utf8_lossy(text)
+                ))
+            }
             p::FRAME_PEER_GONE if payload.len() >= p::KEY_LEN => {
                 let reason = match payload.get(p::KEY_LEN) {
                     Some(1) => "not here",
@@ -273,8 +286,7 @@ impl DerpConn {
                 };
                 let mut key = [0u8; p::KEY_LEN];
                 key.copy_from_slice(&payload[..p::KEY_LEN]);
-                self.notes
-                    .push(format!("peer gone ({reason}): {}", p::short_key(&key)));
+                self.note(format!("peer gone ({reason}): {}", p::short_key(&key)));
             }
             p::FRAME_RESTARTING => {
                 return Err(ConnError::Other(
@@ -286,6 +298,28 @@ impl DerpConn {
             _ => {}
         }
         Ok(())
+    }
+
+    /// Keeps a note, short, unless it repeats one kept or the cap is reached.
+    fn note(&mut self, text: String) {
+        let text = crate::text::snippet(&text, MAX_NOTE_CHARS);
+        if self.notes.len() >= MAX_NOTES || self.notes.contains(&text) {
+            self.dropped_notes += 1;
+        } else {
+            self.notes.push(text);
+        }
+    }
+
+    /// The notes kept, and how many more (or repeated) ones the relay sent.
+    pub fn notes(&self) -> Vec<String> {
+        let mut notes = self.notes.clone();
+        if self.dropped_notes > 0 {
+            notes.push(format!(
+                "{} more (or repeated) notes from the relay not kept",
+                self.dropped_notes
+            ));
+        }
+        notes
     }
 
     pub fn write(&mut self, bytes: &[u8], deadline: Instant) -> Result<(), ConnError> {

@@ -85,12 +85,8 @@ pub fn run(url: &str, tls: Arc<ClientConfig>, deadline: Instant) -> Exchange {
                     }
                     other => format!("recv derp message: {other}"),
                 };
-                let notes: Vec<String> = receiver
-                    .notes
-                    .iter()
-                    .chain(&sender.notes)
-                    .cloned()
-                    .collect();
+                let mut notes = receiver.notes();
+                notes.extend(sender.notes());
                 if !notes.is_empty() {
                     e.push_str(&format!(" ({})", notes.join("; ")));
                 }
@@ -100,8 +96,8 @@ pub fn run(url: &str, tls: Arc<ClientConfig>, deadline: Instant) -> Exchange {
             }
         }
     }
-    out.client_logs[0].extend(receiver.notes.iter().cloned());
-    out.client_logs[1].extend(sender.notes.iter().cloned());
+    out.client_logs[0].extend(receiver.notes());
+    out.client_logs[1].extend(sender.notes());
     out
 }
 
