@@ -12,6 +12,7 @@ pub mod eventually;
 pub mod files;
 pub mod generated;
 pub mod net;
+pub mod pool;
 pub mod redact;
 pub mod render;
 pub mod report;

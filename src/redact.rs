@@ -89,6 +89,49 @@ impl Secrets {
         }
     }
 
+    /// As `scrub_json`, on a serialized document: string values are decoded, scrubbed and
+    /// re-encoded; object keys and everything outside strings stay as they are. Needs no parsed
+    /// tree, so a report of thousands of nodes costs its text, not a `Value` many times larger.
+    pub fn scrub_json_text(&self, json: &str) -> String {
+        if self.values.is_empty() {
+            return json.to_string();
+        }
+        let bytes = json.as_bytes();
+        let mut out = String::with_capacity(json.len());
+        let mut i = 0;
+        while i < bytes.len() {
+            let Some(start) = json[i..].find('"').map(|at| i + at) else {
+                out.push_str(&json[i..]);
+                break;
+            };
+            out.push_str(&json[i..start]);
+            // The closing quote: the first one not escaped by a backslash.
+            let mut end = start + 1;
+            while end < bytes.len() && bytes[end] != b'"' {
+                end += if bytes[end] == b'\\' { 2 } else { 1 };
+            }
+            if end >= bytes.len() {
+                // Not a document serde wrote; scrub it as plain text rather than guess.
+                return self.scrub(json);
+            }
+            let literal = &json[start..=end];
+            let is_key = json[end + 1..].trim_start().starts_with(':');
+            match serde_json::from_str::<String>(literal) {
+                Ok(text) if !is_key => {
+                    let clean = self.scrub(&text);
+                    if clean == text {
+                        out.push_str(literal);
+                    } else {
+                        out.push_str(&serde_json::to_string(&clean).unwrap_or_default());
+                    }
+                }
+                _ => out.push_str(literal),
+            }
+            i = end + 1;
+        }
+        out
+    }
+
     pub fn scrub(&self, text: &str) -> String {
         let mut out = text.to_string();
         for secret in &self.values {
@@ -175,6 +218,24 @@ mod tests {
             doc,
             serde_json::json!({"healthy": true, "database": {"error": "[REDACTED] [REDACTED]"}})
         );
+    }
+
+    #[test]
+    fn json_text_scrub_keeps_the_shape_and_matches_the_tree_scrub() {
+        let mut secrets = Secrets::default();
+        for s in ["true", "database", "a\"b\\c", "p\u{e9}ss"] {
+            secrets.add(s);
+        }
+        let doc = serde_json::json!({"healthy": true, "database": {"error": "database true",
+            "quoted": "x a\"b\\c y", "accent": "p\u{e9}ss!", "list": ["true", 1, null]}});
+        let text = serde_json::to_string_pretty(&doc).unwrap();
+        let scrubbed: serde_json::Value =
+            serde_json::from_str(&secrets.scrub_json_text(&text)).unwrap();
+        let mut tree = doc.clone();
+        secrets.scrub_json(&mut tree);
+        assert_eq!(scrubbed, tree);
+        assert_eq!(scrubbed["database"]["quoted"], "x [REDACTED] y");
+        assert_eq!(scrubbed["healthy"], true);
     }
 
     #[test]

@@ -177,3 +177,50 @@ fn a_relay_flooding_health_frames_costs_no_memory_and_the_report_comes() {
         assert!(m.out.stdout.len() < 64 * 1024, "{}", m.out.stdout.len());
     }
 }
+
+/// A DERP map of `regions` regions with `per_region` STUN-only nodes each, on names that do not
+/// resolve (`.invalid` is reserved for that).
+fn stun_only_map(regions: usize, per_region: usize) -> std::path::PathBuf {
+    let mut map = serde_json::Map::new();
+    for r in 1..=regions {
+        let nodes: Vec<_> = (0..per_region)
+            .map(|n| serde_json::json!({"Name": format!("{r}{n}"), "HostName": format!("h{r}n{n}.invalid"), "STUNOnly": true}))
+            .collect();
+        map.insert(
+            r.to_string(),
+            serde_json::json!({"RegionID": r, "Nodes": nodes}),
+        );
+    }
+    let path = support::temp_dir("hc-bigmap-").join("derpmap.json");
+    std::fs::write(&path, serde_json::json!({ "Regions": map }).to_string()).unwrap();
+    path
+}
+
+#[test]
+fn ten_thousand_stun_nodes_on_unresolvable_names_are_each_reported() {
+    let map = stun_only_map(2000, 5);
+    let m = hostile_run(
+        4,
+        &[
+            "--only",
+            "derp",
+            "--derp-server-enable=false",
+            "--derp-config-path",
+            map.to_str().unwrap(),
+        ],
+    );
+    m.assert_bounded("10,000 STUN nodes", Duration::from_secs(4));
+    let json = m.out.json();
+    let regions = json["derp"]["regions"].as_object().unwrap();
+    assert_eq!(regions.len(), 2000);
+    let mut reported = 0;
+    for region in regions.values() {
+        for node in region["node_reports"].as_array().unwrap() {
+            let error = node["stun"]["Error"].as_str().unwrap_or_default();
+            assert!(error.starts_with("get stun addr: "), "{node:#}");
+            reported += 1;
+        }
+    }
+    assert_eq!(reported, 10_000);
+    assert!(json["derp"]["error"].is_null(), "{}", json["derp"]["error"]);
+}

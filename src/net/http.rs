@@ -67,32 +67,24 @@ impl std::fmt::Display for HttpError {
     }
 }
 
-/// Resolves on a worker thread and gives up at the request's deadline: the system resolver has
-/// no timeout of its own.
+/// Resolves on the bounded lookup pool and gives up at the request's deadline: the system
+/// resolver has no timeout of its own.
 struct BoundedResolver {
     deadline: Instant,
 }
 
 impl ureq::Resolver for BoundedResolver {
     fn resolve(&self, netloc: &str) -> std::io::Result<Vec<std::net::SocketAddr>> {
-        use std::net::ToSocketAddrs;
-        let (done, result) = std::sync::mpsc::channel();
-        let netloc_owned = netloc.to_string();
-        std::thread::Builder::new()
-            .name("dns".to_string())
-            .spawn(move || {
-                let _ = done.send(
-                    netloc_owned
-                        .to_socket_addrs()
-                        .map(|addrs| addrs.collect::<Vec<_>>()),
-                );
-            })?;
-        let left = self.deadline.saturating_duration_since(Instant::now());
-        result.recv_timeout(left).unwrap_or_else(|_| {
-            Err(std::io::Error::new(
+        use crate::net::lookup::{lookup, LookupFailure};
+        let bad = || std::io::Error::new(std::io::ErrorKind::InvalidInput, "no port in address");
+        let (host, port) = netloc.rsplit_once(':').ok_or_else(bad)?;
+        let port: u16 = port.parse().map_err(|_| bad())?;
+        lookup(host, port, self.deadline).map_err(|e| match e {
+            LookupFailure::Failed(e) => e,
+            LookupFailure::TimedOut => std::io::Error::new(
                 std::io::ErrorKind::TimedOut,
                 format!("DNS lookup of {netloc} timed out"),
-            ))
+            ),
         })
     }
 }

@@ -4,6 +4,7 @@ pub mod conn;
 pub mod deadline;
 pub mod dsn;
 pub mod http;
+pub mod lookup;
 pub mod postgres;
 pub mod tls;
 
