@@ -27,29 +27,98 @@ impl Secrets {
             secrets.add(password);
         }
         for token in tokens.into_iter().flatten() {
-            secrets.add(token);
-            secrets.add(token.trim());
+            secrets.add_token(token);
         }
         for url in urls.into_iter().flatten() {
-            if let Ok(parsed) = url::Url::parse(url) {
-                if let Some(query) = parsed.query() {
-                    secrets.add(query);
-                }
-                if let Some(password) = parsed.password() {
-                    secrets.add(password);
-                    if let Ok(decoded) = url::form_urlencoded::parse(
-                        format!("p={}", password.replace('+', "%2B")).as_bytes(),
-                    )
-                    .next()
-                    .map(|(_, v)| v.into_owned())
-                    .ok_or(())
-                    {
-                        secrets.add(&decoded);
-                    }
-                }
-            }
+            secrets.add_url(url);
         }
         secrets
+    }
+
+    /// Candidate secrets in raw input, before any of it is understood: usage errors quote
+    /// values from the command line or the environment, and a password or token may be given in
+    /// the wrong place. Collected: passwords of anything that reads as a DSN or URL, URL
+    /// queries, values of `--token`-like flags and of `*TOKEN*`/`*PASSWORD*`/`*SECRET*`
+    /// variables, and words shaped like a Coder session token.
+    pub fn from_raw_input(args: &[String], env: &[(String, String)]) -> Secrets {
+        let mut secrets = Secrets::default();
+        let mut after_token_flag = false;
+        for arg in args {
+            if after_token_flag {
+                secrets.add_token(arg);
+            }
+            let (flag, value) = match arg.split_once('=') {
+                Some((flag, value)) if flag.starts_with("--") => (flag, value),
+                _ => (arg.as_str(), arg.as_str()),
+            };
+            let names_token = flag.starts_with('-') && flag.to_ascii_lowercase().contains("token");
+            after_token_flag = names_token && !arg.contains('=');
+            if names_token && arg.contains('=') {
+                secrets.add_token(value);
+            }
+            secrets.add_candidates(value);
+        }
+        for (name, value) in env {
+            let name = name.to_ascii_uppercase();
+            if ["TOKEN", "PASSWORD", "SECRET"]
+                .iter()
+                .any(|w| name.contains(w))
+            {
+                secrets.add_token(value);
+            }
+            secrets.add_candidates(value);
+        }
+        secrets
+    }
+
+    /// A token as given and as sent (trimmed: a token file often ends in a newline).
+    fn add_token(&mut self, token: &str) {
+        self.add(token);
+        self.add(token.trim());
+    }
+
+    /// The secrets inside one raw value that may be a DSN, a URL or hold a token.
+    fn add_candidates(&mut self, value: &str) {
+        if let Some(password) = crate::net::dsn::password_of(value) {
+            self.add(&password);
+        }
+        self.add_url(value);
+        for word in value.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-')) {
+            if looks_like_coder_token(word) {
+                self.add(word);
+            }
+        }
+    }
+
+    /// The password (raw and decoded) and the query of a URL.
+    fn add_url(&mut self, url: &str) {
+        let Ok(parsed) = url::Url::parse(url.trim()) else {
+            return;
+        };
+        if let Some(query) = parsed.query() {
+            self.add(query);
+        }
+        if let Some(password) = parsed.password() {
+            self.add(password);
+            let decoded = url::form_urlencoded::parse(
+                format!("p={}", password.replace('+', "%2B")).as_bytes(),
+            )
+            .next()
+            .map(|(_, v)| v.into_owned());
+            if let Some(decoded) = decoded {
+                self.add(&decoded);
+            }
+        }
+    }
+
+    /// All of `other`'s secrets too.
+    pub fn extend(&mut self, other: &Secrets) {
+        for value in &other.values {
+            if !self.values.contains(value) {
+                self.values.push(value.clone());
+            }
+        }
+        self.values.sort_by_key(|v| std::cmp::Reverse(v.len()));
     }
 
     pub fn add(&mut self, secret: &str) {
@@ -140,6 +209,30 @@ impl Secrets {
             }
         }
         out
+    }
+}
+
+/// Coder's API keys are `<10-character id>-<22-character secret>`, both alphanumeric.
+fn looks_like_coder_token(word: &str) -> bool {
+    match word.split_once('-') {
+        Some((id, secret)) => {
+            id.len() == 10
+                && secret.len() == 22
+                && id
+                    .chars()
+                    .chain(secret.chars())
+                    .all(|c| c.is_ascii_alphanumeric())
+        }
+        None => false,
+    }
+}
+
+/// A host name with `user:password@` in front (not valid in a host name, but a DERP map or
+/// flag may carry one): the userinfo hidden whole, the host kept.
+pub fn redact_host(host: &str) -> String {
+    match host.rfind('@') {
+        Some(at) => format!("{REDACTED}@{}", &host[at + 1..]),
+        None => host.to_string(),
     }
 }
 
@@ -236,6 +329,57 @@ mod tests {
         assert_eq!(scrubbed, tree);
         assert_eq!(scrubbed["database"]["quoted"], "x [REDACTED] y");
         assert_eq!(scrubbed["healthy"], true);
+    }
+
+    #[test]
+    fn raw_input_candidates_cover_misplaced_secrets() {
+        let args: Vec<String> = [
+            "healthcheck",
+            "run",
+            "postgres://u:dsn-pass-1@db/coder",
+            "--timeout",
+            "abcdefghij-ABCDEFGHIJKLMNOPQRSTUV",
+            "--session-token",
+            "typo-token-value",
+            "--token=flag-token-value\n",
+            "--access-url=https://bob:url-pass-1@x/?sig=query-secret",
+            "host=db password=kv-pass-1",
+        ]
+        .map(String::from)
+        .to_vec();
+        let env = vec![
+            ("MY_API_TOKEN".to_string(), "env-token-value".to_string()),
+            (
+                "HEALTHCHECK_TIMEOUT".to_string(),
+                "zyxwvutsrq-0123456789abcdefghijkl".to_string(),
+            ),
+            ("PATH".to_string(), "/usr/bin:/bin".to_string()),
+        ];
+        let secrets = Secrets::from_raw_input(&args, &env);
+        for secret in [
+            "dsn-pass-1",
+            "abcdefghij-ABCDEFGHIJKLMNOPQRSTUV",
+            "typo-token-value",
+            "flag-token-value",
+            "url-pass-1",
+            "sig=query-secret",
+            "kv-pass-1",
+            "env-token-value",
+            "zyxwvutsrq-0123456789abcdefghijkl",
+        ] {
+            let text = format!("error: invalid value '{secret}' for '--x'");
+            assert!(!secrets.scrub(&text).contains(secret), "{secret}");
+        }
+        assert_eq!(secrets.scrub("/usr/bin:/bin run"), "/usr/bin:/bin run");
+    }
+
+    #[test]
+    fn host_userinfo_is_hidden() {
+        assert_eq!(
+            redact_host("bob:pw123@relay.example"),
+            "[REDACTED]@relay.example"
+        );
+        assert_eq!(redact_host("relay.example"), "relay.example");
     }
 
     #[test]
