@@ -25,9 +25,11 @@ impl Code {
     /// `{base}/admin/monitoring/health-check#{code in lower case}`, as Coder links its codes.
     pub fn docs_url(self, base: &str) -> String {
         let base = if base.trim().is_empty() {
-            crate::defaults::DOCS_URL
+            crate::defaults::DOCS_URL.to_string()
         } else {
-            base.trim_end_matches('/')
+            // Control characters are never part of a URL; printed raw they would be terminal
+            // escapes.
+            crate::text::percent_encode_controls(base.trim_end_matches('/'))
         };
         format!(
             "{base}/admin/monitoring/health-check#{}",

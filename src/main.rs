@@ -187,12 +187,16 @@ fn clap_error(e: &clap::Error, secrets: &Secrets) -> ExitCode {
     } else {
         std::io::stdout().is_terminal()
     };
-    let text = if terminal && std::env::var_os("NO_COLOR").is_none() {
-        styled.ansi().to_string()
+    let plain = healthcheck::text::escape_controls(&secrets.scrub(&styled.to_string()));
+    // Clap's own colours only when the values it quotes hold no control characters of their own.
+    let text = if terminal
+        && std::env::var_os("NO_COLOR").is_none()
+        && plain == secrets.scrub(&styled.to_string())
+    {
+        secrets.scrub(&styled.ansi().to_string())
     } else {
-        styled.to_string()
+        plain
     };
-    let text = secrets.scrub(&text);
     if e.use_stderr() {
         let _ = std::io::stderr().write_all(text.as_bytes());
         ExitCode::from(EXIT_USAGE)
@@ -202,6 +206,7 @@ fn clap_error(e: &clap::Error, secrets: &Secrets) -> ExitCode {
 }
 
 fn usage_error(message: &str, secrets: &Secrets) -> ExitCode {
-    eprintln!("healthcheck: {}", secrets.scrub(message));
+    let message = healthcheck::text::escape_controls(&secrets.scrub(message));
+    eprintln!("healthcheck: {message}");
     ExitCode::from(EXIT_USAGE)
 }

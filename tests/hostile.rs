@@ -224,3 +224,142 @@ fn ten_thousand_stun_nodes_on_unresolvable_names_are_each_reported() {
     assert_eq!(reported, 10_000);
     assert!(json["derp"]["error"].is_null(), "{}", json["derp"]["error"]);
 }
+
+/// `healthcheck ARGS` (no `run` added), measured.
+fn hostile_cli(args: &[&str]) -> Measured {
+    let mut cmd = healthcheck();
+    cmd.args(args);
+    run_measured(cmd)
+}
+
+#[test]
+fn a_timeout_past_the_largest_duration_is_a_usage_error() {
+    let m = hostile_cli(&["run", "--timeout", "18446744073709551616ns"]);
+    m.assert_bounded("huge timeout", Duration::from_secs(1));
+    assert_eq!(m.out.code, 2, "{}", m.out.all());
+    assert!(m.out.stderr.contains("too large"), "{}", m.out.stderr);
+}
+
+#[test]
+fn control_characters_in_urls_and_paths_are_never_printed_raw() {
+    let docs = "https://docs.example/\u{1b}[31mred\u{7}";
+    for args in [
+        vec!["codes", "--json", "--docs-url", docs],
+        vec!["explain", "EDB01", "--docs-url", docs],
+        vec!["run", "--only", "access-url", "--docs-url", docs],
+        vec!["run", "--env-file", "/nonexistent/\u{1b}[2Jcoder.env"],
+        vec!["run", "--ca-cert", "/nonexistent/\u{1b}]0;title\u{7}ca.pem"],
+        vec!["run", "--timeout", "5\u{1b}[31ms"],
+    ] {
+        let m = hostile_cli(&args);
+        m.assert_bounded(&format!("{args:?}"), Duration::from_secs(5));
+        let all = m.out.all();
+        assert!(
+            !all.contains('\u{1b}') && !all.contains('\u{7}'),
+            "{args:?}: {all:?}"
+        );
+    }
+    // The path is still recognisable, its escape spelled out.
+    let m = hostile_cli(&["run", "--env-file", "/nonexistent/\u{1b}[2Jcoder.env"]);
+    assert!(
+        m.out.stderr.contains(r"/nonexistent/\u{1b}[2Jcoder.env"),
+        "{}",
+        m.out.stderr
+    );
+}
+
+#[test]
+fn a_ca_certificate_serving_as_the_server_certificate_is_named_in_words() {
+    let ca = support::certs::TestCa::new("Hostile Test CA");
+    let nginx = support::nginx::Nginx::start_tls(&ca.as_leaf(), "location / { return 200 'OK'; }");
+    let ca_file = ca.write(&support::temp_dir("hc-ca-"));
+    let url = format!("https://127.0.0.1:{}", nginx.port);
+    let m = hostile_run(
+        3,
+        &[
+            "--only",
+            "access-url",
+            "--access-url",
+            &url,
+            "--ca-cert",
+            ca_file.to_str().unwrap(),
+        ],
+    );
+    m.assert_bounded("CA as server certificate", Duration::from_secs(3));
+    let error = m.out.json()["access_url"]["error"].to_string();
+    assert!(
+        error.contains("the server's certificate is a CA certificate, not a server certificate"),
+        "{error}"
+    );
+    assert!(!error.contains("OtherError"), "{error}");
+}
+
+/// A peer that answers anything with an HTTP 400 and closes, or (garbage) sends junk at once and
+/// keeps the connection open.
+fn not_postgres(garbage: bool) -> u16 {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                if garbage {
+                    let _ = stream.write_all(b"garbage garbage garbage\r\n");
+                    std::thread::sleep(Duration::from_secs(10));
+                } else {
+                    let mut buf = [0u8; 256];
+                    let _ = stream.read(&mut buf);
+                    let _ = stream.write_all(
+                        b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                    );
+                }
+            });
+        }
+    });
+    port
+}
+
+#[test]
+fn a_dsn_pointing_at_something_else_says_it_does_not_speak_postgresql() {
+    for (garbage, answered) in [
+        (false, "HTTP/1.1 400 Bad Request"),
+        (true, "garbage garbage"),
+    ] {
+        let port = not_postgres(garbage);
+        for sslmode in ["disable", "prefer"] {
+            let dsn = format!("postgres://u:pw-hostile-1@127.0.0.1:{port}/db?sslmode={sslmode}");
+            let m = hostile_run(2, &["--only", "database", "--postgres-url", &dsn]);
+            m.assert_bounded(&format!("{answered} {sslmode}"), Duration::from_secs(2));
+            let error = m.out.json()["database"]["error"].to_string();
+            let want =
+                format!("the server at 127.0.0.1:{port} does not speak the PostgreSQL protocol");
+            assert!(error.contains(&want), "{sslmode}: {error}");
+            assert!(error.contains(answered), "{sslmode}: {error}");
+            assert!(!error.contains("timed out"), "{sslmode}: {error}");
+            assert!(!m.out.all().contains("pw-hostile-1"));
+        }
+    }
+}
+
+#[test]
+fn timeouts_name_the_budget_without_nanosecond_noise() {
+    let port = support::http::stall_server();
+    let url = format!("http://127.0.0.1:{port}");
+    let m = hostile_run(1, &["--only", "access-url,websocket", "--access-url", &url]);
+    m.assert_bounded("stalled server", Duration::from_secs(1));
+    let json = m.out.json();
+    for section in ["access_url", "websocket"] {
+        let error = json[section]["error"].as_str().unwrap_or_default();
+        assert!(error.contains("1s deadline"), "{section}: {error}");
+        // No `0.99873s`-style remainders, and no "no answer did not finish".
+        assert!(!has_long_fraction(error), "{section}: {error}");
+        assert!(!error.contains("no answer did not"), "{section}: {error}");
+    }
+}
+
+/// Whether `text` has a number with four or more decimals (`0.998731s`).
+fn has_long_fraction(text: &str) -> bool {
+    text.split('.')
+        .skip(1)
+        .any(|after| after.chars().take_while(char::is_ascii_digit).count() >= 4)
+}

@@ -138,7 +138,11 @@ impl HttpClient {
             .take(MAX_BODY_BYTES + 1)
             .read_to_end(&mut bytes);
         if let Err(e) = read {
-            return Err(classify_io(&e, remaining, "reading the response body"));
+            return Err(classify_io(
+                &e,
+                deadline.budget(),
+                "reading the response body",
+            ));
         }
         let body_truncated = bytes.len() as u64 > MAX_BODY_BYTES;
         bytes.truncate(MAX_BODY_BYTES as usize);
@@ -213,7 +217,8 @@ impl HttpClient {
                 Err(ureq::Error::Status(_, response)) => response,
                 Err(ureq::Error::Transport(transport)) => {
                     // ureq's texts quote the URL; a URL from the database may carry credentials.
-                    let mut error = classify_transport(&transport, remaining);
+                    // The run's budget, not the time left: `4.998123s` says nothing.
+                    let mut error = classify_transport(&transport, deadline.budget());
                     error.detail = error.detail.replace(&current, &shown(&current));
                     if hop > 0 {
                         error.detail =
@@ -347,7 +352,7 @@ fn classify_io(io: &std::io::Error, timeout: Duration, doing: &str) -> HttpError
         K::TimedOut | K::WouldBlock => (
             HttpErrorKind::Timeout,
             format!(
-                "timed out{doing} after {}",
+                "timed out{doing} (the {} deadline)",
                 crate::duration::go_string(timeout)
             ),
         ),

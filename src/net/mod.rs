@@ -5,6 +5,7 @@ pub mod deadline;
 pub mod dsn;
 pub mod http;
 pub mod lookup;
+pub mod pg_sniff;
 pub mod postgres;
 pub mod tls;
 
