@@ -363,3 +363,95 @@ fn has_long_fraction(text: &str) -> bool {
         .skip(1)
         .any(|after| after.chars().take_while(char::is_ascii_digit).count() >= 4)
 }
+
+fn fifo() -> std::path::PathBuf {
+    let path = support::temp_dir("hc-fifo-").join("fifo");
+    let status = std::process::Command::new("mkfifo")
+        .arg(&path)
+        .status()
+        .expect("mkfifo");
+    assert!(status.success());
+    path
+}
+
+#[test]
+fn special_files_are_refused_at_once_with_the_input_named() {
+    let pipe = fifo();
+    let pipe = pipe.to_str().unwrap();
+    for (args, env, names) in [
+        (
+            vec!["run", "--env-file", pipe],
+            None,
+            "cannot read env file",
+        ),
+        (
+            vec!["run"],
+            Some(("HEALTHCHECK_ENV_FILE", pipe)),
+            "cannot read env file",
+        ),
+        (vec!["run", "--ca-cert", pipe], None, "--ca-cert"),
+        (
+            vec!["run", "--derp-config-path", pipe],
+            None,
+            "cannot read DERP map file",
+        ),
+        (
+            vec!["run", "--derp-config-path", "/dev/zero"],
+            None,
+            "cannot read DERP map file",
+        ),
+        (
+            vec!["run", "--env-file", "/dev/zero"],
+            None,
+            "cannot read env file",
+        ),
+        (vec!["run", "--ca-cert", "/dev/zero"], None, "--ca-cert"),
+    ] {
+        let mut cmd = healthcheck();
+        cmd.args(&args);
+        if let Some((key, value)) = env {
+            cmd.env(key, value);
+        }
+        let m = run_measured(cmd);
+        let what = format!("{args:?} {env:?}");
+        m.assert_bounded(&what, Duration::from_secs(1));
+        assert!(m.out.elapsed < Duration::from_millis(500), "{what}");
+        assert_eq!(m.out.code, 2, "{what}: {}", m.out.all());
+        assert!(m.out.stderr.contains(names), "{what}: {}", m.out.stderr);
+        assert!(
+            m.out.stderr.contains("not a regular file"),
+            "{what}: {}",
+            m.out.stderr
+        );
+    }
+}
+
+#[test]
+fn a_fifo_as_a_dsn_key_or_root_certificate_is_a_finding_not_a_hang() {
+    let pipe = fifo();
+    let port = support::http::stall_server();
+    for query in [
+        format!("sslmode=verify-full&sslrootcert={}", pipe.display()),
+        format!("sslmode=require&sslcert={0}&sslkey={0}", pipe.display()),
+    ] {
+        let dsn = format!("postgres://u:pw@127.0.0.1:{port}/db?{query}");
+        let m = hostile_run(2, &["--only", "database", "--postgres-url", &dsn]);
+        m.assert_bounded(&query, Duration::from_secs(2));
+        let error = m.out.json()["database"]["error"].to_string();
+        assert!(error.contains("not a regular file"), "{query}: {error}");
+    }
+}
+
+#[test]
+fn only_database_with_a_silent_database_ends_within_one_timeout() {
+    let port = support::http::stall_server();
+    let dsn = format!("postgres://u:pw@127.0.0.1:{port}/db?sslmode=disable");
+    let m = hostile_run(2, &["--only", "database", "--postgres-url", &dsn]);
+    m.assert_bounded("silent database", Duration::from_secs(2));
+    let error = m.out.json()["database"]["error"].to_string();
+    assert!(error.starts_with("\"EDB01: "), "{error}");
+    assert!(
+        error.contains("sent no PostgreSQL answer") || error.contains("timed out"),
+        "{error}"
+    );
+}

@@ -227,7 +227,11 @@ impl Dsn {
         use rustls::pki_types::pem::PemObject;
         let certs =
             read_pem_certs(cert_path).map_err(|e| ConnectError::Config(format!("sslcert {e}")))?;
-        let key = rustls::pki_types::PrivateKeyDer::from_pem_file(key_path).map_err(|e| {
+        // Through `files`: a FIFO or device named as the key must not block or fill memory.
+        let key_bytes = crate::files::read_regular_bytes(key_path, MAX_KEY_BYTES).map_err(|e| {
+            ConnectError::Config(format!("sslkey {}: cannot read: {e}", key_path.display()))
+        })?;
+        let key = rustls::pki_types::PrivateKeyDer::from_pem_slice(&key_bytes).map_err(|e| {
             ConnectError::Config(format!(
                 "sslkey {}: not a PEM private key: {e}",
                 key_path.display()
@@ -246,6 +250,9 @@ fn connect_plain(config: &postgres::Config) -> Result<Client, ConnectError> {
     config.ssl_mode(PgSslMode::Disable);
     config.connect(NoTls).map_err(ConnectError::Postgres)
 }
+
+/// A PEM private key is a few KiB.
+const MAX_KEY_BYTES: u64 = 1024 * 1024;
 
 /// Time at the end of a connect kept for looking at what a server that does not finish the
 /// start-up says instead (`net::pg_sniff`).
