@@ -105,7 +105,12 @@ impl Secrets {
             )
             .next()
             .map(|(_, v)| v.into_owned());
+            let user = url::form_urlencoded::parse(format!("u={}", parsed.username()).as_bytes())
+                .next()
+                .map(|(_, v)| v.into_owned())
+                .unwrap_or_default();
             if let Some(decoded) = decoded {
+                self.add(&base64(format!("{user}:{decoded}").as_bytes()));
                 self.add(&decoded);
             }
         }
@@ -210,6 +215,29 @@ impl Secrets {
         }
         out
     }
+}
+
+/// Standard base64 with padding, for the `Authorization: Basic` spelling of URL credentials
+/// (HTTP clients send a URL's userinfo that way, and a server may echo it back).
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
 }
 
 /// Coder's API keys are `<10-character id>-<22-character secret>`, both alphanumeric.
@@ -371,6 +399,18 @@ mod tests {
             assert!(!secrets.scrub(&text).contains(secret), "{secret}");
         }
         assert_eq!(secrets.scrub("/usr/bin:/bin run"), "/usr/bin:/bin run");
+    }
+
+    #[test]
+    fn basic_auth_spelling_of_url_credentials_is_scrubbed() {
+        assert_eq!(base64(b"admin:pw"), "YWRtaW46cHc=");
+        assert_eq!(base64(b"ab"), "YWI=");
+        assert_eq!(base64(b"abc"), "YWJj");
+        let secrets = Secrets::collect(None, [], [Some("http://admin:pw%40x@h/")]);
+        assert_eq!(
+            secrets.scrub("Authorization: Basic YWRtaW46cHdAeA=="),
+            "Authorization: Basic [REDACTED]"
+        );
     }
 
     #[test]
