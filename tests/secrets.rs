@@ -284,12 +284,15 @@ fn the_websocket_section_never_echoes_a_token_with_whitespace() {
     }
 }
 
+/// Arguments and environment variables of one usage error.
+type UsageCase<'a> = (Vec<&'a str>, Vec<(&'a str, &'a str)>);
+
 #[test]
 fn usage_errors_never_quote_a_secret() {
     let dsn = format!("postgres://u:{DSN_PW_URI}@db.example/coder");
     let kv = format!("host=db.example password='{DSN_PW}'");
     let access = format!("https://admin:{URL_PW}@coder.example/?sig={QUERY_SECRET}");
-    let cases: Vec<(Vec<&str>, Vec<(&str, &str)>)> = vec![
+    let cases: Vec<UsageCase> = vec![
         // A DSN without --postgres-url, in both forms.
         (vec!["run", &dsn], vec![]),
         (vec!["run", &kv], vec![]),
