@@ -10,6 +10,7 @@ pub mod defaults;
 pub mod duration;
 pub mod eventually;
 pub mod files;
+pub mod fuzzing;
 pub mod generated;
 pub mod net;
 pub mod pool;

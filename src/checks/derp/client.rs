@@ -411,7 +411,7 @@ fn ws_err(what: &str, e: tungstenite::Error) -> ConnError {
 }
 
 /// What the handshake knows from the upgrade, for its messages and checks.
-struct Handshake {
+pub(crate) struct Handshake {
     /// host[:port], naming the relay in findings.
     relay: String,
     /// The 101's `Derp-Public-Key`.
@@ -451,52 +451,8 @@ fn read_upgrade_response(
 ) -> Result<(Handshake, Vec<u8>), ConnError> {
     let mut buf = Vec::new();
     loop {
-        let mut headers = [httparse::EMPTY_HEADER; 64];
-        let mut response = httparse::Response::new(&mut headers);
-        match response.parse(&buf) {
-            Ok(httparse::Status::Complete(head_len)) => {
-                let status = response.code.unwrap_or(0);
-                let header = |name: &str| {
-                    response
-                        .headers
-                        .iter()
-                        .find(|h| h.name.eq_ignore_ascii_case(name))
-                        .map(|h| String::from_utf8_lossy(h.value).trim().to_string())
-                };
-                if status == 101 {
-                    let upgrade_hint = match header("Upgrade") {
-                        Some(u) if u.eq_ignore_ascii_case("derp") => None,
-                        Some(u) => Some(format!("its 101 response names Upgrade: {u}, not DERP")),
-                        None => Some("its 101 response has no Upgrade header".to_string()),
-                    };
-                    let start = Handshake {
-                        relay,
-                        announced: header("Derp-Public-Key"),
-                        upgrade_hint,
-                    };
-                    return Ok((start, buf[head_len..].to_vec()));
-                }
-                let reason = response.reason.unwrap_or("").to_string();
-                // Only what already arrived: a body without Content-Length may never end.
-                let body = crate::text::snippet(&String::from_utf8_lossy(&buf[head_len..]), 120);
-                let mut text =
-                    format!("unexpected HTTP response {status} {reason} to Upgrade: DERP");
-                if !body.is_empty() {
-                    text.push_str(&format!(" ({body})"));
-                }
-                return Err(if (400..500).contains(&status) {
-                    ConnError::Refused4xx(text)
-                } else {
-                    ConnError::Other(text)
-                });
-            }
-            Ok(httparse::Status::Partial) => {}
-            Err(e) => {
-                let start = crate::text::snippet(&String::from_utf8_lossy(&buf), 60);
-                return Err(ConnError::Other(format!(
-                    "not an HTTP response to the DERP upgrade ({e}): {start:?}"
-                )));
-            }
+        if let Some((start, head_len)) = parse_upgrade_response(&buf, &relay)? {
+            return Ok((start, buf[head_len..].to_vec()));
         }
         if buf.len() > MAX_HEAD_BYTES {
             return Err(ConnError::Other(
@@ -517,5 +473,63 @@ fn read_upgrade_response(
             }));
         }
         buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+/// The upgrade answer in `buf`, if it is all there: `None` while the head is incomplete, the
+/// handshake facts and the head's length for a 101, an error for anything else. Pure, so it is
+/// fuzzed (`crate::fuzzing`).
+pub(crate) fn parse_upgrade_response(
+    buf: &[u8],
+    relay: &str,
+) -> Result<Option<(Handshake, usize)>, ConnError> {
+    let mut headers = [httparse::EMPTY_HEADER; 64];
+    let mut response = httparse::Response::new(&mut headers);
+    match response.parse(buf) {
+        Ok(httparse::Status::Complete(head_len)) => {
+            let status = response.code.unwrap_or(0);
+            let header = |name: &str| {
+                response
+                    .headers
+                    .iter()
+                    .find(|h| h.name.eq_ignore_ascii_case(name))
+                    .map(|h| String::from_utf8_lossy(h.value).trim().to_string())
+            };
+            if status == 101 {
+                let upgrade_hint = match header("Upgrade") {
+                    Some(u) if u.eq_ignore_ascii_case("derp") => None,
+                    Some(u) => Some(format!(
+                        "its 101 response names Upgrade: {}, not DERP",
+                        crate::text::snippet(&u, 60)
+                    )),
+                    None => Some("its 101 response has no Upgrade header".to_string()),
+                };
+                let start = Handshake {
+                    relay: relay.to_string(),
+                    announced: header("Derp-Public-Key"),
+                    upgrade_hint,
+                };
+                return Ok(Some((start, head_len)));
+            }
+            let reason = crate::text::snippet(response.reason.unwrap_or(""), 60);
+            // Only what already arrived: a body without Content-Length may never end.
+            let body = crate::text::snippet(&String::from_utf8_lossy(&buf[head_len..]), 120);
+            let mut text = format!("unexpected HTTP response {status} {reason} to Upgrade: DERP");
+            if !body.is_empty() {
+                text.push_str(&format!(" ({body})"));
+            }
+            Err(if (400..500).contains(&status) {
+                ConnError::Refused4xx(text)
+            } else {
+                ConnError::Other(text)
+            })
+        }
+        Ok(httparse::Status::Partial) => Ok(None),
+        Err(e) => {
+            let start = crate::text::snippet(&String::from_utf8_lossy(buf), 60);
+            Err(ConnError::Other(format!(
+                "not an HTTP response to the DERP upgrade ({e}): {start:?}"
+            )))
+        }
     }
 }

@@ -2,12 +2,12 @@
 //! clients exchange a packet through it) and every STUN node, all under one deadline, on fixed
 //! pools of workers (a map may name thousands of nodes).
 
-mod client;
+pub(crate) mod client;
 mod exchange;
 pub mod map;
-mod protocol;
+pub(crate) mod protocol;
 mod rollup;
-mod stun;
+pub(crate) mod stun;
 mod transport;
 
 use std::time::Duration;
