@@ -10,8 +10,11 @@ use std::time::Instant;
 use crate::checks::derp::{client, protocol, stun};
 use crate::report::derp::ServerInfo;
 
-/// The fuzz targets by name, for the corpus test and `scripts/fuzz`.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+/// One fuzz target: raw bytes in, a panic on a broken promise.
+pub type Target = fn(&[u8]);
+
+/// The fuzz targets by name (as in fuzz/fuzz_targets), for the corpus test.
+pub const TARGETS: &[(&str, Target)] = &[
     ("stun", stun_message),
     ("derp_frames", derp_frames),
     ("derp_map", derp_map),
