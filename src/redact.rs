@@ -293,19 +293,28 @@ pub fn redact_url(raw: &str) -> String {
                 .replacen("redacted-query", REDACTED, 1)
         }
         Ok(_) => raw.to_string(),
-        // Not a URL: still hide anything that looks like `user:password@`.
-        Err(_) => match (raw.find("://"), raw.rfind('@')) {
-            (Some(scheme_end), Some(at)) if at > scheme_end => {
-                let userinfo = &raw[scheme_end + 3..at];
-                match userinfo.split_once(':') {
-                    Some((user, _)) => {
-                        format!("{}{user}:{REDACTED}{}", &raw[..scheme_end + 3], &raw[at..])
+        // Not a URL: still hide anything that looks like `user:password@`, and the query.
+        Err(_) => {
+            let (mut out, host_from) = match (raw.find("://"), raw.rfind('@')) {
+                (Some(scheme_end), Some(at)) if at > scheme_end => {
+                    let userinfo = &raw[scheme_end + 3..at];
+                    match userinfo.split_once(':') {
+                        Some((user, _)) => {
+                            let head = format!("{}{user}:{REDACTED}", &raw[..scheme_end + 3]);
+                            (format!("{head}{}", &raw[at..]), head.len())
+                        }
+                        None => (raw.to_string(), at),
                     }
-                    None => raw.to_string(),
                 }
+                (Some(scheme_end), _) => (raw.to_string(), scheme_end + 3),
+                _ => (raw.to_string(), 0),
+            };
+            if let Some(q) = out[host_from..].find('?') {
+                out.truncate(host_from + q + 1);
+                out.push_str(REDACTED);
             }
-            _ => raw.to_string(),
-        },
+            out
+        }
     }
 }
 
@@ -436,6 +445,11 @@ mod tests {
         assert_eq!(
             redact_url("ht tp://bob:hunter22@example.com"),
             "ht tp://bob:[REDACTED]@example.com"
+        );
+        // Found by tests/properties.rs: a non-URL's query was kept.
+        assert_eq!(
+            redact_url("ht tp://a:Pw?x@h/p?sig=123"),
+            "ht tp://a:[REDACTED]@h/p?[REDACTED]"
         );
     }
 }
