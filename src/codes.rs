@@ -44,9 +44,11 @@ impl Code {
             );
         }
         let base = if base.trim().is_empty() {
-            crate::defaults::DOCS_URL
+            crate::defaults::DOCS_URL.to_string()
         } else {
-            base.trim_end_matches('/')
+            // Control characters are never part of a URL; printed raw they would be terminal
+            // escapes.
+            crate::text::percent_encode_controls(base.trim_end_matches('/'))
         };
         format!(
             "{base}/admin/monitoring/health-check#{}",

@@ -18,7 +18,9 @@ pub fn parse(input: &str) -> Result<Duration, String> {
     if s.starts_with('-') {
         return Err(bad("negative"));
     }
-    let mut total_nanos: f64 = 0.0;
+    // Integer arithmetic, as Go's ParseDuration: floats lose nanoseconds on large values.
+    let mut total_nanos: u128 = 0;
+    let too_large = || bad("too large");
     let mut rest = s.strip_prefix('+').unwrap_or(s);
     while !rest.is_empty() {
         let number_len = rest
@@ -27,29 +29,48 @@ pub fn parse(input: &str) -> Result<Duration, String> {
         if number_len == 0 {
             return Err(bad("expected a number"));
         }
-        let number: f64 = rest[..number_len]
-            .parse()
-            .map_err(|_| bad("malformed number"))?;
+        let number = &rest[..number_len];
+        let (whole, frac) = number.split_once('.').unwrap_or((number, ""));
+        if (whole.is_empty() && frac.is_empty()) || frac.contains('.') {
+            return Err(bad("malformed number"));
+        }
         rest = &rest[number_len..];
         let unit_len = rest
             .find(|c: char| c.is_ascii_digit() || c == '.')
             .unwrap_or(rest.len());
-        let nanos_per_unit = match &rest[..unit_len] {
-            "ns" => 1.0,
-            "us" | "µs" | "μs" => 1e3,
-            "ms" => 1e6,
-            "s" => 1e9,
-            "m" => 60e9,
-            "h" => 3600e9,
+        let nanos_per_unit: u128 = match &rest[..unit_len] {
+            "ns" => 1,
+            "us" | "µs" | "μs" => 1_000,
+            "ms" => 1_000_000,
+            "s" => 1_000_000_000,
+            "m" => 60_000_000_000,
+            "h" => 3_600_000_000_000,
             other => return Err(bad(&format!("unknown unit {other:?}"))),
         };
-        total_nanos += number * nanos_per_unit;
         rest = &rest[unit_len..];
+        let whole: u128 = if whole.is_empty() {
+            0
+        } else {
+            whole.parse().map_err(|_| too_large())?
+        };
+        // Fraction digits past nanosecond precision of the largest unit change nothing.
+        let frac = &frac[..frac.len().min(20)];
+        let frac_value: u128 = if frac.is_empty() {
+            0
+        } else {
+            frac.parse().map_err(|_| bad("malformed number"))?
+        };
+        let frac_nanos = frac_value * nanos_per_unit / 10u128.pow(frac.len() as u32);
+        total_nanos = whole
+            .checked_mul(nanos_per_unit)
+            .and_then(|n| n.checked_add(frac_nanos))
+            .and_then(|n| n.checked_add(total_nanos))
+            .ok_or_else(too_large)?;
+        if total_nanos > u128::from(u64::MAX) {
+            return Err(too_large());
+        }
     }
-    if total_nanos > u64::MAX as f64 {
-        return Err(bad("too large"));
-    }
-    Ok(Duration::from_nanos(total_nanos.round() as u64))
+    Ok(Duration::from_nanos(total_nanos as u64))
 }
 
 /// As `parse`, plus whole or fractional days (`14d`, `1d12h`); only for flags of ours that
@@ -151,6 +172,25 @@ mod tests {
         assert!(parse("-1s").is_err());
         assert!(parse("").is_err());
         assert!(parse("3d").unwrap_err().contains("unknown unit"));
+        assert!(parse("18446744073709551616ns")
+            .unwrap_err()
+            .contains("too large"));
+        assert_eq!(
+            parse("18446744073709551615ns"),
+            Ok(Duration::from_nanos(u64::MAX))
+        );
+        assert!(parse("1.2.3s").is_err());
+        assert!(parse(".s").is_err());
+        assert_eq!(parse(".5s"), Ok(Duration::from_millis(500)));
+        assert_eq!(
+            parse("1.0000000001s"),
+            Ok(Duration::from_nanos(1_000_000_000))
+        );
+        assert!(parse("99999999999h").unwrap_err().contains("too large"));
+        assert_eq!(
+            parse("18446744073709ms"),
+            Ok(Duration::from_millis(18_446_744_073_709))
+        );
     }
 
     #[test]

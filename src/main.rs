@@ -27,12 +27,11 @@ fn main() -> ExitCode {
             eprintln!("healthcheck: internal error: {info}");
         }
     }));
+    // Usage errors may quote any value given, and a secret may be given in the wrong place.
+    let raw_secrets = raw_input_secrets();
     let (cli, matches) = match cli::parse_from(std::env::args_os()) {
         Ok(parsed) => parsed,
-        Err(e) => {
-            let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { EXIT_USAGE } else { 0 });
-        }
+        Err(e) => return clap_error(&e, &raw_secrets),
     };
     let docs_url = |flag: Option<String>| {
         flag.or_else(|| ProcessEnv.var("CODER_DOCS_URL"))
@@ -48,8 +47,11 @@ fn main() -> ExitCode {
                 stderr: std::io::stderr().is_terminal(),
             };
             match Settings::resolve(&args, run_matches, &ProcessEnv, &RealFs, terminal) {
-                Ok(settings) => run(settings),
-                Err(e) => usage_error(&e, &Secrets::default()),
+                Ok(mut settings) => {
+                    settings.secrets.extend(&raw_secrets);
+                    run(settings)
+                }
+                Err(e) => usage_error(&e, &raw_secrets),
             }
         }
         Command::Explain {
@@ -59,7 +61,7 @@ fn main() -> ExitCode {
             Some(code) => print(explain::explain(code, &docs_url(url)).as_bytes()),
             None => usage_error(
                 &format!("unknown code {code:?}; `healthcheck codes` lists them all"),
-                &Secrets::default(),
+                &raw_secrets,
             ),
         },
         Command::Codes {
@@ -159,7 +161,50 @@ fn print(bytes: &[u8]) -> ExitCode {
     ExitCode::SUCCESS
 }
 
+/// The candidate secrets of the command line and the environment (see `Secrets::from_raw_input`).
+fn raw_input_secrets() -> Secrets {
+    let args: Vec<String> = std::env::args_os()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let env: Vec<(String, String)> = std::env::vars_os()
+        .map(|(k, v)| {
+            (
+                k.to_string_lossy().into_owned(),
+                v.to_string_lossy().into_owned(),
+            )
+        })
+        .collect();
+    Secrets::from_raw_input(&args, &env, healthcheck::net::dsn::password_of)
+}
+
+/// Prints clap's error, help or version text as clap would, with secrets scrubbed.
+fn clap_error(e: &clap::Error, secrets: &Secrets) -> ExitCode {
+    let styled = e.render();
+    let terminal = if e.use_stderr() {
+        std::io::stderr().is_terminal()
+    } else {
+        std::io::stdout().is_terminal()
+    };
+    let plain = healthcheck::text::escape_controls(&secrets.scrub(&styled.to_string()));
+    // Clap's own colours only when the values it quotes hold no control characters of their own.
+    let text = if terminal
+        && std::env::var_os("NO_COLOR").is_none()
+        && plain == secrets.scrub(&styled.to_string())
+    {
+        secrets.scrub(&styled.ansi().to_string())
+    } else {
+        plain
+    };
+    if e.use_stderr() {
+        let _ = std::io::stderr().write_all(text.as_bytes());
+        ExitCode::from(EXIT_USAGE)
+    } else {
+        print(text.as_bytes())
+    }
+}
+
 fn usage_error(message: &str, secrets: &Secrets) -> ExitCode {
-    eprintln!("healthcheck: {}", secrets.scrub(message));
+    let message = healthcheck::text::escape_controls(&secrets.scrub(message));
+    eprintln!("healthcheck: {message}");
     ExitCode::from(EXIT_USAGE)
 }

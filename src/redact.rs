@@ -27,29 +27,108 @@ impl Secrets {
             secrets.add(password);
         }
         for token in tokens.into_iter().flatten() {
-            secrets.add(token);
-            secrets.add(token.trim());
+            secrets.add_token(token);
         }
         for url in urls.into_iter().flatten() {
-            if let Ok(parsed) = url::Url::parse(url) {
-                if let Some(query) = parsed.query() {
-                    secrets.add(query);
-                }
-                if let Some(password) = parsed.password() {
-                    secrets.add(password);
-                    if let Ok(decoded) = url::form_urlencoded::parse(
-                        format!("p={}", password.replace('+', "%2B")).as_bytes(),
-                    )
-                    .next()
-                    .map(|(_, v)| v.into_owned())
-                    .ok_or(())
-                    {
-                        secrets.add(&decoded);
-                    }
-                }
-            }
+            secrets.add_url(url);
         }
         secrets
+    }
+
+    /// Candidate secrets in raw input, before any of it is understood: usage errors quote
+    /// values from the command line or the environment, and a password or token may be given in
+    /// the wrong place. Collected: passwords of anything that reads as a DSN or URL, URL
+    /// queries, values of `--token`-like flags and of `*TOKEN*`/`*PASSWORD*`/`*SECRET*`
+    /// variables, and words shaped like a Coder session token. `dsn_password` finds the password
+    /// of a value that reads as a PostgreSQL DSN (passed in: this module knows no DSN syntax).
+    pub fn from_raw_input(
+        args: &[String],
+        env: &[(String, String)],
+        dsn_password: fn(&str) -> Option<String>,
+    ) -> Secrets {
+        let mut secrets = Secrets::default();
+        let mut after_token_flag = false;
+        for arg in args {
+            if after_token_flag {
+                secrets.add_token(arg);
+            }
+            let (flag, value) = match arg.split_once('=') {
+                Some((flag, value)) if flag.starts_with("--") => (flag, value),
+                _ => (arg.as_str(), arg.as_str()),
+            };
+            let names_token = flag.starts_with('-') && flag.to_ascii_lowercase().contains("token");
+            after_token_flag = names_token && !arg.contains('=');
+            if names_token && arg.contains('=') {
+                secrets.add_token(value);
+            }
+            secrets.add_candidates(value, dsn_password);
+        }
+        for (name, value) in env {
+            let name = name.to_ascii_uppercase();
+            if ["TOKEN", "PASSWORD", "SECRET"]
+                .iter()
+                .any(|w| name.contains(w))
+            {
+                secrets.add_token(value);
+            }
+            secrets.add_candidates(value, dsn_password);
+        }
+        secrets
+    }
+
+    /// A token as given and as sent (trimmed: a token file often ends in a newline).
+    fn add_token(&mut self, token: &str) {
+        self.add(token);
+        self.add(token.trim());
+    }
+
+    /// The secrets inside one raw value that may be a DSN, a URL or hold a token.
+    fn add_candidates(&mut self, value: &str, dsn_password: fn(&str) -> Option<String>) {
+        if let Some(password) = dsn_password(value) {
+            self.add(&password);
+        }
+        self.add_url(value);
+        for word in value.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-')) {
+            if looks_like_coder_token(word) {
+                self.add(word);
+            }
+        }
+    }
+
+    /// The password (raw and decoded) and the query of a URL.
+    fn add_url(&mut self, url: &str) {
+        let Ok(parsed) = url::Url::parse(url.trim()) else {
+            return;
+        };
+        if let Some(query) = parsed.query() {
+            self.add(query);
+        }
+        if let Some(password) = parsed.password() {
+            self.add(password);
+            let decoded = url::form_urlencoded::parse(
+                format!("p={}", password.replace('+', "%2B")).as_bytes(),
+            )
+            .next()
+            .map(|(_, v)| v.into_owned());
+            let user = url::form_urlencoded::parse(format!("u={}", parsed.username()).as_bytes())
+                .next()
+                .map(|(_, v)| v.into_owned())
+                .unwrap_or_default();
+            if let Some(decoded) = decoded {
+                self.add(&base64(format!("{user}:{decoded}").as_bytes()));
+                self.add(&decoded);
+            }
+        }
+    }
+
+    /// All of `other`'s secrets too.
+    pub fn extend(&mut self, other: &Secrets) {
+        for value in &other.values {
+            if !self.values.contains(value) {
+                self.values.push(value.clone());
+            }
+        }
+        self.values.sort_by_key(|v| std::cmp::Reverse(v.len()));
     }
 
     pub fn add(&mut self, secret: &str) {
@@ -89,6 +168,49 @@ impl Secrets {
         }
     }
 
+    /// As `scrub_json`, on a serialized document: string values are decoded, scrubbed and
+    /// re-encoded; object keys and everything outside strings stay as they are. Needs no parsed
+    /// tree, so a report of thousands of nodes costs its text, not a `Value` many times larger.
+    pub fn scrub_json_text(&self, json: &str) -> String {
+        if self.values.is_empty() {
+            return json.to_string();
+        }
+        let bytes = json.as_bytes();
+        let mut out = String::with_capacity(json.len());
+        let mut i = 0;
+        while i < bytes.len() {
+            let Some(start) = json[i..].find('"').map(|at| i + at) else {
+                out.push_str(&json[i..]);
+                break;
+            };
+            out.push_str(&json[i..start]);
+            // The closing quote: the first one not escaped by a backslash.
+            let mut end = start + 1;
+            while end < bytes.len() && bytes[end] != b'"' {
+                end += if bytes[end] == b'\\' { 2 } else { 1 };
+            }
+            if end >= bytes.len() {
+                // Not a document serde wrote; scrub it as plain text rather than guess.
+                return self.scrub(json);
+            }
+            let literal = &json[start..=end];
+            let is_key = json[end + 1..].trim_start().starts_with(':');
+            match serde_json::from_str::<String>(literal) {
+                Ok(text) if !is_key => {
+                    let clean = self.scrub(&text);
+                    if clean == text {
+                        out.push_str(literal);
+                    } else {
+                        out.push_str(&serde_json::to_string(&clean).unwrap_or_default());
+                    }
+                }
+                _ => out.push_str(literal),
+            }
+            i = end + 1;
+        }
+        out
+    }
+
     pub fn scrub(&self, text: &str) -> String {
         let mut out = text.to_string();
         for secret in &self.values {
@@ -97,6 +219,53 @@ impl Secrets {
             }
         }
         out
+    }
+}
+
+/// Standard base64 with padding, for the `Authorization: Basic` spelling of URL credentials
+/// (HTTP clients send a URL's userinfo that way, and a server may echo it back).
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// Coder's API keys are `<10-character id>-<22-character secret>`, both alphanumeric.
+fn looks_like_coder_token(word: &str) -> bool {
+    match word.split_once('-') {
+        Some((id, secret)) => {
+            id.len() == 10
+                && secret.len() == 22
+                && id
+                    .chars()
+                    .chain(secret.chars())
+                    .all(|c| c.is_ascii_alphanumeric())
+        }
+        None => false,
+    }
+}
+
+/// A host name with `user:password@` in front (not valid in a host name, but a DERP map or
+/// flag may carry one): the userinfo hidden whole, the host kept.
+pub fn redact_host(host: &str) -> String {
+    match host.rfind('@') {
+        Some(at) => format!("{REDACTED}@{}", &host[at + 1..]),
+        None => host.to_string(),
     }
 }
 
@@ -129,19 +298,28 @@ pub fn redact_url(raw: &str) -> String {
                 .replacen("redacted-query", REDACTED, 1)
         }
         Ok(_) => raw.to_string(),
-        // Not a URL: still hide anything that looks like `user:password@`.
-        Err(_) => match (raw.find("://"), raw.rfind('@')) {
-            (Some(scheme_end), Some(at)) if at > scheme_end => {
-                let userinfo = &raw[scheme_end + 3..at];
-                match userinfo.split_once(':') {
-                    Some((user, _)) => {
-                        format!("{}{user}:{REDACTED}{}", &raw[..scheme_end + 3], &raw[at..])
+        // Not a URL: still hide anything that looks like `user:password@`, and the query.
+        Err(_) => {
+            let (mut out, host_from) = match (raw.find("://"), raw.rfind('@')) {
+                (Some(scheme_end), Some(at)) if at > scheme_end => {
+                    let userinfo = &raw[scheme_end + 3..at];
+                    match userinfo.split_once(':') {
+                        Some((user, _)) => {
+                            let head = format!("{}{user}:{REDACTED}", &raw[..scheme_end + 3]);
+                            (format!("{head}{}", &raw[at..]), head.len())
+                        }
+                        None => (raw.to_string(), at),
                     }
-                    None => raw.to_string(),
                 }
+                (Some(scheme_end), _) => (raw.to_string(), scheme_end + 3),
+                _ => (raw.to_string(), 0),
+            };
+            if let Some(q) = out[host_from..].find('?') {
+                out.truncate(host_from + q + 1);
+                out.push_str(REDACTED);
             }
-            _ => raw.to_string(),
-        },
+            out
+        }
     }
 }
 
@@ -178,6 +356,87 @@ mod tests {
     }
 
     #[test]
+    fn json_text_scrub_keeps_the_shape_and_matches_the_tree_scrub() {
+        let mut secrets = Secrets::default();
+        for s in ["true", "database", "a\"b\\c", "p\u{e9}ss"] {
+            secrets.add(s);
+        }
+        let doc = serde_json::json!({"healthy": true, "database": {"error": "database true",
+            "quoted": "x a\"b\\c y", "accent": "p\u{e9}ss!", "list": ["true", 1, null]}});
+        let text = serde_json::to_string_pretty(&doc).unwrap();
+        let scrubbed: serde_json::Value =
+            serde_json::from_str(&secrets.scrub_json_text(&text)).unwrap();
+        let mut tree = doc.clone();
+        secrets.scrub_json(&mut tree);
+        assert_eq!(scrubbed, tree);
+        assert_eq!(scrubbed["database"]["quoted"], "x [REDACTED] y");
+        assert_eq!(scrubbed["healthy"], true);
+    }
+
+    #[test]
+    fn raw_input_candidates_cover_misplaced_secrets() {
+        let args: Vec<String> = [
+            "healthcheck",
+            "run",
+            "postgres://u:dsn-pass-1@db/coder",
+            "--timeout",
+            "abcdefghij-ABCDEFGHIJKLMNOPQRSTUV",
+            "--session-token",
+            "typo-token-value",
+            "--token=flag-token-value\n",
+            "--access-url=https://bob:url-pass-1@x/?sig=query-secret",
+            "host=db password=kv-pass-1",
+        ]
+        .map(String::from)
+        .to_vec();
+        let env = vec![
+            ("MY_API_TOKEN".to_string(), "env-token-value".to_string()),
+            (
+                "HEALTHCHECK_TIMEOUT".to_string(),
+                "zyxwvutsrq-0123456789abcdefghijkl".to_string(),
+            ),
+            ("PATH".to_string(), "/usr/bin:/bin".to_string()),
+        ];
+        let secrets = Secrets::from_raw_input(&args, &env, crate::net::dsn::password_of);
+        for secret in [
+            "dsn-pass-1",
+            "abcdefghij-ABCDEFGHIJKLMNOPQRSTUV",
+            "typo-token-value",
+            "flag-token-value",
+            "url-pass-1",
+            "sig=query-secret",
+            "kv-pass-1",
+            "env-token-value",
+            "zyxwvutsrq-0123456789abcdefghijkl",
+        ] {
+            let text = format!("error: invalid value '{secret}' for '--x'");
+            assert!(!secrets.scrub(&text).contains(secret), "{secret}");
+        }
+        assert_eq!(secrets.scrub("/usr/bin:/bin run"), "/usr/bin:/bin run");
+    }
+
+    #[test]
+    fn basic_auth_spelling_of_url_credentials_is_scrubbed() {
+        assert_eq!(base64(b"admin:pw"), "YWRtaW46cHc=");
+        assert_eq!(base64(b"ab"), "YWI=");
+        assert_eq!(base64(b"abc"), "YWJj");
+        let secrets = Secrets::collect(None, [], [Some("http://admin:pw%40x@h/")]);
+        assert_eq!(
+            secrets.scrub("Authorization: Basic YWRtaW46cHdAeA=="),
+            "Authorization: Basic [REDACTED]"
+        );
+    }
+
+    #[test]
+    fn host_userinfo_is_hidden() {
+        assert_eq!(
+            redact_host("bob:pw123@relay.example"),
+            "[REDACTED]@relay.example"
+        );
+        assert_eq!(redact_host("relay.example"), "relay.example");
+    }
+
+    #[test]
     fn redacts_url_passwords() {
         assert_eq!(
             redact_url("https://bob:hunter22@example.com/x"),
@@ -191,6 +450,11 @@ mod tests {
         assert_eq!(
             redact_url("ht tp://bob:hunter22@example.com"),
             "ht tp://bob:[REDACTED]@example.com"
+        );
+        // Found by tests/properties.rs: a non-URL's query was kept.
+        assert_eq!(
+            redact_url("ht tp://a:Pw?x@h/p?sig=123"),
+            "ht tp://a:[REDACTED]@h/p?[REDACTED]"
         );
     }
 }

@@ -1,5 +1,35 @@
 //! Text helpers for findings: outside text made short enough for one line.
 
+/// `text` with control characters percent-encoded (for URLs shown to people).
+pub fn percent_encode_controls(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() {
+            let mut buf = [0u8; 4];
+            for b in c.encode_utf8(&mut buf).bytes() {
+                out.push_str(&format!("%{b:02X}"));
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// `text` with control characters other than line breaks escaped (`\u{1b}`), for one-line
+/// messages quoting input such as paths: printed raw they would be terminal escapes.
+pub fn escape_controls(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() && c != '\n' {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// Collapses whitespace and cuts to `max_chars`, marking the cut.
 pub fn snippet(text: &str, max_chars: usize) -> String {
     let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");

@@ -113,10 +113,20 @@ fn fetch_buildinfo(
             response.status
         ));
     }
-    let mut info: BuildInfo = serde_json::from_str(&response.body)
-        .map_err(|e| format!("GET /api/v2/buildinfo: not Coder's build info JSON: {e}"))?;
+    parse_buildinfo(&response.body, response.header("X-Coder-Build-Version"))
+}
+
+/// The build info from `/api/v2/buildinfo`'s body; the `X-Coder-Build-Version` header fills in a
+/// missing version. Pure, so it is fuzzed (`crate::fuzzing`).
+pub fn parse_buildinfo(body: &str, header_version: Option<&str>) -> Result<BuildInfo, String> {
+    let mut info: BuildInfo = serde_json::from_str(body).map_err(|e| {
+        format!(
+            "GET /api/v2/buildinfo: not Coder's build info JSON: {}",
+            crate::text::snippet(&e.to_string(), 200)
+        )
+    })?;
     if info.version.is_none() {
-        info.version = response.header("X-Coder-Build-Version").map(str::to_string);
+        info.version = header_version.map(str::to_string);
     }
     info.version = info.version.filter(|v| !v.is_empty());
     info.provisioner_api_version = info.provisioner_api_version.filter(|v| !v.is_empty());

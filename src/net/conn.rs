@@ -4,8 +4,8 @@
 //! `DialError` into their own words.
 
 use std::io::{self, Read, Write};
-use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
-use std::sync::{mpsc, Arc};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rustls::pki_types::ServerName;
@@ -88,24 +88,14 @@ pub enum LookupError {
     Failed(io::Error),
 }
 
-/// Resolves a host in a helper thread we stop waiting for at the deadline (the system resolver
-/// has no timeout of its own). IP literals, bracketed or not, skip the lookup.
+/// Resolves a host under the deadline on a bounded pool of helper threads (`net::lookup`). IP
+/// literals, bracketed or not, skip the lookup.
 pub fn resolve(host: &str, port: u16, deadline: Instant) -> Result<Vec<SocketAddr>, LookupError> {
-    let bare = host.trim_start_matches('[').trim_end_matches(']');
-    if let Ok(ip) = bare.parse::<IpAddr>() {
-        return Ok(vec![SocketAddr::new(ip, port)]);
-    }
-    let (tx, rx) = mpsc::channel();
-    let name = bare.to_string();
-    std::thread::spawn(move || {
-        let _ = tx.send((name.as_str(), port).to_socket_addrs().map(Vec::from_iter));
-    });
-    let left = remaining(deadline).map_err(|_| LookupError::TimedOut)?;
-    match rx.recv_timeout(left) {
-        Ok(Ok(addrs)) if !addrs.is_empty() => Ok(addrs),
-        Ok(Ok(_)) => Err(LookupError::NoAddresses),
-        Ok(Err(e)) => Err(LookupError::Failed(e)),
-        Err(_) => Err(LookupError::TimedOut),
+    match crate::net::lookup::lookup(host, port, deadline) {
+        Ok(addrs) if !addrs.is_empty() => Ok(addrs),
+        Ok(_) => Err(LookupError::NoAddresses),
+        Err(crate::net::lookup::LookupFailure::Failed(e)) => Err(LookupError::Failed(e)),
+        Err(crate::net::lookup::LookupFailure::TimedOut) => Err(LookupError::TimedOut),
     }
 }
 

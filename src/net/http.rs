@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use crate::net::deadline::Deadline;
 use crate::net::tls::{describe_tls_error, find_tls_error, Tls};
 
-/// Go's default client stops after 10 redirects; so do we.
+/// Go's default client stops at the tenth redirect; so do we.
 pub const MAX_REDIRECTS: u32 = 10;
 /// Bodies are read up to this size; health endpoints answer a few bytes.
 pub const MAX_BODY_BYTES: u64 = 1024 * 1024;
@@ -58,6 +58,8 @@ pub enum HttpErrorKind {
     Tls,
     Timeout,
     TooManyRedirects,
+    /// A redirect we refuse to follow (a non-HTTP scheme, no host, an unparsable Location).
+    BadRedirect,
     Other,
 }
 
@@ -67,36 +69,28 @@ impl std::fmt::Display for HttpError {
     }
 }
 
-/// Resolves on a worker thread and gives up at the request's deadline: the system resolver has
-/// no timeout of its own.
+/// Resolves on the bounded lookup pool and gives up at the request's deadline: the system
+/// resolver has no timeout of its own.
 struct BoundedResolver {
     deadline: Instant,
 }
 
 impl ureq::Resolver for BoundedResolver {
     fn resolve(&self, netloc: &str) -> std::io::Result<Vec<std::net::SocketAddr>> {
-        use std::net::ToSocketAddrs;
+        use crate::net::lookup::{lookup, LookupFailure};
         // An IP literal needs no lookup, so it can never fail as one.
         if let Ok(addr) = netloc.parse::<std::net::SocketAddr>() {
             return Ok(vec![addr]);
         }
-        let (done, result) = std::sync::mpsc::channel();
-        let netloc_owned = netloc.to_string();
-        std::thread::Builder::new()
-            .name("dns".to_string())
-            .spawn(move || {
-                let _ = done.send(
-                    netloc_owned
-                        .to_socket_addrs()
-                        .map(|addrs| addrs.collect::<Vec<_>>()),
-                );
-            })?;
-        let left = self.deadline.saturating_duration_since(Instant::now());
-        result.recv_timeout(left).unwrap_or_else(|_| {
-            Err(std::io::Error::new(
+        let bad = || std::io::Error::new(std::io::ErrorKind::InvalidInput, "no port in address");
+        let (host, port) = netloc.rsplit_once(':').ok_or_else(bad)?;
+        let port: u16 = port.parse().map_err(|_| bad())?;
+        lookup(host, port, self.deadline).map_err(|e| match e {
+            LookupFailure::Failed(e) => e,
+            LookupFailure::TimedOut => std::io::Error::new(
                 std::io::ErrorKind::TimedOut,
                 format!("DNS lookup of {netloc} timed out"),
-            ))
+            ),
         })
     }
 }
@@ -127,7 +121,9 @@ impl HttpClient {
         let builder = ureq::AgentBuilder::new()
             .resolver(BoundedResolver { deadline })
             .tls_config(self.tls.clone())
-            .redirects(MAX_REDIRECTS)
+            // We follow redirects ourselves (`follow`): ureq 2 panics on a Location without a
+            // host (`file:`, `data:`, `mailto:`).
+            .redirects(0)
             .user_agent(concat!("healthcheck/", env!("CARGO_PKG_VERSION")));
         match crate::net::proxy::ureq_proxy(&self.proxy, &self.routes, url) {
             Some(proxy) => builder.proxy(proxy),
@@ -150,25 +146,8 @@ impl HttpClient {
                 detail: "no time left before the deadline".to_string(),
             });
         }
-        let mut request = self.agent(deadline.at(), url).get(url).timeout(remaining);
-        for (name, value) in headers {
-            request = request.set(name, value);
-        }
-        if let Some(auth) = crate::net::proxy::plain_http_authorization(&self.proxy, url) {
-            request = request.set("Proxy-Authorization", &auth);
-        }
-        let response = match request.call() {
-            Ok(response) => response,
-            Err(ureq::Error::Status(_, response)) => response,
-            Err(ureq::Error::Transport(transport)) => {
-                // ureq's texts quote the URL; a URL from the database may carry credentials.
-                let mut error = classify_transport(&transport, remaining);
-                error.detail = error.detail.replace(url, &crate::redact::redact_url(url));
-                return Err(error);
-            }
-        };
+        let (response, final_url) = self.follow(url, deadline, headers)?;
         let status = response.status();
-        let final_url = response.get_url().to_string();
         let headers = response
             .headers_names()
             .into_iter()
@@ -183,7 +162,11 @@ impl HttpClient {
             .take(MAX_BODY_BYTES + 1)
             .read_to_end(&mut bytes);
         if let Err(e) = read {
-            return Err(classify_io(&e, remaining, "reading the response body"));
+            return Err(classify_io(
+                &e,
+                deadline.budget(),
+                "reading the response body",
+            ));
         }
         let body_truncated = bytes.len() as u64 > MAX_BODY_BYTES;
         bytes.truncate(MAX_BODY_BYTES as usize);
@@ -195,6 +178,144 @@ impl HttpClient {
             body_truncated,
         })
     }
+}
+
+/// Statuses Go's client follows (with a GET; all our requests are GETs).
+fn is_redirect(status: u16) -> bool {
+    matches!(status, 301 | 302 | 303 | 307 | 308)
+}
+
+/// Headers Go drops when a redirect leaves the original host (and its subdomains); our token
+/// header is one of them too.
+const SENSITIVE_HEADERS: &[&str] = &[
+    "authorization",
+    "cookie",
+    "www-authenticate",
+    "coder-session-token",
+];
+
+impl HttpClient {
+    /// One GET per hop, each under the same deadline, as Go's default client: at most
+    /// `MAX_REDIRECTS` hops, relative Locations resolved against the current URL, only http and
+    /// https followed. A 3xx without a Location is the answer. Returns the last response and
+    /// its URL.
+    fn follow(
+        &self,
+        url: &str,
+        deadline: Deadline,
+        headers: &[(&str, &str)],
+    ) -> Result<(ureq::Response, String), HttpError> {
+        let first_host = url::Url::parse(url)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_ascii_lowercase));
+        let mut current = url.to_string();
+        let mut hop = 0;
+        loop {
+            let remaining = deadline.remaining();
+            if remaining.is_zero() {
+                return Err(HttpError {
+                    kind: HttpErrorKind::Timeout,
+                    detail: if hop == 0 {
+                        "no time left before the deadline".to_string()
+                    } else {
+                        format!(
+                            "no time left before the deadline to follow the redirect to {}",
+                            shown(&current)
+                        )
+                    },
+                });
+            }
+            let same_site = url::Url::parse(&current)
+                .ok()
+                .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
+                .zip(first_host.as_deref())
+                .is_some_and(|(host, first)| host == first || host.ends_with(&format!(".{first}")));
+            // Each hop goes through the proxy the environment names for it (or direct).
+            let mut request = self
+                .agent(deadline.at(), &current)
+                .get(&current)
+                .timeout(remaining);
+            for (name, value) in headers {
+                if same_site || !SENSITIVE_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
+                    request = request.set(name, value);
+                }
+            }
+            // Plain-http requests through an authenticating proxy carry its credentials (ureq
+            // sends them only on CONNECT); computed per hop, so they never reach an origin.
+            if let Some(auth) = crate::net::proxy::plain_http_authorization(&self.proxy, &current) {
+                request = request.set("Proxy-Authorization", &auth);
+            }
+            let response = match request.call() {
+                Ok(response) => response,
+                Err(ureq::Error::Status(_, response)) => response,
+                Err(ureq::Error::Transport(transport)) => {
+                    // ureq's texts quote the URL; a URL from the database may carry credentials.
+                    // The run's budget, not the time left: `4.998123s` says nothing.
+                    let mut error = classify_transport(&transport, deadline.budget());
+                    error.detail = error.detail.replace(&current, &shown(&current));
+                    if hop > 0 {
+                        error.detail =
+                            format!("after a redirect to {}: {}", shown(&current), error.detail);
+                    }
+                    return Err(error);
+                }
+            };
+            let location = response.header("Location").map(str::to_string);
+            let (true, Some(location)) = (is_redirect(response.status()), location) else {
+                return Ok((response, current));
+            };
+            // Go counts the redirects received and refuses to follow the tenth.
+            if hop + 1 >= MAX_REDIRECTS {
+                return Err(HttpError {
+                    kind: HttpErrorKind::TooManyRedirects,
+                    detail: format!(
+                        "stopped after {MAX_REDIRECTS} redirects (the last from {})",
+                        shown(&current)
+                    ),
+                });
+            }
+            current = next_hop(&current, &location, response.status())?;
+            hop += 1;
+        }
+    }
+}
+
+/// Where a redirect goes: `location` resolved against `from`, which must be an http(s) URL with
+/// a host. Anything else ends the request with an error naming it, as Go's client does.
+fn next_hop(from: &str, location: &str, status: u16) -> Result<String, HttpError> {
+    let bad = |why: String| HttpError {
+        kind: HttpErrorKind::BadRedirect,
+        detail: format!("{} from {} {why}", status_words(status), shown(from)),
+    };
+    let base = url::Url::parse(from).map_err(|e| bad(format!("cannot be followed: {e}")))?;
+    let next = base.join(location.trim()).map_err(|e| {
+        bad(format!(
+            "has a Location that is not a URL ({e}): {:?}",
+            crate::text::snippet(location, 200)
+        ))
+    })?;
+    if !matches!(next.scheme(), "http" | "https") {
+        return Err(bad(format!(
+            "points to a non-HTTP URL ({}:…); only http and https redirects are followed",
+            crate::text::snippet(next.scheme(), 40)
+        )));
+    }
+    if next.host_str().is_none_or(str::is_empty) {
+        return Err(bad(format!(
+            "points to a URL without a host: {:?}",
+            crate::text::snippet(&shown(next.as_str()), 200)
+        )));
+    }
+    Ok(next.to_string())
+}
+
+fn status_words(status: u16) -> String {
+    format!("the {status} redirect")
+}
+
+/// A URL for messages: credentials and query hidden, and cut to a readable length.
+fn shown(url: &str) -> String {
+    crate::text::snippet(&crate::redact::redact_url(url), 300)
 }
 
 fn classify_transport(t: &ureq::Transport, timeout: Duration) -> HttpError {
@@ -264,7 +385,7 @@ fn classify_io(io: &std::io::Error, timeout: Duration, doing: &str) -> HttpError
         K::TimedOut | K::WouldBlock => (
             HttpErrorKind::Timeout,
             format!(
-                "timed out{doing} after {}",
+                "timed out{doing} (the {} deadline)",
                 crate::duration::go_string(timeout)
             ),
         ),

@@ -5,6 +5,8 @@ pub mod conn;
 pub mod deadline;
 pub mod dsn;
 pub mod http;
+pub mod lookup;
+pub mod pg_sniff;
 pub mod postgres;
 pub mod proxy;
 pub mod tls;

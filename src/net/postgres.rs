@@ -32,9 +32,34 @@ impl Dsn {
             })
             .map_err(|e| ConnectError::Config(format!("cannot start a thread: {e}")))?;
         let remaining = deadline.saturating_duration_since(Instant::now());
+        // With most of the time gone and no start-up, look at what the server says (below), so
+        // the error can tell a silent server from one that speaks another protocol.
+        let margin = (remaining / 5).min(SNIFF_MARGIN);
+        match result.recv_timeout(remaining - margin) {
+            // A connection closed or garbled mid start-up: if the server speaks another
+            // protocol, say that instead of the driver's words.
+            Ok(Err(ConnectError::Postgres(e)))
+                if e.as_db_error().is_none() && find_tls_error(&e).is_none() =>
+            {
+                let until = deadline.min(Instant::now() + SNIFF_MARGIN);
+                return Err(match crate::net::pg_sniff::sniff(self, until) {
+                    heard @ crate::net::pg_sniff::Heard::Other(_) => ConnectError::NoStartup(heard),
+                    _ => ConnectError::Postgres(e),
+                });
+            }
+            Ok(outcome) => return outcome,
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                return Err(ConnectError::Timeout)
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+        }
+        // Answer before the deadline itself, so the waiting sections hear this, not a timeout.
+        let until = deadline.checked_sub(margin / 4).unwrap_or(deadline);
+        let heard = crate::net::pg_sniff::sniff(self, until);
+        let left = until.saturating_duration_since(Instant::now());
         result
-            .recv_timeout(remaining)
-            .unwrap_or(Err(ConnectError::Timeout))
+            .recv_timeout(left)
+            .unwrap_or(Err(ConnectError::NoStartup(heard)))
     }
 
     fn connect_blocking(&self, deadline: Instant) -> Result<Client, ConnectError> {
@@ -202,7 +227,11 @@ impl Dsn {
         use rustls::pki_types::pem::PemObject;
         let certs =
             read_pem_certs(cert_path).map_err(|e| ConnectError::Config(format!("sslcert {e}")))?;
-        let key = rustls::pki_types::PrivateKeyDer::from_pem_file(key_path).map_err(|e| {
+        // Through `files`: a FIFO or device named as the key must not block or fill memory.
+        let key_bytes = crate::files::read_regular_bytes(key_path, MAX_KEY_BYTES).map_err(|e| {
+            ConnectError::Config(format!("sslkey {}: cannot read: {e}", key_path.display()))
+        })?;
+        let key = rustls::pki_types::PrivateKeyDer::from_pem_slice(&key_bytes).map_err(|e| {
             ConnectError::Config(format!(
                 "sslkey {}: not a PEM private key: {e}",
                 key_path.display()
@@ -222,11 +251,20 @@ fn connect_plain(config: &postgres::Config) -> Result<Client, ConnectError> {
     config.connect(NoTls).map_err(ConnectError::Postgres)
 }
 
+/// A PEM private key is a few KiB.
+const MAX_KEY_BYTES: u64 = 1024 * 1024;
+
+/// Time at the end of a connect kept for looking at what a server that does not finish the
+/// start-up says instead (`net::pg_sniff`).
+const SNIFF_MARGIN: Duration = Duration::from_millis(500);
+
 /// Why a connection could not be made.
 #[derive(Debug)]
 pub enum ConnectError {
     Config(String),
     Timeout,
+    /// The start-up did not finish in time; what the server said to an SSLRequest.
+    NoStartup(crate::net::pg_sniff::Heard),
     Postgres(postgres::Error),
 }
 
@@ -236,6 +274,25 @@ impl ConnectError {
         match self {
             ConnectError::Config(msg) => msg.clone(),
             ConnectError::Timeout => format!("timed out connecting to {}", dsn.endpoint()),
+            ConnectError::NoStartup(heard) => {
+                use crate::net::pg_sniff::Heard;
+                let endpoint = dsn.endpoint();
+                match heard {
+                    Heard::Other(text) => format!(
+                        "the server at {endpoint} does not speak the PostgreSQL protocol (to \
+                         PostgreSQL's SSL request it answered {text:?})"
+                    ),
+                    Heard::Nothing => format!(
+                        "timed out connecting to {endpoint}: the server accepted the connection \
+                         but sent no PostgreSQL answer"
+                    ),
+                    Heard::Postgres => format!(
+                        "timed out connecting to {endpoint}: it answers as PostgreSQL, but the \
+                         start-up did not finish within the deadline"
+                    ),
+                    Heard::NoConnection => format!("timed out connecting to {endpoint}"),
+                }
+            }
             ConnectError::Postgres(e) => describe_pg_error(e, dsn),
         }
     }
@@ -274,6 +331,10 @@ pub fn describe_pg_error(e: &postgres::Error, dsn: &Dsn) -> String {
         || lower.contains("name resolution")
     {
         return format!("DNS lookup failed for {endpoint}: {text}");
+    }
+    // The driver's words for a peer whose bytes do not frame as PostgreSQL messages.
+    if lower.contains("bytes remaining on stream") || lower.contains("unexpected message") {
+        return format!("the server at {endpoint} does not speak the PostgreSQL protocol ({text})");
     }
     if lower.contains("timeout") || lower.contains("timed out") {
         return format!("timed out connecting to {endpoint}");

@@ -273,7 +273,19 @@ pub fn describe_tls_error(err: &rustls::Error) -> String {
                 }
                 CertificateError::Revoked => "certificate has been revoked".to_string(),
                 CertificateError::BadEncoding => "certificate is malformed".to_string(),
-                other => format!("certificate rejected: {other:?}"),
+                // webpki's reasons arrive as `Other`; name the ones a misconfiguration causes.
+                other if format!("{other:?}").contains("CaUsedAsEndEntity") => {
+                    "the server's certificate is a CA certificate, not a server certificate \
+                     (configure the server with a certificate issued by that CA)"
+                        .to_string()
+                }
+                other if format!("{other:?}").contains("EndEntityUsedAsCa") => {
+                    "the server's chain uses a server certificate as a CA".to_string()
+                }
+                other if format!("{other:?}").contains("UnsupportedCertVersion") => {
+                    "the server's certificate is not an X.509 v3 certificate".to_string()
+                }
+                other => format!("certificate rejected: {other}"),
             };
             format!("TLS certificate verification failed: {why}")
         }

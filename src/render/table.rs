@@ -50,7 +50,7 @@ impl Renderer for TableRenderer {
                     Cell::new(section),
                     status_cell(finding.status),
                     Cell::new(finding.code.map(Code::as_str).unwrap_or("")),
-                    Cell::new(options.clean(&finding.text)),
+                    Cell::new(cell_text(&options.clean(&finding.text))),
                 ]);
             }
         }
@@ -118,6 +118,22 @@ impl Renderer for TableRenderer {
     }
 }
 
+/// Most characters of a finding shown in a cell. Much of a finding's text comes from servers,
+/// and comfy-table lays out long words in quadratic time; the whole text is in `--json`.
+const MAX_CELL_CHARS: usize = 1000;
+
+/// A finding's text cut to a cell's size, with a marker saying how much was left out.
+fn cell_text(text: &str) -> String {
+    match text.char_indices().nth(MAX_CELL_CHARS) {
+        None => text.to_string(),
+        Some((cut, _)) => format!(
+            "{}… ({} more bytes; see --json)",
+            &text[..cut],
+            text.len() - cut
+        ),
+    }
+}
+
 fn status_cell(status: Status) -> Cell {
     let cell = Cell::new(status.label());
     match status {
@@ -127,6 +143,9 @@ fn status_cell(status: Status) -> Cell {
         Status::Skipped | Status::Dismissed => cell.fg(Color::DarkGrey),
     }
 }
+
+/// The access URL and version in the header line are cut to this length.
+const HEADER_PART_CHARS: usize = 200;
 
 fn header(report: &Report, options: &RenderOptions) -> String {
     let access = options
@@ -145,7 +164,55 @@ fn header(report: &Report, options: &RenderOptions) -> String {
     format!(
         "{} {} · {} · {dsn}",
         "healthcheck".bold(),
-        options.clean(&access),
-        options.clean(&version)
+        crate::text::snippet(&options.clean(&access), HEADER_PART_CHARS),
+        crate::text::snippet(&options.clean(&version), HEADER_PART_CHARS)
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::redact::Secrets;
+    use std::time::{Duration, Instant};
+
+    fn options() -> RenderOptions {
+        RenderOptions {
+            verbose: true,
+            access_url: Some("x".repeat(128 * 1024)),
+            secrets: Secrets::default(),
+            ..RenderOptions::for_run(&crate::settings::Settings::default(), true)
+        }
+    }
+
+    #[test]
+    fn a_huge_server_text_renders_quickly_and_is_cut_with_a_marker() {
+        let mut report = Report::default();
+        // One 1 MiB word (a server note) and 1 MiB of short words.
+        report
+            .access_url
+            .base
+            .fail(Code::Eacs03, "n".repeat(1 << 20));
+        let words = "word ".repeat((1 << 20) / 5);
+        report
+            .websocket
+            .base
+            .warn(crate::report::Severity::Warning, Code::Ews01, words);
+        let started = Instant::now();
+        let bytes = TableRenderer.render(&report, &options()).unwrap();
+        let took = started.elapsed();
+        assert!(took < Duration::from_millis(500), "{took:?}");
+        let text = String::from_utf8(bytes).unwrap();
+        assert!(text.contains("more bytes; see --json)"), "{text}");
+        assert!(text.len() < 32 * 1024, "{}", text.len());
+        // The header's access URL is cut too.
+        assert!(text.lines().next().unwrap().chars().count() < 600);
+    }
+
+    #[test]
+    fn short_texts_are_untouched_and_long_ones_cut_on_a_char_boundary() {
+        assert_eq!(cell_text("all is well"), "all is well");
+        assert_eq!(cell_text(&"a".repeat(1000)), "a".repeat(1000));
+        let cut = cell_text(&"é".repeat(1500));
+        assert!(cut.ends_with("… (1000 more bytes; see --json)"), "{cut}");
+    }
 }

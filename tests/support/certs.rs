@@ -61,6 +61,14 @@ impl TestCa {
         }
     }
 
+    /// The CA's own certificate and key, as a (misconfigured) server would present them.
+    pub fn as_leaf(&self) -> Leaf {
+        Leaf {
+            cert_pem: self.pem.clone(),
+            key_pem: self.key.serialize_pem(),
+        }
+    }
+
     pub fn write(&self, dir: &Path) -> PathBuf {
         let path = dir.join("ca.pem");
         std::fs::write(&path, &self.pem).unwrap();

@@ -37,6 +37,16 @@ pub enum Mode {
     CloseBeforeServerKey,
     /// A 101 that names `Upgrade: websocket`, then HTTP text instead of frames.
     WrongUpgradeHeader,
+    /// A valid 101 and ServerKey, reads the ClientInfo, then sends 1 MiB Health frames without
+    /// pause (never ServerInfo).
+    FloodBeforeServerInfo,
+    /// The whole handshake, then 1 MiB Health frames without pause; packets are not forwarded.
+    FloodAfterServerInfo,
+}
+
+/// One 1 MiB Health frame (the Go client's frame limit).
+fn health_flood_frame() -> Vec<u8> {
+    encode(0x14, &vec![b'h'; 1 << 20])
 }
 
 pub struct DerpRelay {
@@ -256,6 +266,16 @@ fn serve(mut stream: TcpStream, mode: Mode, secret: &SecretKey, clients: &Client
         }
         return None;
     }
+    if mode == Mode::FloodBeforeServerInfo {
+        while take_frame(&mut buf).is_none() {
+            if !wire.pull(&mut buf) {
+                return None;
+            }
+        }
+        let flood = health_flood_frame();
+        while wire.push(&flood) {}
+        return None;
+    }
     // ClientInfo: client key, nonce, box.
     let client_key: [u8; 32] = loop {
         if let Some((kind, body)) = take_frame(&mut buf) {
@@ -282,6 +302,13 @@ fn serve(mut stream: TcpStream, mode: Mode, secret: &SecretKey, clients: &Client
     let mut info = nonce.to_vec();
     info.extend_from_slice(&boxer.encrypt(&nonce, br#"{"version":2}"#.as_slice()).ok()?);
     let mut alive = wire.push(&encode(0x03, &info));
+    if mode == Mode::FloodAfterServerInfo {
+        let flood = health_flood_frame();
+        while alive {
+            alive = wire.push(&flood);
+        }
+        return None;
+    }
 
     while alive {
         while let Some((kind, body)) = take_frame(&mut buf) {

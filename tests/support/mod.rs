@@ -10,6 +10,7 @@ pub mod deployment;
 pub mod derp_relay;
 pub mod fake_pg;
 pub mod http;
+pub mod measure;
 pub mod nginx;
 pub mod parsers;
 pub mod postgres;

@@ -86,9 +86,18 @@ pub struct DerpConn {
     pub identity: Identity,
     pub server_key: Key,
     pub server_info: ServerInfo,
-    /// Frames seen during the handshake worth reporting (Health text etc.).
-    pub notes: Vec<String>,
+    /// Frames seen worth reporting (Health text etc.), capped: see `note`.
+    notes: Vec<String>,
+    /// Notes not kept because of the cap (or repeats of one kept).
+    dropped_notes: usize,
 }
+
+/// A relay may send any number of Health or PeerGone frames: keep a few, each short, so a flood
+/// costs no memory (each frame can be 1 MiB).
+const MAX_NOTES: usize = 8;
+const MAX_NOTE_CHARS: usize = 300;
+/// Of a Health frame's text, only this much is decoded before the note is cut.
+const MAX_HEALTH_BYTES: usize = 4 * 1024;
 
 /// Where to connect, split out of the node's URL.
 pub struct Target {
@@ -213,6 +222,7 @@ impl DerpConn {
             server_key: [0; p::KEY_LEN],
             server_info: ServerInfo::default(),
             notes: Vec::new(),
+            dropped_notes: 0,
         };
         // An Upgrade header other than DERP explains a first frame that is not DERP.
         let hint = |text: String| match &start.upgrade_hint {
@@ -277,10 +287,13 @@ impl DerpConn {
                 let pong = p::frame(p::FRAME_PONG, &payload[..8]);
                 self.write(&pong, deadline)?;
             }
-            p::FRAME_HEALTH if !payload.is_empty() => self.notes.push(format!(
-                "relay reports a problem: {}",
-                String::from_utf8_lossy(payload)
-            )),
+            p::FRAME_HEALTH if !payload.is_empty() => {
+                let text = &payload[..payload.len().min(MAX_HEALTH_BYTES)];
+                self.note(format!(
+                    "relay reports a problem: {}",
+                    String::from_utf8_lossy(text)
+                ))
+            }
             p::FRAME_PEER_GONE if payload.len() >= p::KEY_LEN => {
                 let reason = match payload.get(p::KEY_LEN) {
                     Some(1) => "not here",
@@ -288,8 +301,7 @@ impl DerpConn {
                 };
                 let mut key = [0u8; p::KEY_LEN];
                 key.copy_from_slice(&payload[..p::KEY_LEN]);
-                self.notes
-                    .push(format!("peer gone ({reason}): {}", p::short_key(&key)));
+                self.note(format!("peer gone ({reason}): {}", p::short_key(&key)));
             }
             p::FRAME_RESTARTING => {
                 return Err(ConnError::Other(
@@ -301,6 +313,28 @@ impl DerpConn {
             _ => {}
         }
         Ok(())
+    }
+
+    /// Keeps a note, short, unless it repeats one kept or the cap is reached.
+    fn note(&mut self, text: String) {
+        let text = crate::text::snippet(&text, MAX_NOTE_CHARS);
+        if self.notes.len() >= MAX_NOTES || self.notes.contains(&text) {
+            self.dropped_notes += 1;
+        } else {
+            self.notes.push(text);
+        }
+    }
+
+    /// The notes kept, and how many more (or repeated) ones the relay sent.
+    pub fn notes(&self) -> Vec<String> {
+        let mut notes = self.notes.clone();
+        if self.dropped_notes > 0 {
+            notes.push(format!(
+                "{} more (or repeated) notes from the relay not kept",
+                self.dropped_notes
+            ));
+        }
+        notes
     }
 
     pub fn write(&mut self, bytes: &[u8], deadline: Instant) -> Result<(), ConnError> {
@@ -392,7 +426,7 @@ fn ws_err(what: &str, e: tungstenite::Error) -> ConnError {
 }
 
 /// What the handshake knows from the upgrade, for its messages and checks.
-struct Handshake {
+pub(crate) struct Handshake {
     /// host[:port], naming the relay in findings.
     relay: String,
     /// The 101's `Derp-Public-Key`.
@@ -432,52 +466,8 @@ fn read_upgrade_response(
 ) -> Result<(Handshake, Vec<u8>), ConnError> {
     let mut buf = Vec::new();
     loop {
-        let mut headers = [httparse::EMPTY_HEADER; 64];
-        let mut response = httparse::Response::new(&mut headers);
-        match response.parse(&buf) {
-            Ok(httparse::Status::Complete(head_len)) => {
-                let status = response.code.unwrap_or(0);
-                let header = |name: &str| {
-                    response
-                        .headers
-                        .iter()
-                        .find(|h| h.name.eq_ignore_ascii_case(name))
-                        .map(|h| String::from_utf8_lossy(h.value).trim().to_string())
-                };
-                if status == 101 {
-                    let upgrade_hint = match header("Upgrade") {
-                        Some(u) if u.eq_ignore_ascii_case("derp") => None,
-                        Some(u) => Some(format!("its 101 response names Upgrade: {u}, not DERP")),
-                        None => Some("its 101 response has no Upgrade header".to_string()),
-                    };
-                    let start = Handshake {
-                        relay,
-                        announced: header("Derp-Public-Key"),
-                        upgrade_hint,
-                    };
-                    return Ok((start, buf[head_len..].to_vec()));
-                }
-                let reason = response.reason.unwrap_or("").to_string();
-                // Only what already arrived: a body without Content-Length may never end.
-                let body = crate::text::snippet(&String::from_utf8_lossy(&buf[head_len..]), 120);
-                let mut text =
-                    format!("unexpected HTTP response {status} {reason} to Upgrade: DERP");
-                if !body.is_empty() {
-                    text.push_str(&format!(" ({body})"));
-                }
-                return Err(if (400..500).contains(&status) {
-                    ConnError::Refused4xx(text)
-                } else {
-                    ConnError::Other(text)
-                });
-            }
-            Ok(httparse::Status::Partial) => {}
-            Err(e) => {
-                let start = crate::text::snippet(&String::from_utf8_lossy(&buf), 60);
-                return Err(ConnError::Other(format!(
-                    "not an HTTP response to the DERP upgrade ({e}): {start:?}"
-                )));
-            }
+        if let Some((start, head_len)) = parse_upgrade_response(&buf, &relay)? {
+            return Ok((start, buf[head_len..].to_vec()));
         }
         if buf.len() > MAX_HEAD_BYTES {
             return Err(ConnError::Other(
@@ -498,5 +488,63 @@ fn read_upgrade_response(
             }));
         }
         buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+/// The upgrade answer in `buf`, if it is all there: `None` while the head is incomplete, the
+/// handshake facts and the head's length for a 101, an error for anything else. Pure, so it is
+/// fuzzed (`crate::fuzzing`).
+pub(crate) fn parse_upgrade_response(
+    buf: &[u8],
+    relay: &str,
+) -> Result<Option<(Handshake, usize)>, ConnError> {
+    let mut headers = [httparse::EMPTY_HEADER; 64];
+    let mut response = httparse::Response::new(&mut headers);
+    match response.parse(buf) {
+        Ok(httparse::Status::Complete(head_len)) => {
+            let status = response.code.unwrap_or(0);
+            let header = |name: &str| {
+                response
+                    .headers
+                    .iter()
+                    .find(|h| h.name.eq_ignore_ascii_case(name))
+                    .map(|h| String::from_utf8_lossy(h.value).trim().to_string())
+            };
+            if status == 101 {
+                let upgrade_hint = match header("Upgrade") {
+                    Some(u) if u.eq_ignore_ascii_case("derp") => None,
+                    Some(u) => Some(format!(
+                        "its 101 response names Upgrade: {}, not DERP",
+                        crate::text::snippet(&u, 60)
+                    )),
+                    None => Some("its 101 response has no Upgrade header".to_string()),
+                };
+                let start = Handshake {
+                    relay: relay.to_string(),
+                    announced: header("Derp-Public-Key"),
+                    upgrade_hint,
+                };
+                return Ok(Some((start, head_len)));
+            }
+            let reason = crate::text::snippet(response.reason.unwrap_or(""), 60);
+            // Only what already arrived: a body without Content-Length may never end.
+            let body = crate::text::snippet(&String::from_utf8_lossy(&buf[head_len..]), 120);
+            let mut text = format!("unexpected HTTP response {status} {reason} to Upgrade: DERP");
+            if !body.is_empty() {
+                text.push_str(&format!(" ({body})"));
+            }
+            Err(if (400..500).contains(&status) {
+                ConnError::Refused4xx(text)
+            } else {
+                ConnError::Other(text)
+            })
+        }
+        Ok(httparse::Status::Partial) => Ok(None),
+        Err(e) => {
+            let start = crate::text::snippet(&String::from_utf8_lossy(buf), 60);
+            Err(ConnError::Other(format!(
+                "not an HTTP response to the DERP upgrade ({e}): {start:?}"
+            )))
+        }
     }
 }

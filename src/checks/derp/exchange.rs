@@ -90,12 +90,8 @@ pub fn run(
                     }
                     other => format!("recv derp message: {other}"),
                 };
-                let notes: Vec<String> = receiver
-                    .notes
-                    .iter()
-                    .chain(&sender.notes)
-                    .cloned()
-                    .collect();
+                let mut notes = receiver.notes();
+                notes.extend(sender.notes());
                 if !notes.is_empty() {
                     e.push_str(&format!(" ({})", notes.join("; ")));
                 }
@@ -105,8 +101,8 @@ pub fn run(
             }
         }
     }
-    out.client_logs[0].extend(receiver.notes.iter().cloned());
-    out.client_logs[1].extend(sender.notes.iter().cloned());
+    out.client_logs[0].extend(receiver.notes());
+    out.client_logs[1].extend(sender.notes());
     out
 }
 

@@ -185,10 +185,9 @@ fn stun_regions(addresses: &[String]) -> Vec<DerpRegion> {
                 nodes: vec![DerpNode {
                     name: format!("{id}stun0"),
                     region_id: id,
-                    host_name: host
-                        .trim_start_matches('[')
-                        .trim_end_matches(']')
-                        .to_string(),
+                    host_name: crate::redact::redact_host(
+                        host.trim_start_matches('[').trim_end_matches(']'),
+                    ),
                     stun_port: port,
                     stun_only: true,
                     ..DerpNode::default()
@@ -286,19 +285,21 @@ fn parse_node(value: &Value, at: &str) -> Result<DerpNode, String> {
         Value::Null => return Ok(DerpNode::default()),
         other => return Err(format!("{at}: expected an object, found {}", kind(other))),
     };
+    // A host with `user:password@` is no host name; hide the userinfo before anything quotes it.
+    let host = |name: &str| get_string(obj, name, at).map(|h| crate::redact::redact_host(&h));
     Ok(DerpNode {
         name: get_string(obj, "Name", at)?,
         region_id: get_int(obj, "RegionID", at)?,
-        host_name: get_string(obj, "HostName", at)?,
-        cert_name: get_string(obj, "CertName", at)?,
-        ipv4: get_string(obj, "IPv4", at)?,
-        ipv6: get_string(obj, "IPv6", at)?,
+        host_name: host("HostName")?,
+        cert_name: host("CertName")?,
+        ipv4: host("IPv4")?,
+        ipv6: host("IPv6")?,
         stun_port: get_int(obj, "STUNPort", at)?,
         stun_only: get_bool(obj, "STUNOnly", at)?,
         derp_port: get_int(obj, "DERPPort", at)?,
         insecure_for_tests: get_bool(obj, "InsecureForTests", at)?,
         force_http: get_bool(obj, "ForceHTTP", at)?,
-        stun_test_ip: get_string(obj, "STUNTestIP", at)?,
+        stun_test_ip: host("STUNTestIP")?,
         can_port_80: get_bool(obj, "CanPort80", at)?,
     })
 }

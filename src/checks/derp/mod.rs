@@ -1,12 +1,13 @@
 //! DERP and STUN section: builds the DERP map as Coder does, then probes every relay node (two
-//! clients exchange a packet through it) and every STUN node at once, under one deadline.
+//! clients exchange a packet through it) and every STUN node, all under one deadline, on fixed
+//! pools of workers (a map may name thousands of nodes).
 
-mod client;
+pub(crate) mod client;
 mod exchange;
 pub mod map;
-mod protocol;
+pub(crate) mod protocol;
 mod rollup;
-mod stun;
+pub(crate) mod stun;
 mod transport;
 
 use crate::checks::{Context, REPORT_MARGIN};
@@ -29,6 +30,11 @@ impl From<&CheckSettings> for Options {
         }
     }
 }
+
+/// Threads looking up STUN targets (each lookup also takes a slot of `net::lookup`'s pool).
+const STUN_LOOKUP_WORKERS: usize = 32;
+/// Relay nodes probed at once; a map with more waits for a free worker, within the deadline.
+const RELAY_WORKERS: usize = 64;
 
 pub fn run(options: &Options, ctx: &Context) -> DerpReport {
     let mut report = DerpReport::default();
@@ -60,53 +66,65 @@ pub fn run(options: &Options, ctx: &Context) -> DerpReport {
         })
         .collect();
 
+    // Every relay node (not STUN-only), in map order, probed by a fixed pool of workers.
+    let relay_nodes: Vec<(usize, usize)> = regions
+        .iter()
+        .enumerate()
+        .flat_map(|(r, region)| {
+            region
+                .nodes
+                .iter()
+                .enumerate()
+                .filter(|(_, n)| !n.stun_only)
+                .map(move |(n, _)| (r, n))
+        })
+        .collect();
+
     let regions_ref = &regions;
-    let stun_nodes_ref = &stun_nodes;
-    let (exchanges, stun_results) = std::thread::scope(|scope| {
+    let (stun_nodes_ref, relay_nodes_ref) = (&stun_nodes, &relay_nodes);
+    let (relay_results, stun_results) = std::thread::scope(|scope| {
         let stun_job = scope.spawn(move || {
             // Each lookup reports as it finishes and is probed at once: one slow name must not
             // leave the others unsent until the deadline.
             let (tx, rx) = std::sync::mpsc::channel();
             std::thread::scope(|inner| {
-                for (i, &(r, n)) in stun_nodes_ref.iter().enumerate() {
-                    let tx = tx.clone();
-                    inner.spawn(move || {
-                        let _ = tx.send((i, stun::target(&regions_ref[r].nodes[n], deadline)));
-                    });
-                }
-                drop(tx);
+                inner.spawn(move || {
+                    crate::pool::map(
+                        stun_nodes_ref.len(),
+                        STUN_LOOKUP_WORKERS,
+                        "check-derp-stun",
+                        |i| {
+                            let (r, n) = stun_nodes_ref[i];
+                            let target = stun::target(&regions_ref[r].nodes[n], deadline);
+                            let _ = tx.send((i, target));
+                        },
+                    )
+                });
                 stun::probe_all(stun_nodes_ref.len(), rx, deadline)
             })
         });
-        let jobs: Vec<Vec<_>> = regions_ref
-            .iter()
-            .map(|region| {
-                region
-                    .nodes
-                    .iter()
-                    .map(|node| {
-                        let tls = tls.clone();
-                        (!node.stun_only).then(|| {
-                            let url = node.derp_url();
-                            let proxy = proxy_for(ctx, &url, &node.name);
-                            scope.spawn(move || exchange::run(&url, tls, proxy, deadline))
-                        })
-                    })
-                    .collect()
-            })
-            .collect();
-        let exchanges: Vec<Vec<Option<Option<exchange::Exchange>>>> = jobs
-            .into_iter()
-            .map(|nodes| {
-                nodes
-                    .into_iter()
-                    .map(|job| job.map(|j| j.join().ok()))
-                    .collect()
-            })
-            .collect();
-        let stun_results = stun_job.join().ok();
-        (exchanges, stun_results)
+        let relay_results = crate::pool::map(
+            relay_nodes_ref.len(),
+            RELAY_WORKERS,
+            "check-derp-relay",
+            |i| {
+                let (r, n) = relay_nodes_ref[i];
+                let node = &regions_ref[r].nodes[n];
+                let url = node.derp_url();
+                let proxy = proxy_for(ctx, &url, &node.name);
+                exchange::run(&url, tls.clone(), proxy, deadline)
+            },
+        );
+        (relay_results, stun_job.join().ok())
     });
+    // exchanges[r][n]: None for a STUN-only node, Some(None) for a probe that panicked.
+    let mut exchanges: Vec<Vec<Option<Option<exchange::Exchange>>>> = regions
+        .iter()
+        .map(|region| region.nodes.iter().map(|_| None).collect())
+        .collect();
+    for (&(r, n), result) in relay_nodes.iter().zip(relay_results) {
+        exchanges[r][n] = Some(result);
+    }
 
     let mut stun_by_node = std::collections::HashMap::new();
     if let Some(results) = &stun_results {

@@ -82,7 +82,7 @@ impl Identity {
 impl ServerInfo {
     /// Go decodes these case-insensitively and ignores the rest; so do we. Unreadable JSON
     /// leaves the zero value, as Coder's report would show it.
-    fn parse(plain: &[u8]) -> ServerInfo {
+    pub(crate) fn parse(plain: &[u8]) -> ServerInfo {
         let mut info = ServerInfo::default();
         if let Ok(Value::Object(obj)) = serde_json::from_slice::<Value>(plain) {
             for (k, v) in obj {

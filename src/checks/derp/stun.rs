@@ -268,7 +268,7 @@ fn binding_request() -> (Vec<u8>, TransactionId) {
 
 /// Returns the target index and its mapped address (or the server's error) for an answer to
 /// one of our requests; anything else is dropped.
-fn parse_response(
+pub(crate) fn parse_response(
     data: &[u8],
     txids: &HashMap<TransactionId, (usize, Instant)>,
 ) -> Option<(usize, Instant, Result<SocketAddr, String>)> {
@@ -309,7 +309,7 @@ fn mapped_address(msg: &Message, txid: TransactionId) -> Result<SocketAddr, Stri
 }
 
 /// Decodes an (XOR-)MAPPED-ADDRESS value: reserved, family, port, address.
-fn decode_address(value: &[u8], xor: Option<TransactionId>) -> Option<SocketAddr> {
+pub(crate) fn decode_address(value: &[u8], xor: Option<TransactionId>) -> Option<SocketAddr> {
     const COOKIE: [u8; 4] = [0x21, 0x12, 0xA4, 0x42];
     if value.len() < 4 {
         return None;

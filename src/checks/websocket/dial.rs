@@ -138,7 +138,7 @@ pub fn describe_io(doing: &str, what: &str, e: &io::Error, timeout: Duration) ->
     let text = if let Some(tls) = find_tls_error(e) {
         describe_tls_error(tls)
     } else if is_timeout(e) {
-        format!("no answer {}", timed_out_words(timeout))
+        format!("no answer within the {} deadline", go_string(timeout))
     } else {
         match e.kind() {
             io::ErrorKind::UnexpectedEof

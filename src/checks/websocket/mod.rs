@@ -4,7 +4,7 @@
 
 mod dial;
 mod probe;
-mod upgrade;
+pub(crate) mod upgrade;
 
 use crate::checks::Context;
 use crate::report::websocket::{Probe, WebsocketReport};

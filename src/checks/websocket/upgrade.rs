@@ -168,7 +168,7 @@ fn refusal(
 }
 
 /// Decodes as much of a chunked body as is there; the flag says whether the last chunk was seen.
-fn dechunk(raw: &[u8]) -> (Vec<u8>, bool) {
+pub(crate) fn dechunk(raw: &[u8]) -> (Vec<u8>, bool) {
     let mut out = Vec::new();
     let mut rest = raw;
     loop {
