@@ -92,7 +92,11 @@ fn expiring_in_three_days_is_etls01_a_warning() {
 
 #[test]
 fn expired_five_days_ago_is_etls02_with_the_date_and_eacs03_on_the_access_url() {
-    let (_nginx, url, ca) = access_url_with(Duration::days(-60), Duration::days(-5));
+    // Five and a half days: away from a day boundary, however long the run takes.
+    let (_nginx, url, ca) = access_url_with(
+        Duration::days(-60),
+        -(Duration::days(5) + Duration::hours(12)),
+    );
     let (out, json) = run_sections(&url, &ca, &[]);
     let section = &json["certificates"];
     assert_eq!(section["severity"], "error", "{section:#}");
@@ -104,7 +108,8 @@ fn expired_five_days_ago_is_etls02_with_the_date_and_eacs03_on_the_access_url() 
         "{message}"
     );
     assert!(message.contains("5 days ago"), "{message}");
-    assert_eq!(section["certificates"][0]["days_left"], -5);
+    // Whole days left, rounded down: negative exactly when it has expired.
+    assert_eq!(section["certificates"][0]["days_left"], -6);
     // Verification is the access URL's business, as before.
     let error = json["access_url"]["error"].as_str().unwrap();
     assert!(error.starts_with("EACS03: "), "{error}");
