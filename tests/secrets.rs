@@ -8,13 +8,10 @@ mod support;
 
 use std::process::Command;
 
-use support::coder_schema::{CoderDb, Generation, Seen};
-use support::coturn::Coturn;
-use support::derp_relay::{DerpRelay, Mode};
+use support::coder_schema::{CoderDb, Generation};
+use support::deployment::Deployment;
 use support::http::{fixed_server, path_of, response};
-use support::nginx::Nginx;
 use support::postgres::PgServer;
-use support::ws_server::{Fault, WsServer, VERSION};
 use support::{healthcheck, run, temp_dir, Output};
 
 /// The DSN password: a space, `@` and `/` make its URI, form and raw spellings all differ.
@@ -150,20 +147,15 @@ fn command(how: Given, settings: &[(&str, &str, String)], extra: &[&str]) -> Com
 
 #[test]
 fn a_healthy_deployment_prints_no_secret_in_any_output() {
-    let coder = WsServer::start(TOKEN, Fault::None);
-    let relay = DerpRelay::start(Mode::Normal);
-    let pass = "proxy_http_version 1.1; proxy_set_header Upgrade $http_upgrade; \
-                proxy_set_header Connection \"upgrade\"; proxy_set_header Host $host;";
-    let nginx = Nginx::start(&format!(
-        "    location /derp {{ proxy_pass http://127.0.0.1:{}; {pass} }}\n    \
-         location / {{ proxy_pass http://127.0.0.1:{}; {pass} }}",
-        relay.port, coder.port
-    ));
-    let stun = Coturn::start();
-    let db = CoderDb::create("secrets_healthy", Generation::Newest);
-    db.add_daemon("built-in", VERSION, "1.0", Seen::SecondsAgo(5));
+    let Deployment {
+        nginx,
+        relay_port,
+        stun,
+        db,
+        ..
+    } = Deployment::start("secrets_healthy", TOKEN);
     let dsn = secret_role_dsn(&db, None);
-    let maps = map_server(relay.port);
+    let maps = map_server(relay_port);
     let access = format!("http://admin:{URL_PW}@127.0.0.1:{}", nginx.port);
     let map_url = format!("http://m:{URL_PW}@127.0.0.1:{maps}/map.json?X-Sig={QUERY_SECRET}");
 

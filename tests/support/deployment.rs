@@ -10,6 +10,8 @@ use super::ws_server::{Fault, WsServer, VERSION};
 
 pub struct Deployment {
     pub nginx: Nginx,
+    /// The DERP relay behind nginx's `/derp`, for tests that point a DERP map at it.
+    pub relay_port: u16,
     pub stun: Coturn,
     pub db: CoderDb,
     pub token: &'static str,
@@ -32,6 +34,7 @@ impl Deployment {
         db.add_daemon("built-in", VERSION, "1.0", Seen::SecondsAgo(5));
         Deployment {
             nginx,
+            relay_port: relay.port,
             stun,
             db,
             token,
