@@ -62,6 +62,9 @@ fn assert_clean(what: &str, out: &Output) {
 
 /// A role whose password is `DSN_PW`, able to read Coder's tables in `db`.
 fn secret_role_dsn(db: &CoderDb, port_override: Option<u16>) -> String {
+    // Tests of this file run at once: one of them creates the role.
+    static CREATING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one_at_a_time = CREATING.lock().unwrap_or_else(|e| e.into_inner());
     let server = PgServer::shared();
     let mut admin = server.superuser();
     let exists = admin
