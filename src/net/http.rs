@@ -14,7 +14,7 @@ pub const MAX_BODY_BYTES: u64 = 1024 * 1024;
 
 #[derive(Clone)]
 pub struct HttpClient {
-    tls: std::sync::Arc<rustls::ClientConfig>,
+    tls: Tls,
     proxy: std::sync::Arc<crate::net::proxy::ProxyConfig>,
     routes: crate::net::proxy::RouteLog,
 }
@@ -98,7 +98,7 @@ impl ureq::Resolver for BoundedResolver {
 impl HttpClient {
     pub fn new(tls: &Tls) -> HttpClient {
         HttpClient {
-            tls: tls.config.clone(),
+            tls: tls.clone(),
             proxy: Default::default(),
             routes: Default::default(),
         }
@@ -118,9 +118,15 @@ impl HttpClient {
     /// An agent for one request: its name lookups end at the request's deadline too, and it
     /// goes through the proxy the environment names for `url`, if any.
     fn agent(&self, deadline: Instant, url: &str) -> ureq::Agent {
-        let builder = ureq::AgentBuilder::new()
-            .resolver(BoundedResolver { deadline })
-            .tls_config(self.tls.clone())
+        let mut builder = ureq::AgentBuilder::new().resolver(BoundedResolver { deadline });
+        // Only HTTPS reads the trust store (see `Tls`); each hop of a redirect gets its own agent.
+        if url
+            .get(..8)
+            .is_some_and(|s| s.eq_ignore_ascii_case("https://"))
+        {
+            builder = builder.tls_config(self.tls.config());
+        }
+        let builder = builder
             // We follow redirects ourselves (`follow`): ureq 2 panics on a Location without a
             // host (`file:`, `data:`, `mailto:`).
             .redirects(0)

@@ -2,7 +2,7 @@
 //! the system trust store plus `--ca-cert` roots.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::WebPkiServerVerifier;
@@ -12,34 +12,78 @@ use rustls::{
     CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
 };
 
-/// Trust roots and the client config built from them.
+/// Trust roots and the client configs built from them. The system store is read on first use:
+/// reading it costs milliseconds (a file per certificate where `SSL_CERT_DIR` is set), and a run
+/// against plain-HTTP peers needs none of it.
 #[derive(Clone, Debug)]
 pub struct Tls {
-    pub roots: Arc<RootCertStore>,
-    pub config: Arc<ClientConfig>,
+    /// The `--ca-cert` roots, read and checked at start-up (a bad file is a usage error).
+    extra: Arc<Vec<CertificateDer<'static>>>,
+    loaded: Arc<OnceLock<Loaded>>,
+}
+
+#[derive(Debug)]
+struct Loaded {
+    roots: Arc<RootCertStore>,
+    config: Arc<ClientConfig>,
+    /// The same, with ALPN `http/1.1` (for upgrades that must not negotiate h2).
+    http1: Arc<ClientConfig>,
 }
 
 impl Tls {
     /// System roots plus the PEM files given with `--ca-cert`. A named file without certificates
     /// is an error; a system store that cannot be read only means fewer roots.
     pub fn new(extra_ca: &[PathBuf]) -> Result<Tls, String> {
-        let mut roots = RootCertStore::empty();
-        let native = rustls_native_certs::load_native_certs();
-        roots.add_parsable_certificates(native.certs);
+        let mut extra = Vec::new();
+        let mut check = RootCertStore::empty();
         for path in extra_ca {
             for cert in read_pem_certs(path)? {
-                roots.add(cert).map_err(|e| {
+                check.add(cert.clone()).map_err(|e| {
                     format!("--ca-cert {}: unusable certificate: {e}", path.display())
                 })?;
+                extra.push(cert);
             }
         }
-        let roots = Arc::new(roots);
-        let config = Arc::new(
-            ClientConfig::builder()
-                .with_root_certificates(roots.clone())
-                .with_no_client_auth(),
-        );
-        Ok(Tls { roots, config })
+        Ok(Tls {
+            extra: Arc::new(extra),
+            loaded: Arc::new(OnceLock::new()),
+        })
+    }
+
+    fn loaded(&self) -> &Loaded {
+        self.loaded.get_or_init(|| {
+            let mut roots = RootCertStore::empty();
+            roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
+            roots.add_parsable_certificates(self.extra.iter().cloned());
+            let roots = Arc::new(roots);
+            let config = Arc::new(
+                ClientConfig::builder()
+                    .with_root_certificates(roots.clone())
+                    .with_no_client_auth(),
+            );
+            let mut http1 = (*config).clone();
+            http1.alpn_protocols = vec![b"http/1.1".to_vec()];
+            Loaded {
+                roots,
+                config,
+                http1: Arc::new(http1),
+            }
+        })
+    }
+
+    /// The system roots and `--ca-cert`'s.
+    pub fn roots(&self) -> Arc<RootCertStore> {
+        self.loaded().roots.clone()
+    }
+
+    /// The client config for HTTPS.
+    pub fn config(&self) -> Arc<ClientConfig> {
+        self.loaded().config.clone()
+    }
+
+    /// The same roots, with ALPN `http/1.1` (for upgrades that must not negotiate h2).
+    pub fn http1_config(&self) -> Arc<ClientConfig> {
+        self.loaded().http1.clone()
     }
 
     /// Only the given roots (PostgreSQL's `sslrootcert`), no system store.
@@ -51,13 +95,6 @@ impl Tls {
                 .map_err(|e| format!("{}: unusable certificate: {e}", path.display()))?;
         }
         Ok(Arc::new(roots))
-    }
-
-    /// The same roots, with ALPN `http/1.1` (for upgrades that must not negotiate h2).
-    pub fn http1_config(&self) -> Arc<ClientConfig> {
-        let mut config = (*self.config).clone();
-        config.alpn_protocols = vec![b"http/1.1".to_vec()];
-        Arc::new(config)
     }
 }
 

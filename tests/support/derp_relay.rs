@@ -82,7 +82,7 @@ impl DerpRelay {
 
 /// How long a connection waits for its client before forwarding queued packets: the relay's
 /// own share of a measured round trip.
-const RELAY_POLL: Duration = Duration::from_millis(2);
+const RELAY_POLL: Duration = Duration::from_millis(1);
 
 /// The bytes under the frames: the upgraded TCP stream or WebSocket binary messages.
 enum Wire {

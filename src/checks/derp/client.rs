@@ -13,6 +13,7 @@ use tungstenite::{Message as WsMessage, WebSocket};
 
 use super::protocol::{self as p, Identity, Key};
 use super::transport::{is_timeout, Transport};
+use crate::net::tls::Tls;
 use crate::report::derp::ServerInfo;
 
 /// Most bytes we accept before the end of the HTTP response head.
@@ -112,7 +113,7 @@ pub struct Target {
 impl Target {
     pub fn new(
         raw: &str,
-        tls: Arc<ClientConfig>,
+        tls: &Tls,
         proxy: Option<crate::net::proxy::ProxyUrl>,
     ) -> Result<Target, String> {
         let url = url::Url::parse(raw).map_err(|e| format!("invalid DERP URL {raw}: {e}"))?;
@@ -123,7 +124,8 @@ impl Target {
         let port = url
             .port_or_known_default()
             .ok_or_else(|| format!("DERP URL {raw} has no port"))?;
-        let tls = (url.scheme() == "https").then_some(tls);
+        // Only a relay over TLS reads the trust store (see `Tls`).
+        let tls = (url.scheme() == "https").then(|| tls.http1_config());
         Ok(Target {
             url,
             host,

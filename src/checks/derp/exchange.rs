@@ -1,10 +1,9 @@
 //! Coder's DERP health test for one node: two clients on the node, a 1-byte packet from the
 //! sender through the relay to the receiver, resent every second, timed from the latest send.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rustls::ClientConfig;
+use crate::net::tls::Tls;
 
 use super::client::{ConnError, DerpConn, Target};
 use super::protocol as p;
@@ -32,7 +31,7 @@ pub struct Exchange {
 /// Runs the exchange against `url`, giving up at `deadline`.
 pub fn run(
     url: &str,
-    tls: Arc<ClientConfig>,
+    tls: &Tls,
     proxy: Option<crate::net::proxy::ProxyUrl>,
     deadline: Instant,
 ) -> Exchange {

@@ -50,7 +50,7 @@ pub fn run(options: &Options, ctx: &Context) -> DerpReport {
         }
     };
     let deadline = ctx.deadline.less(REPORT_MARGIN).at();
-    let tls = ctx.net.tls.http1_config();
+    let tls = &ctx.net.tls;
 
     // Every node that has STUN, in map order, probed together from one socket.
     let stun_nodes: Vec<(usize, usize)> = regions
@@ -112,7 +112,7 @@ pub fn run(options: &Options, ctx: &Context) -> DerpReport {
                 let node = &regions_ref[r].nodes[n];
                 let url = node.derp_url();
                 let proxy = proxy_for(ctx, &url, &node.name);
-                exchange::run(&url, tls.clone(), proxy, deadline)
+                exchange::run(&url, tls, proxy, deadline)
             },
         );
         (relay_results, stun_job.join().ok())

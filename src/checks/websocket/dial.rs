@@ -3,10 +3,8 @@
 
 use std::io;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rustls::ClientConfig;
 use tungstenite::client::IntoClientRequest;
 use tungstenite::http::Uri;
 use tungstenite::ClientRequestBuilder;
@@ -84,12 +82,12 @@ pub use crate::net::conn::{is_timeout, Conn};
 pub fn connect(
     net: &crate::net::Net,
     target: &Target,
-    tls_config: Arc<ClientConfig>,
     deadline: Instant,
     timeout: Duration,
 ) -> Result<Conn, String> {
     let host = target.host();
-    let tls = target.tls.then_some(tls_config);
+    // Only wss reads the trust store (see `Tls`).
+    let tls = target.tls.then(|| net.tls.http1_config());
     let what = format!("WebSocket {}", target.shown);
     net.dial(&what, &host, target.port(), tls, deadline)
         .map_err(|e| match e {

@@ -179,13 +179,7 @@ fn open(
         }
     };
     let started = Instant::now();
-    let conn: Conn = match dial::connect(
-        &ctx.net,
-        &target,
-        ctx.net.tls.http1_config(),
-        ctx.deadline.at(),
-        timeout,
-    ) {
+    let conn: Conn = match dial::connect(&ctx.net, &target, ctx.deadline.at(), timeout) {
         Ok(conn) => conn,
         Err(why) => {
             report.base.fail(
