@@ -59,7 +59,7 @@ set edit:completion:arg-completer[healthcheck] = {|@words|
             cand --block-direct-connections 'Direct connections are off: no STUN nodes in the DERP map [env: CODER_BLOCK_DIRECT]'
             cand --health-check-threshold-database 'Median database ping at or above this is a warning (EDB02) [env: CODER_HEALTH_CHECK_THRESHOLD_DATABASE]'
             cand --http-address 'coderd''s own HTTP listener (as in Coder''s config, e.g. 0.0.0.0:3000): the Access URL section also asks it for /healthz, to tell a down coderd from a broken path to it [env: CODER_HTTP_ADDRESS]'
-            cand --tls-address 'coderd''s own TLS listener (e.g. 0.0.0.0:3443); when set, probed instead of --http-address, which only redirects once TLS is on (the certificate is not verified: it is issued for the access URL''s name) [env: CODER_TLS_ADDRESS]'
+            cand --tls-address 'coderd''s own TLS listener (e.g. 0.0.0.0:3443); probed instead of the HTTP listener, which only redirects once TLS is on, unless only --http-address is typed on the command line (the certificate is not verified: it is issued for the access URL''s name) [env: CODER_TLS_ADDRESS]'
             cand --timeout 'Deadline for the run: every section, and all of them together [env: HEALTHCHECK_TIMEOUT]'
             cand --docs-url 'Base URL for docs links [env: CODER_DOCS_URL]'
             cand --env-file 'Coder''s environment file (KEY=value lines); by default the one below, if readable [default: /etc/coder.d/coder.env] [env: HEALTHCHECK_ENV_FILE]'

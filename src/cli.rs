@@ -131,9 +131,9 @@ pub struct RunArgs {
     #[arg(long, value_name = "HOST:PORT")]
     pub http_address: Option<String>,
 
-    /// coderd's own TLS listener (e.g. 0.0.0.0:3443); when set, probed instead of
-    /// --http-address, which only redirects once TLS is on (the certificate is not verified:
-    /// it is issued for the access URL's name)
+    /// coderd's own TLS listener (e.g. 0.0.0.0:3443); probed instead of the HTTP listener, which
+    /// only redirects once TLS is on, unless only --http-address is typed on the command line
+    /// (the certificate is not verified: it is issued for the access URL's name)
     #[arg(long, value_name = "HOST:PORT")]
     pub tls_address: Option<String>,
 
