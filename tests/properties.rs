@@ -133,7 +133,8 @@ proptest! {
         prop_assert!(!shown.contains(&pw), "{raw} -> {shown}");
         prop_assert!(!shown.contains(&encode(&pw)), "{raw} -> {shown}");
         if !query.is_empty() {
-            prop_assert!(!shown.contains(&query[3..]), "{raw} -> {shown}");
+            // The whole `k=v` (its digits alone may also be in the host).
+            prop_assert!(!shown.contains(&query[1..]), "{raw} -> {shown}");
         }
     }
 }

@@ -260,18 +260,29 @@ pub fn password_of(dsn: &str) -> Option<String> {
         return parsed.password;
     }
     // Fall back to the URI userinfo or the key=value pair, so even a broken DSN's password is
-    // scrubbed.
-    if let Some((_, rest)) = dsn.split_once("://") {
-        let userinfo = &rest[..rest.rfind('@')?];
-        let password = userinfo.split_once(':')?.1;
-        return Some(percent_decode(password).unwrap_or_else(|_| password.to_string()));
+    // scrubbed. A URI is a scheme then `://` at the very start; `://` elsewhere (inside a
+    // quoted password, say) does not make one.
+    let trimmed = dsn.trim_start();
+    if let Some((scheme, rest)) = trimmed.split_once("://") {
+        let is_scheme = !scheme.is_empty()
+            && scheme
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+        if is_scheme {
+            let userinfo = &rest[..rest.rfind('@')?];
+            let password = userinfo.split_once(':')?.1;
+            return Some(percent_decode(password).unwrap_or_else(|_| password.to_string()));
+        }
     }
-    let value = dsn
-        .split("password")
-        .nth(1)?
-        .trim_start()
-        .strip_prefix('=')?
-        .trim_start();
+    // The `password` key: at the start or after whitespace, then `=` (spaces allowed around).
+    let value = trimmed.match_indices("password").find_map(|(at, key)| {
+        let before_ok = trimmed[..at]
+            .chars()
+            .next_back()
+            .is_none_or(char::is_whitespace);
+        let rest = trimmed[at + key.len()..].trim_start().strip_prefix('=')?;
+        before_ok.then(|| rest.trim_start())
+    })?;
     let value = match value.strip_prefix('\'') {
         // libpq's quoting: `\\` and `\'` stand for themselves, `'` ends the value.
         Some(quoted) => {
@@ -460,6 +471,24 @@ fn parse_key_values(input: &str) -> Result<Dsn, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn password_of_a_broken_dsn_finds_the_password_key_itself() {
+        // `://` inside a quoted password does not make a URI (found by proptest).
+        assert_eq!(
+            password_of("host=h password='Pw://' sslmode=bogus").as_deref(),
+            Some("Pw://")
+        );
+        // `password` inside another key's value is not the key.
+        assert_eq!(
+            password_of("user=passwordless password=s3cret sslmode=bogus").as_deref(),
+            Some("s3cret")
+        );
+        assert_eq!(
+            password_of("postgres://u:p%40ss@h/db?sslmode=bogus").as_deref(),
+            Some("p@ss")
+        );
+    }
 
     #[test]
     fn parses_uri_form() {
