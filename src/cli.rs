@@ -262,58 +262,46 @@ pub fn env_var(arg: &str) -> Option<&'static str> {
 /// The whole command line: the derive definition plus the defaults (from `defaults`) and the
 /// environment variable of each flag (from `ENV_VARS`), so help, man pages and resolution agree.
 pub fn command() -> clap::Command {
-    use crate::defaults;
-    use crate::duration::go_string;
-    let with_env = |cmd: clap::Command| {
-        ENV_VARS.iter().fold(cmd, |cmd, (id, var)| {
-            if cmd.get_arguments().any(|a| a.get_id() == *id) {
-                cmd.mut_arg(*id, |arg| {
-                    let help = arg.get_help().map(|h| h.to_string()).unwrap_or_default();
-                    arg.help(format!("{help} [env: {var}]"))
-                })
-            } else {
-                cmd
-            }
-        })
-    };
+    // One pass over each subcommand's arguments: every builder call moves the whole command,
+    // and this runs on every start, `--version` included.
     <Cli as clap::CommandFactory>::command()
         .mut_subcommand("run", |run| {
-            let run = run
-                .mut_arg("derp_server_enable", |a| {
-                    a.default_value(defaults::DERP_SERVER_ENABLE.to_string())
-                        .required(false)
-                })
-                .mut_arg("derp_server_stun_addresses", |a| {
-                    a.default_value(defaults::STUN_ADDRESSES.join(","))
-                        .required(false)
-                })
-                .mut_arg("block_direct_connections", |a| {
-                    a.default_value(defaults::BLOCK_DIRECT.to_string())
-                        .required(false)
-                })
-                .mut_arg("health_check_threshold_database", |a| {
-                    a.default_value(go_string(defaults::DB_THRESHOLD))
-                        .required(false)
-                })
-                .mut_arg("cert_expiry_warning", |a| {
-                    a.default_value(defaults::CERT_EXPIRY_WARNING_TEXT)
-                        .required(false)
-                })
-                .mut_arg("timeout", |a| {
-                    a.default_value(go_string(defaults::TIMEOUT))
-                        .required(false)
-                })
-                .mut_arg("docs_url", |a| {
-                    a.default_value(defaults::DOCS_URL).required(false)
-                })
-                .mut_arg("env_file", |a| {
-                    let help = a.get_help().map(|h| h.to_string()).unwrap_or_default();
-                    a.help(format!("{help} [default: {}]", defaults::ENV_FILE))
-                });
-            with_env(run)
+            run.mut_args(|arg| with_env_help(with_default(arg)))
         })
-        .mut_subcommand("explain", with_env)
-        .mut_subcommand("codes", with_env)
+        .mut_subcommand("explain", |explain| explain.mut_args(with_env_help))
+        .mut_subcommand("codes", |codes| codes.mut_args(with_env_help))
+}
+
+/// A `run` argument with its default from `defaults`, if it has one.
+fn with_default(arg: clap::Arg) -> clap::Arg {
+    use crate::defaults;
+    use crate::duration::go_string;
+    let default = match arg.get_id().as_str() {
+        "derp_server_enable" => defaults::DERP_SERVER_ENABLE.to_string(),
+        "derp_server_stun_addresses" => defaults::STUN_ADDRESSES.join(","),
+        "block_direct_connections" => defaults::BLOCK_DIRECT.to_string(),
+        "health_check_threshold_database" => go_string(defaults::DB_THRESHOLD),
+        "cert_expiry_warning" => defaults::CERT_EXPIRY_WARNING_TEXT.to_string(),
+        "timeout" => go_string(defaults::TIMEOUT),
+        "docs_url" => defaults::DOCS_URL.to_string(),
+        "env_file" => {
+            let help = arg.get_help().map(|h| h.to_string()).unwrap_or_default();
+            return arg.help(format!("{help} [default: {}]", defaults::ENV_FILE));
+        }
+        _ => return arg,
+    };
+    arg.default_value(default).required(false)
+}
+
+/// An argument's help with the environment variable that stands in for it, if any.
+fn with_env_help(arg: clap::Arg) -> clap::Arg {
+    match env_var(arg.get_id().as_str()) {
+        Some(var) => {
+            let help = arg.get_help().map(|h| h.to_string()).unwrap_or_default();
+            arg.help(format!("{help} [env: {var}]"))
+        }
+        None => arg,
+    }
 }
 
 /// Parses the command line with [`command`]; the matches are kept, since they tell where each

@@ -28,9 +28,12 @@ fn main() -> ExitCode {
         }
     }));
     // Usage errors may quote any value given, and a secret may be given in the wrong place.
-    let raw_secrets = raw_input_secrets();
+    // Collected only where something may be quoted: not for --version or --help, which start
+    // on every shell completion and every script's probe.
+    let raw_secrets = std::sync::LazyLock::new(raw_input_secrets);
     let (cli, matches) = match cli::parse_from(std::env::args_os()) {
         Ok(parsed) => parsed,
+        Err(e) if !e.use_stderr() => return clap_error(&e, &Secrets::default()),
         Err(e) => return clap_error(&e, &raw_secrets),
     };
     let docs_url = |flag: Option<String>| {
