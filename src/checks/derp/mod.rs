@@ -11,7 +11,7 @@ pub(crate) mod stun;
 mod transport;
 
 use crate::checks::{Context, REPORT_MARGIN};
-use crate::report::derp::{DerpRegion, DerpReport, NodeReport, RegionReport};
+use crate::report::derp::{DerpNode, DerpRegion, DerpReport, NodeReport, RegionReport};
 use crate::report::Code;
 use crate::settings::{AccessUrl, CheckSettings, DerpSettings};
 
@@ -53,32 +53,10 @@ pub fn run(options: &Options, ctx: &Context) -> DerpReport {
     let tls = &ctx.net.tls;
 
     // Every node that has STUN, in map order, probed together from one socket.
-    let stun_nodes: Vec<(usize, usize)> = regions
-        .iter()
-        .enumerate()
-        .flat_map(|(r, region)| {
-            region
-                .nodes
-                .iter()
-                .enumerate()
-                .filter(|(_, n)| n.stun_port != -1)
-                .map(move |(n, _)| (r, n))
-        })
-        .collect();
+    let stun_nodes = node_positions(&regions, |n| n.stun_port != -1);
 
     // Every relay node (not STUN-only), in map order, probed by a fixed pool of workers.
-    let relay_nodes: Vec<(usize, usize)> = regions
-        .iter()
-        .enumerate()
-        .flat_map(|(r, region)| {
-            region
-                .nodes
-                .iter()
-                .enumerate()
-                .filter(|(_, n)| !n.stun_only)
-                .map(move |(n, _)| (r, n))
-        })
-        .collect();
+    let relay_nodes = node_positions(&regions, |n| !n.stun_only);
 
     let regions_ref = &regions;
     let (stun_nodes_ref, relay_nodes_ref) = (&stun_nodes, &relay_nodes);
@@ -213,6 +191,26 @@ fn proxy_for(ctx: &Context, url: &str, name: &str) -> Option<crate::net::proxy::
         Route::Proxy(p) => Some(p.clone()),
         Route::Direct(_) => None,
     }
+}
+
+/// `(region index, node index)` of every node that `wanted` picks, in map order.
+fn node_positions(
+    regions: &[DerpRegion],
+    wanted: impl Fn(&DerpNode) -> bool,
+) -> Vec<(usize, usize)> {
+    regions
+        .iter()
+        .enumerate()
+        .flat_map(|(r, region)| {
+            region
+                .nodes
+                .iter()
+                .enumerate()
+                .filter(|(_, n)| wanted(n))
+                .map(move |(n, _)| (r, n))
+                .collect::<Vec<_>>()
+        })
+        .collect()
 }
 
 /// ESTUN02's evidence: two servers that saw different IPv4 mappings of our one socket.
