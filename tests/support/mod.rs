@@ -4,15 +4,18 @@
 #![allow(dead_code)]
 
 pub mod certs;
+pub mod chain;
 pub mod coder_schema;
 pub mod coturn;
 pub mod deployment;
 pub mod derp_relay;
 pub mod fake_pg;
+pub mod firewall;
 pub mod http;
 pub mod measure;
 pub mod nginx;
 pub mod parsers;
+pub mod pg_faults;
 pub mod postgres;
 pub mod report_schema;
 pub mod tailcat_relay;

@@ -16,6 +16,12 @@ pub struct Tinyproxy {
 impl Tinyproxy {
     /// Starts tinyproxy on a free loopback port; `names` resolve to 127.0.0.1 for it alone.
     pub fn start(names: &[&str], user: &str, password: &str) -> Tinyproxy {
+        Tinyproxy::start_with(names, user, password, "")
+    }
+
+    /// `start`, with more lines for tinyproxy.conf (`ConnectPort 443` refuses CONNECT to any
+    /// other port).
+    pub fn start_with(names: &[&str], user: &str, password: &str, extra: &str) -> Tinyproxy {
         let dir = temp_dir("hc-tinyproxy-");
         let _ = std::process::Command::new("chmod")
             .arg("777")
@@ -32,7 +38,7 @@ impl Tinyproxy {
         let conf = format!(
             "User nobody\nGroup nogroup\nPort {port}\nListen 127.0.0.1\nTimeout 30\n\
              LogFile \"{d}/tinyproxy.log\"\nLogLevel Info\nPidFile \"{d}/tinyproxy.pid\"\n\
-             MaxClients 20\nBasicAuth {user} {password}\nDisableViaHeader Yes\n"
+             MaxClients 20\nBasicAuth {user} {password}\nDisableViaHeader Yes\n{extra}"
         );
         let conf_path = dir.join("tinyproxy.conf");
         std::fs::write(&conf_path, conf).unwrap();

@@ -150,6 +150,21 @@ fn serve(mut stream: TcpStream, token: &str, fault: Fault, closes: &Closes) {
         return trickle_101(stream);
     }
     let coder = [("X-Coder-Build-Version", VERSION)];
+    // coderd's WebSocket library refuses an upgrade over HTTP/1.0 (nginx's default upstream
+    // protocol). Only when the upgrade headers came through: older tests here expect the
+    // header complaint for a request that lacks both.
+    let websocket_path = matches!(path_of(&head), "/api/v2/debug/ws" | "/derp");
+    let http10 = head.lines().next().is_some_and(|l| l.ends_with("HTTP/1.0"));
+    if websocket_path && http10 && wants_websocket(&head) {
+        return answer(
+            stream,
+            response(
+                "426 Upgrade Required",
+                &[coder[0], ("Upgrade", "websocket")],
+                "WebSocket protocol violation: handshake request must be at least HTTP/1.1: \"HTTP/1.0\"",
+            ),
+        );
+    }
     match path_of(&head) {
         "/healthz" => answer(stream, response("200 OK", &coder, "OK")),
         "/api/v2/buildinfo" => answer(
