@@ -60,7 +60,7 @@ fn access_url_dependents(report: &Report) -> (Vec<Code>, Vec<&'static str>) {
     let mut codes = Vec::new();
     let mut sections = Vec::new();
     let ws = &report.websocket.base;
-    if !ws.skipped && ws.error.as_deref().is_some_and(|e| e.starts_with("EWS01")) {
+    if !ws.skipped && ws.error_coded(Code::Ews01).is_some() {
         codes.push(Code::Ews01);
         sections.push(SectionId::Websocket.cli_name());
     }
@@ -80,21 +80,17 @@ fn access_url_dependents(report: &Report) -> (Vec<Code>, Vec<&'static str>) {
 fn access_url_failed(report: &Report) -> Vec<Code> {
     let base = &report.access_url.base;
     let mut codes = Vec::new();
-    if base
-        .error
-        .as_deref()
-        .is_some_and(|e| e.starts_with("EACS03"))
-    {
+    if base.error_coded(Code::Eacs03).is_some() {
         codes.push(Code::Eacs03);
     }
-    if base.warnings.iter().any(|w| w.code == Code::Eacs04) {
+    if base.warning_coded(Code::Eacs04).is_some() {
         codes.push(Code::Eacs04);
     }
     codes
 }
 
 fn has_warning(report: &Report, id: SectionId, code: Code) -> bool {
-    report.base(id).warnings.iter().any(|w| w.code == code)
+    report.base(id).warning_coded(code).is_some()
 }
 
 fn coderd_down(report: &Report) -> Option<Diagnosis> {
@@ -209,23 +205,18 @@ fn access_url_unreachable(report: &Report) -> Option<Diagnosis> {
 
 fn database_unreachable(report: &Report) -> Option<Diagnosis> {
     let db = &report.database.base;
-    if db.skipped || !db.error.as_deref().is_some_and(|e| e.starts_with("EDB01")) {
+    if db.skipped || db.error_coded(Code::Edb01).is_none() {
         return None;
     }
     let mut explains = Vec::new();
     let mut sections = Vec::new();
     let proxies = &report.workspace_proxy.base;
-    if !proxies.skipped
-        && proxies
-            .error
-            .as_deref()
-            .is_some_and(|e| e.starts_with("EWP02"))
-    {
+    if !proxies.skipped && proxies.error_coded(Code::Ewp02).is_some() {
         explains.push(Code::Ewp02);
         sections.push(SectionId::WorkspaceProxy.cli_name());
     }
     let daemons = &report.provisioner_daemons.base;
-    if !daemons.skipped && daemons.error.is_some() && daemons.severity == Severity::Error {
+    if !daemons.skipped && daemons.has_error() && daemons.severity == Severity::Error {
         sections.push(SectionId::ProvisionerDaemons.cli_name());
     }
     if sections.is_empty() {

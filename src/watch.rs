@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use crate::net::Net;
 use crate::output::Destination;
 use crate::render::present::sections;
-use crate::render::{findings, renderer, section_status, RenderOptions, Status};
+use crate::render::{renderer, rows, section_status, RenderOptions, Status};
 use crate::report::{run_fails, Code, Report, SectionId};
 use crate::settings::{OutputFormat, Settings};
 use crate::shutdown;
@@ -90,7 +90,7 @@ impl Changes {
         let mut out = String::new();
         let mut now = Vec::new();
         for view in sections(report) {
-            let section_findings = findings(&view);
+            let section_findings = rows(&view);
             let mut codes: Vec<Code> = section_findings.iter().filter_map(|f| f.code).collect();
             codes.dedup();
             let state = State {

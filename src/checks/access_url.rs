@@ -52,9 +52,8 @@ fn judge_local(report: &mut AccessUrlReport, listener: &Listener, answer: &Resul
     let setting = listener.setting;
     match answer {
         Ok(answer) if answer.is_coderd() => {
-            let access_failed = report.base.error.as_deref().is_some_and(|e| {
-                e.starts_with(Code::Eacs03.as_str())
-            }) || report.base.warnings.iter().any(|w| w.code == Code::Eacs04);
+            let access_failed = report.base.error_coded(Code::Eacs03).is_some()
+                || report.base.warning_coded(Code::Eacs04).is_some();
             if access_failed {
                 report.base.warn_beyond_coder(
                     Severity::Warning,

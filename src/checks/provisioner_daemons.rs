@@ -51,8 +51,9 @@ pub fn run(ctx: &Context) -> ProvisionerDaemonsReport {
     match read {
         // Coder's own wording, without a code.
         Err(e) => {
-            report.base.severity = Severity::Error;
-            report.base.error = Some(format!("error fetching provisioner daemons: {e}"));
+            report
+                .base
+                .fail_uncoded(format!("error fetching provisioner daemons: {e}"));
         }
         Ok((daemons, now, place)) => {
             report.view.place = place;

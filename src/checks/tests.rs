@@ -72,7 +72,7 @@ fn a_panic_is_eunknown_for_its_section_alone_while_the_others_report() {
     });
     assert_eq!(report.database.base.severity, Severity::Error);
     assert_eq!(
-        report.database.base.error.as_deref(),
+        report.database.base.error_text().as_deref(),
         Some("EUNKNOWN: database report panic: boom")
     );
     assert!(!report.database.healthy);
@@ -81,7 +81,7 @@ fn a_panic_is_eunknown_for_its_section_alone_while_the_others_report() {
     assert!(report
         .access_url
         .base
-        .error
+        .error_text()
         .as_deref()
         .unwrap()
         .starts_with("EACS01"));
@@ -125,7 +125,7 @@ fn overrunning_checks_cost_one_deadline_together() {
     // Two abandoned sections, one deadline plus the grace, not two.
     assert!(took < Duration::from_millis(200) + DEADLINE_GRACE + Duration::from_millis(300));
     for base in [&report.database.base, &report.websocket.base] {
-        let error = base.error.as_deref().unwrap();
+        let error = base.error_text().unwrap();
         assert!(error.starts_with("EUNKNOWN: "), "{error}");
         assert!(
             error.contains("did not finish within the 200ms deadline"),
@@ -135,7 +135,7 @@ fn overrunning_checks_cost_one_deadline_together() {
     assert!(report
         .access_url
         .base
-        .error
+        .error_text()
         .as_deref()
         .unwrap()
         .starts_with("EACS01"));

@@ -180,11 +180,9 @@ pub fn judge(
     report.healthy = report.base.severity != Severity::Error;
     for e in errors {
         if report.base.severity == Severity::Error {
-            let line = crate::report::Message::new(Code::Ewp04, e).display();
-            report.base.error = Some(match report.base.error.take() {
-                Some(previous) => format!("{previous}\n{line}"),
-                None => line,
-            });
+            report
+                .base
+                .add_error(crate::report::Finding::new(Code::Ewp04, e));
         } else {
             report
                 .base

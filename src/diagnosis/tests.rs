@@ -116,7 +116,9 @@ fn an_unreachable_database_explains_proxies_and_daemons() {
     r.workspace_proxy
         .base
         .fail(Code::Ewp02, "fetch workspace proxies: refused");
-    r.provisioner_daemons.base.error = Some("error fetching provisioner daemons: x".into());
+    r.provisioner_daemons
+        .base
+        .fail_uncoded("error fetching provisioner daemons: x");
     r.provisioner_daemons.base.severity = Severity::Error;
     let d = database_unreachable(&r).unwrap();
     assert_eq!(d.code, Some(Code::Edb01));

@@ -11,7 +11,7 @@ use time::macros::format_description;
 use time::OffsetDateTime;
 
 use super::present::sections;
-use super::{findings, Finding, RenderError, RenderOptions, Renderer, SectionView, Status};
+use super::{rows, RenderError, RenderOptions, Renderer, Row, SectionView, Status};
 use crate::report::{fails_run, Report};
 
 pub struct JunitRenderer;
@@ -87,9 +87,9 @@ fn case(view: &SectionView<'_>, options: &RenderOptions) -> Case {
         attr(view.id.title())
     );
     let mut xml = String::new();
-    let all = findings(view);
+    let all = rows(view);
     let failed = fails_run(view.id, base, options.fail_on);
-    let line = |f: &Finding| {
+    let line = |f: &Row| {
         let text = options.clean(&f.text);
         match f.code {
             Some(code) => format!("{code}: {text}"),
@@ -104,7 +104,7 @@ fn case(view: &SectionView<'_>, options: &RenderOptions) -> Case {
             attr(&options.clean(&reason))
         );
     } else if failed {
-        let failing: Vec<&Finding> = all
+        let failing: Vec<&Row> = all
             .iter()
             .filter(|f| matches!(f.status, Status::Error | Status::Warn))
             .collect();
@@ -156,11 +156,7 @@ fn case(view: &SectionView<'_>, options: &RenderOptions) -> Case {
 }
 
 /// The failure's text: every failing finding, then each code's problem, solution and docs link.
-fn remediation(
-    failing: &[&Finding],
-    options: &RenderOptions,
-    line: &dyn Fn(&Finding) -> String,
-) -> String {
+fn remediation(failing: &[&Row], options: &RenderOptions, line: &dyn Fn(&Row) -> String) -> String {
     let mut out: Vec<String> = failing
         .iter()
         .map(|f| format!("{}: {}", f.status.label(), line(f)))

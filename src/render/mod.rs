@@ -10,7 +10,7 @@ pub mod table;
 
 pub use present::SectionView;
 
-use crate::report::{Report, Severity};
+use crate::report::{Report, Severity, Shown};
 use crate::settings::{AccessUrl, OutputFormat, Settings};
 
 /// What a renderer needs besides the report.
@@ -110,64 +110,55 @@ impl Status {
     }
 }
 
-/// One finding as shown to people: error first, then warnings.
-pub struct Finding {
+/// One line of a section as shown to people: a finding, a failure kept below the section, or
+/// the section's summary.
+pub struct Row {
     pub status: Status,
     pub code: Option<crate::report::Code>,
     pub text: String,
 }
 
-/// The findings of one section, derived from its report. A warning entry whose code is an
-/// error by nature (EPD01, EUNKNOWN, ELST02, ETLS02) in a section at severity error is shown as
-/// an error.
-pub fn findings(view: &SectionView<'_>) -> Vec<Finding> {
+/// The lines of one section, in the order and with the severity `BaseReport::shown` gives its
+/// findings: the error lines, then (in a failing section without an error of its own) the
+/// failures Coder keeps below it, then the warning entries; the summary when there is nothing
+/// else. A dismissed section's warnings and errors are shown as dismissed.
+pub fn rows(view: &SectionView<'_>) -> Vec<Row> {
     let (base, summary) = (view.base, view.summary.as_str());
     if base.skipped {
-        return vec![Finding {
+        return vec![Row {
             status: Status::Skipped,
             code: None,
             text: base.skip_reason.clone().unwrap_or_default(),
         }];
     }
-    let mut out = Vec::new();
-    if let Some(error) = &base.error {
-        let (code, text) = split_code(error);
-        out.push(Finding {
-            status: Status::Error,
-            code,
-            text,
-        });
-    }
-    if base.error.is_none() && base.severity == Severity::Error {
+    let shown = base.shown();
+    let row = |s: &Shown<'_>| Row {
+        status: if s.severity == Severity::Error {
+            Status::Error
+        } else {
+            Status::Warn
+        },
+        code: s.code,
+        text: s.message.to_string(),
+    };
+    let mut out: Vec<Row> = shown.iter().filter(|s| s.in_error).map(row).collect();
+    if !base.has_error() && base.severity == Severity::Error {
         for text in problems::group_problems(&view.problems) {
-            out.push(Finding {
+            out.push(Row {
                 status: Status::Error,
                 code: None,
                 text,
             });
         }
     }
-    for warning in &base.warnings {
-        let status = if base.severity == Severity::Error
-            && warning.code.info().severity == Severity::Error
-        {
-            Status::Error
-        } else {
-            Status::Warn
-        };
-        out.push(Finding {
-            status,
-            code: Some(warning.code),
-            text: warning.message.clone(),
-        });
-    }
+    out.extend(shown.iter().filter(|s| !s.in_error).map(row));
     if out.is_empty() {
         let status = if base.severity == Severity::Ok {
             Status::Ok
         } else {
             Status::Warn
         };
-        out.push(Finding {
+        out.push(Row {
             status,
             code: None,
             text: summary.to_string(),
@@ -183,8 +174,8 @@ pub fn findings(view: &SectionView<'_>) -> Vec<Finding> {
     out
 }
 
-/// The status a section is shown with: its worst finding's.
-pub fn section_status(findings: &[Finding]) -> Status {
+/// The status a section is shown with: its worst line's.
+pub fn section_status(rows: &[Row]) -> Status {
     let rank = |s: Status| match s {
         Status::Skipped => 0,
         Status::Ok => 1,
@@ -192,19 +183,8 @@ pub fn section_status(findings: &[Finding]) -> Status {
         Status::Warn => 3,
         Status::Error => 4,
     };
-    findings
-        .iter()
+    rows.iter()
         .map(|f| f.status)
         .max_by_key(|s| rank(*s))
         .unwrap_or(Status::Ok)
-}
-
-/// Splits Coder's `CODE: text` error form.
-pub fn split_code(error: &str) -> (Option<crate::report::Code>, String) {
-    if let Some((head, rest)) = error.split_once(": ") {
-        if let Some(code) = crate::report::Code::parse(head) {
-            return (Some(code), rest.to_string());
-        }
-    }
-    (None, error.to_string())
 }

@@ -10,9 +10,9 @@ use std::fmt::Write;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-use super::{split_code, RenderError, RenderOptions, Renderer};
+use super::{RenderError, RenderOptions, Renderer};
 use crate::report::workspace_proxy::PRIMARY;
-use crate::report::{section_fails, Report, SectionId, Severity};
+use crate::report::{section_fails, BaseReport, Code, Report, SectionId, Severity};
 
 pub struct PrometheusRenderer;
 
@@ -269,31 +269,13 @@ fn families(report: &Report) -> Vec<Family> {
     ]
 }
 
-/// Findings of one section by code and severity: the coded error counts as an error; a
-/// warning entry as an error when its code is one by nature and the section is at error (as
-/// the table shows it), else as a warning.
-fn finding_counts(
-    base: &crate::report::BaseReport,
-) -> BTreeMap<(crate::report::Code, Severity), usize> {
+/// Coded findings of one section by code and shown severity (`BaseReport::shown`).
+fn finding_counts(base: &BaseReport) -> BTreeMap<(Code, Severity), usize> {
     let mut counts = BTreeMap::new();
-    if let (Some(code), _) = base
-        .error
-        .as_deref()
-        .map(split_code)
-        .unwrap_or((None, String::new()))
-    {
-        *counts.entry((code, Severity::Error)).or_insert(0) += 1;
-    }
-    for warning in &base.warnings {
-        let level = if base.severity == Severity::Error
-            && base.error.is_none()
-            && warning.code.info().severity == Severity::Error
-        {
-            Severity::Error
-        } else {
-            Severity::Warning
-        };
-        *counts.entry((warning.code, level)).or_insert(0) += 1;
+    for shown in base.shown() {
+        if let Some(code) = shown.code {
+            *counts.entry((code, shown.severity)).or_insert(0) += 1;
+        }
     }
     counts
 }
@@ -355,7 +337,6 @@ fn help_escape(text: &str) -> String {
 mod tests {
     use super::*;
     use crate::report::derp::{DerpNode, NodeReport, RegionReport};
-    use crate::report::Code;
 
     fn options() -> RenderOptions {
         RenderOptions::for_run(&crate::settings::Settings::default(), false)

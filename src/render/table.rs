@@ -7,7 +7,7 @@ use std::fmt::Write;
 use colored::Colorize;
 use comfy_table::{presets, Cell, Color, ContentArrangement, Table};
 
-use super::{findings, section_status, RenderError, RenderOptions, Renderer, Status};
+use super::{rows, section_status, RenderError, RenderOptions, Renderer, Status};
 use crate::report::Code;
 use crate::report::Report;
 
@@ -38,7 +38,7 @@ impl Renderer for TableRenderer {
         let mut codes_found = BTreeSet::new();
         let mut counts = [0usize; 5];
         for view in super::present::sections(report) {
-            let section_findings = findings(&view);
+            let section_findings = rows(&view);
             let worst = section_status(&section_findings);
             counts[worst as usize] += 1;
             for (i, finding) in section_findings.iter().enumerate() {

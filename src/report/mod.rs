@@ -2,8 +2,10 @@
 //! additive fields), and Coder's rules for turning section severities into a verdict. Checks fill
 //! it, renderers read it; it imports nothing from checks, net or render.
 
+pub mod evidence;
 mod finding;
 pub mod section;
+mod shown;
 
 pub mod access_url;
 pub mod certificates;
@@ -18,8 +20,10 @@ use std::collections::BTreeSet;
 
 use serde::Serialize;
 
-pub use finding::{BaseReport, Code, Message, Severity};
+pub use evidence::{Evidence, Phase, TlsProblem};
+pub use finding::{BaseReport, Code, Finding, Message, Severity};
 pub use section::SectionId;
+pub use shown::Shown;
 
 use access_url::AccessUrlReport;
 use certificates::CertificatesReport;

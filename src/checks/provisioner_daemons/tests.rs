@@ -62,7 +62,7 @@ fn item_texts(report: &ProvisionerDaemonsReport, i: usize) -> Vec<String> {
 fn g2_no_daemons_is_epd01_in_warnings_at_error() {
     let report = run_judge(vec![], &server("v1.2.3", 1));
     assert_eq!(report.base.severity, Severity::Error);
-    assert!(report.base.error.is_none());
+    assert!(report.base.error_text().is_none());
     assert_eq!(codes(&report.base.warnings), vec![Code::Epd01]);
     assert_eq!(
         report.base.warnings[0].message,
@@ -108,7 +108,7 @@ fn g6_invalid_version_is_eunknown_error() {
         &server("v1.2.3", 1),
     );
     assert_eq!(report.base.severity, Severity::Error);
-    assert!(report.base.error.is_none());
+    assert!(report.base.error_text().is_none());
     assert_eq!(codes(&report.base.warnings), vec![Code::Eunknown]);
     assert!(report.base.warnings[0]
         .message

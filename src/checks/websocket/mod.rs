@@ -8,7 +8,6 @@ pub(crate) mod upgrade;
 
 use crate::checks::Context;
 use crate::report::websocket::{Probe, WebsocketReport};
-use crate::report::Severity;
 use crate::settings::{AccessUrl, CheckSettings};
 use crate::text::snippet;
 
@@ -57,8 +56,7 @@ pub fn run(options: &Options, ctx: &Context) -> WebsocketReport {
 
 /// Coder writes a parse failure of the endpoint without a code.
 fn fail_uncoded(report: &mut WebsocketReport, message: String) {
-    report.base.severity = Severity::Error;
-    report.base.error = Some(message);
+    report.base.fail_uncoded(message);
 }
 
 /// What a refused upgrade means, for the EWS01 message.

@@ -81,7 +81,7 @@ fn coders_table_without_the_primary() {
     assert_eq!((r.healthy, r.base.severity), (false, Severity::Error));
     assert!(r
         .base
-        .error
+        .error_text()
         .as_deref()
         .unwrap()
         .starts_with("EWP04: alpha: "));
@@ -92,7 +92,7 @@ fn coders_table_without_the_primary() {
     assert_eq!(codes(&r), vec![Code::Ewp04]);
     let r = rolled(vec![bad("alpha"), bad("beta")]);
     assert_eq!((r.healthy, r.base.severity), (false, Severity::Error));
-    let error = r.base.error.unwrap();
+    let error = r.base.error_text().unwrap();
     assert_eq!(error.lines().count(), 2, "{error}");
     assert!(error.lines().all(|l| l.starts_with("EWP04: ")));
     let mut deleted = bad("alpha");
@@ -116,7 +116,7 @@ fn coders_table_without_the_primary() {
 fn the_primary_turns_down_proxies_into_a_warning() {
     let r = rolled(with_primary(vec![bad("alpha")]));
     assert_eq!((r.healthy, r.base.severity), (true, Severity::Warning));
-    assert!(r.base.error.is_none());
+    assert!(r.base.error_text().is_none());
     assert_eq!(codes(&r), vec![Code::Ewp04]);
     let r = rolled(with_primary(vec![bad("alpha"), bad("beta")]));
     assert_eq!((r.healthy, r.base.severity), (true, Severity::Warning));
