@@ -3,10 +3,9 @@
 //! `RULES` and tested on its own; a finding no rule explains is left alone. Runs after the
 //! report is complete; renderers only read the result.
 
-use crate::report::access_url::Failure;
 use crate::report::derp::NodeReport;
 use crate::report::diagnosis::Diagnosis;
-use crate::report::{Code, Report, SectionId, Severity};
+use crate::report::{Code, Evidence, Report, SectionId, Severity};
 use crate::text::generalize;
 
 /// At most this many lines: a diagnosis that needs more is no longer one cause.
@@ -168,12 +167,13 @@ fn access_url_unreachable(report: &Report) -> Option<Diagnosis> {
     {
         return None;
     }
-    let why = match report.access_url.failure? {
-        Failure::Dns => "does not resolve",
-        Failure::Refused => "refuses connections",
-        Failure::Timeout => "does not answer",
-        Failure::Tls => "fails TLS",
-        Failure::Other => return None,
+    let failed = report.access_url.base.error_coded(Code::Eacs03)?;
+    let why = match failed.evidence.as_ref()? {
+        Evidence::Dns { .. } => "does not resolve",
+        Evidence::Refused { .. } => "refuses connections",
+        Evidence::Timeout { .. } => "does not answer",
+        Evidence::Tls { .. } => "fails TLS",
+        _ => return None,
     };
     let (explains, sections) = access_url_dependents(report);
     if sections.is_empty() {

@@ -64,7 +64,11 @@ fn the_report_model_catalogue_and_net_do_not_reach_up() {
         // The model depends on nothing of ours.
         ("report", &[][..]),
         ("codes", &["report", "defaults", "text"][..]),
-        ("net", &["duration", "files", "redact", "text"][..]),
+        // The network layer speaks the report's evidence: a failure's kind stays data.
+        (
+            "net",
+            &["duration", "files", "redact", "report", "text"][..],
+        ),
         ("defaults", &[][..]),
         ("duration", &[][..]),
         ("text", &[][..]),

@@ -4,10 +4,10 @@
 
 use crate::checks::local_listener::{self, Answer};
 use crate::checks::Context;
-use crate::net::http::{HttpErrorKind, HttpResponse};
+use crate::net::http::HttpResponse;
 use crate::redact::redact_url;
-use crate::report::access_url::{AccessUrlReport, Failure};
-use crate::report::{Code, Severity};
+use crate::report::access_url::AccessUrlReport;
+use crate::report::{Code, Evidence, Severity};
 use crate::settings::{AccessUrl, CheckSettings, Listener};
 use crate::text::snippet;
 
@@ -122,16 +122,11 @@ fn check(access_url: Option<&AccessUrl>, ctx: &Context) -> AccessUrlReport {
     let response = match ctx.net.http.get(healthz.as_str(), ctx.deadline, &[]) {
         Ok(r) => r,
         Err(e) => {
-            report.failure = Some(match e.kind {
-                HttpErrorKind::Dns => Failure::Dns,
-                HttpErrorKind::Refused => Failure::Refused,
-                HttpErrorKind::Timeout => Failure::Timeout,
-                HttpErrorKind::Tls => Failure::Tls,
-                _ => Failure::Other,
-            });
-            report
-                .base
-                .fail(Code::Eacs03, format!("get healthz endpoint {shown}: {e}"));
+            report.base.fail_with(
+                Code::Eacs03,
+                format!("get healthz endpoint {shown}: {e}"),
+                e.evidence,
+            );
             return report;
         }
     };
@@ -146,8 +141,12 @@ fn check(access_url: Option<&AccessUrl>, ctx: &Context) -> AccessUrlReport {
         .as_ref()
         .map(|to| format!(" (after redirects, from {to})"))
         .unwrap_or_default();
+    let answered = Evidence::HttpStatus {
+        status: response.status,
+        body_start: snippet(&response.body, SNIPPET_CHARS),
+    };
     if response.status != 200 {
-        report.base.warn(
+        report.base.warn_with(
             Severity::Warning,
             Code::Eacs04,
             format!(
@@ -156,12 +155,13 @@ fn check(access_url: Option<&AccessUrl>, ctx: &Context) -> AccessUrlReport {
                 who_answered(&response),
                 snippet(&response.body, SNIPPET_CHARS)
             ),
+            answered,
         );
     } else if response.body.trim() != "OK" {
         // Beyond Coder: a 200 that is not Coder's "OK" means something else answered. Coder's
         // own field stays as Coder computes it (status 200 => healthy).
         report.healthy = true;
-        report.base.warn(
+        report.base.warn_with(
             Severity::Warning,
             Code::Eacs04,
             format!(
@@ -169,6 +169,7 @@ fn check(access_url: Option<&AccessUrl>, ctx: &Context) -> AccessUrlReport {
                 who_answered(&response),
                 snippet(&response.body, SNIPPET_CHARS)
             ),
+            answered,
         );
     } else {
         report.healthy = true;

@@ -6,10 +6,13 @@ use crate::report::derp::{DerpNode, DerpRegion, NodeReport, RegionReport};
 fn refused_access_url() -> Report {
     let mut r = Report::default();
     r.access_url.access_url = "https://coder.example.com".into();
-    r.access_url.failure = Some(Failure::Refused);
-    r.access_url
-        .base
-        .fail(Code::Eacs03, "get healthz endpoint: connection refused");
+    r.access_url.base.fail_with(
+        Code::Eacs03,
+        "get healthz endpoint: connection refused",
+        Evidence::Refused {
+            address: "coder.example.com:443".into(),
+        },
+    );
     r.websocket
         .base
         .fail(Code::Ews01, "websocket dial: connection refused");

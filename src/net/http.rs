@@ -5,7 +5,8 @@ use std::io::Read;
 use std::time::{Duration, Instant};
 
 use crate::net::deadline::Deadline;
-use crate::net::tls::{describe_tls_error, find_tls_error, Tls};
+use crate::net::tls::{describe_tls_error, find_tls_error, tls_problem, Tls};
+use crate::report::{Evidence, Phase};
 
 /// Go's default client stops at the tenth redirect; so do we.
 pub const MAX_REDIRECTS: u32 = 10;
@@ -48,6 +49,54 @@ impl HttpResponse {
 pub struct HttpError {
     pub kind: HttpErrorKind,
     pub detail: String,
+    /// What was observed, as data: the failure's kind with the address (or proxy) it concerns.
+    pub evidence: Option<Evidence>,
+}
+
+impl HttpError {
+    pub fn new(kind: HttpErrorKind, detail: impl Into<String>) -> HttpError {
+        HttpError {
+            kind,
+            detail: detail.into(),
+            evidence: None,
+        }
+    }
+}
+
+/// Where one request went, for evidence: the origin's `host:port`, and the proxy (shown,
+/// credentials redacted) when the request went through one.
+struct Peer {
+    host: String,
+    address: String,
+    proxy: Option<String>,
+}
+
+impl Peer {
+    fn of(url: &str, proxy: &crate::net::proxy::ProxyConfig) -> Peer {
+        let parsed = url::Url::parse(url).ok();
+        let host = parsed
+            .as_ref()
+            .and_then(|u| u.host_str().map(str::to_string))
+            .unwrap_or_default();
+        let port = parsed
+            .as_ref()
+            .and_then(url::Url::port_or_known_default)
+            .unwrap_or(0);
+        let proxy = parsed.as_ref().and_then(|u| match proxy.route_for_url(u) {
+            crate::net::proxy::Route::Proxy(p) => Some(p.shown()),
+            crate::net::proxy::Route::Direct(_) => None,
+        });
+        Peer {
+            address: format!("{host}:{port}"),
+            host,
+            proxy,
+        }
+    }
+
+    /// The address a connection-level failure concerns: the proxy's when there is one.
+    fn reached(&self) -> String {
+        self.proxy.clone().unwrap_or_else(|| self.address.clone())
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -127,6 +176,9 @@ impl HttpClient {
             builder = builder.tls_config(self.tls.config());
         }
         let builder = builder
+            // ureq's own connect limit (30 s) would outlast the run: a SYN that gets no answer
+            // must fail at the deadline, in time for the check to report it.
+            .timeout_connect(deadline.saturating_duration_since(Instant::now()))
             // We follow redirects ourselves (`follow`): ureq 2 panics on a Location without a
             // host (`file:`, `data:`, `mailto:`).
             .redirects(0)
@@ -147,10 +199,10 @@ impl HttpClient {
     ) -> Result<HttpResponse, HttpError> {
         let remaining = deadline.remaining();
         if remaining.is_zero() {
-            return Err(HttpError {
-                kind: HttpErrorKind::Timeout,
-                detail: "no time left before the deadline".to_string(),
-            });
+            return Err(HttpError::new(
+                HttpErrorKind::Timeout,
+                "no time left before the deadline".to_string(),
+            ));
         }
         let (response, final_url) = self.follow(url, deadline, headers)?;
         let status = response.status();
@@ -168,10 +220,13 @@ impl HttpClient {
             .take(MAX_BODY_BYTES + 1)
             .read_to_end(&mut bytes);
         if let Err(e) = read {
+            let peer = Peer::of(&final_url, &self.proxy);
             return Err(classify_io(
                 &e,
                 deadline.budget(),
                 "reading the response body",
+                &peer,
+                Phase::Answer,
             ));
         }
         let body_truncated = bytes.len() as u64 > MAX_BODY_BYTES;
@@ -219,9 +274,9 @@ impl HttpClient {
         loop {
             let remaining = deadline.remaining();
             if remaining.is_zero() {
-                return Err(HttpError {
-                    kind: HttpErrorKind::Timeout,
-                    detail: if hop == 0 {
+                return Err(HttpError::new(
+                    HttpErrorKind::Timeout,
+                    if hop == 0 {
                         "no time left before the deadline".to_string()
                     } else {
                         format!(
@@ -229,7 +284,7 @@ impl HttpClient {
                             shown(&current)
                         )
                     },
-                });
+                ));
             }
             let same_site = url::Url::parse(&current)
                 .ok()
@@ -257,7 +312,8 @@ impl HttpClient {
                 Err(ureq::Error::Transport(transport)) => {
                     // ureq's texts quote the URL; a URL from the database may carry credentials.
                     // The run's budget, not the time left: `4.998123s` says nothing.
-                    let mut error = classify_transport(&transport, deadline.budget());
+                    let peer = Peer::of(&current, &self.proxy);
+                    let mut error = classify_transport(&transport, deadline.budget(), &peer);
                     error.detail = error.detail.replace(&current, &shown(&current));
                     if hop > 0 {
                         error.detail =
@@ -272,13 +328,13 @@ impl HttpClient {
             };
             // Go counts the redirects received and refuses to follow the tenth.
             if hop + 1 >= MAX_REDIRECTS {
-                return Err(HttpError {
-                    kind: HttpErrorKind::TooManyRedirects,
-                    detail: format!(
+                return Err(HttpError::new(
+                    HttpErrorKind::TooManyRedirects,
+                    format!(
                         "stopped after {MAX_REDIRECTS} redirects (the last from {})",
                         shown(&current)
                     ),
-                });
+                ));
             }
             current = next_hop(&current, &location, response.status())?;
             hop += 1;
@@ -289,9 +345,11 @@ impl HttpClient {
 /// Where a redirect goes: `location` resolved against `from`, which must be an http(s) URL with
 /// a host. Anything else ends the request with an error naming it, as Go's client does.
 fn next_hop(from: &str, location: &str, status: u16) -> Result<String, HttpError> {
-    let bad = |why: String| HttpError {
-        kind: HttpErrorKind::BadRedirect,
-        detail: format!("{} from {} {why}", status_words(status), shown(from)),
+    let bad = |why: String| {
+        HttpError::new(
+            HttpErrorKind::BadRedirect,
+            format!("{} from {} {why}", status_words(status), shown(from)),
+        )
     };
     let base = url::Url::parse(from).map_err(|e| bad(format!("cannot be followed: {e}")))?;
     let next = base.join(location.trim()).map_err(|e| {
@@ -324,13 +382,10 @@ fn shown(url: &str) -> String {
     crate::text::snippet(&crate::redact::redact_url(url), 300)
 }
 
-fn classify_transport(t: &ureq::Transport, timeout: Duration) -> HttpError {
+fn classify_transport(t: &ureq::Transport, timeout: Duration, peer: &Peer) -> HttpError {
     use ureq::ErrorKind as K;
     if let Some(tls) = find_tls_error(t) {
-        return HttpError {
-            kind: HttpErrorKind::Tls,
-            detail: describe_tls_error(tls),
-        };
+        return tls_error(tls, peer);
     }
     if t.kind() == K::Dns {
         let why = std::error::Error::source(t)
@@ -340,11 +395,31 @@ fn classify_transport(t: &ureq::Transport, timeout: Duration) -> HttpError {
         return HttpError {
             kind: HttpErrorKind::Dns,
             detail: format!("DNS lookup failed: {why}"),
+            evidence: Some(Evidence::Dns {
+                host: peer.proxy.clone().unwrap_or_else(|| peer.host.clone()),
+                detail: why,
+            }),
+        };
+    }
+    if let (K::ProxyConnect | K::ProxyUnauthorized, Some(proxy)) = (t.kind(), &peer.proxy) {
+        return HttpError {
+            kind: HttpErrorKind::Other,
+            detail: t.to_string(),
+            evidence: Some(Evidence::ProxyRefused {
+                proxy: proxy.clone(),
+                status: (t.kind() == K::ProxyUnauthorized).then_some(407),
+            }),
         };
     }
     let source_io = std::error::Error::source(t).and_then(|s| s.downcast_ref::<std::io::Error>());
     if let Some(io) = source_io {
-        let classified = classify_io(io, timeout, "");
+        // ureq reports a failed connect as ConnectionFailed; anything later as Io.
+        let phase = if t.kind() == K::ConnectionFailed {
+            Phase::Connect
+        } else {
+            Phase::Answer
+        };
+        let classified = classify_io(io, timeout, "", peer, phase);
         if classified.kind != HttpErrorKind::Other {
             return classified;
         }
@@ -369,17 +444,31 @@ fn classify_transport(t: &ureq::Transport, timeout: Duration) -> HttpError {
         K::InvalidUrl | K::UnknownScheme => (HttpErrorKind::InvalidUrl, t.to_string()),
         _ => (HttpErrorKind::Other, t.to_string()),
     };
-    HttpError { kind, detail }
+    HttpError::new(kind, detail)
 }
 
-fn classify_io(io: &std::io::Error, timeout: Duration, doing: &str) -> HttpError {
+fn tls_error(tls: &rustls::Error, peer: &Peer) -> HttpError {
+    HttpError {
+        kind: HttpErrorKind::Tls,
+        detail: describe_tls_error(tls),
+        evidence: Some(Evidence::Tls {
+            address: peer.address.clone(),
+            problem: tls_problem(tls),
+        }),
+    }
+}
+
+fn classify_io(
+    io: &std::io::Error,
+    timeout: Duration,
+    doing: &str,
+    peer: &Peer,
+    phase: Phase,
+) -> HttpError {
     use std::io::ErrorKind as K;
     if let Some(inner) = io.get_ref() {
         if let Some(tls) = inner.downcast_ref::<rustls::Error>() {
-            return HttpError {
-                kind: HttpErrorKind::Tls,
-                detail: describe_tls_error(tls),
-            };
+            return tls_error(tls, peer);
         }
     }
     let doing = if doing.is_empty() {
@@ -387,25 +476,38 @@ fn classify_io(io: &std::io::Error, timeout: Duration, doing: &str) -> HttpError
     } else {
         format!(" {doing}")
     };
-    let (kind, detail) = match io.kind() {
+    let address = peer.reached();
+    let (kind, detail, evidence) = match io.kind() {
         K::TimedOut | K::WouldBlock => (
             HttpErrorKind::Timeout,
             format!(
                 "timed out{doing} (the {} deadline)",
                 crate::duration::go_string(timeout)
             ),
+            Some(Evidence::Timeout { address, phase }),
         ),
         K::ConnectionRefused => (
             HttpErrorKind::Refused,
             format!("connection refused{doing} (nothing listening on that port?)"),
+            Some(Evidence::Refused { address }),
+        ),
+        K::HostUnreachable | K::NetworkUnreachable => (
+            HttpErrorKind::Other,
+            format!("{io}{doing}"),
+            Some(Evidence::Unreachable { address }),
         ),
         K::ConnectionReset | K::ConnectionAborted | K::UnexpectedEof => (
             HttpErrorKind::Other,
             format!("connection closed by the server{doing}: {io}"),
+            None,
         ),
-        _ => (HttpErrorKind::Other, format!("{io}{doing}")),
+        _ => (HttpErrorKind::Other, format!("{io}{doing}"), None),
     };
-    HttpError { kind, detail }
+    HttpError {
+        kind,
+        detail,
+        evidence,
+    }
 }
 
 fn non_empty(s: &str, fallback: &str) -> String {

@@ -12,6 +12,8 @@ use rustls::{
     CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
 };
 
+use crate::report::TlsProblem;
+
 /// Trust roots and the client configs built from them. The system store is read on first use:
 /// reading it costs milliseconds (a file per certificate where `SSL_CERT_DIR` is set), and a run
 /// against plain-HTTP peers needs none of it.
@@ -56,9 +58,20 @@ impl Tls {
             roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
             roots.add_parsable_certificates(self.extra.iter().cloned());
             let roots = Arc::new(roots);
+            // Without roots (no system store, no --ca-cert) webpki refuses to build; every
+            // certificate is then of an unknown issuer, which the empty store says anyway.
+            let verifier: Arc<dyn ServerCertVerifier> =
+                match WebPkiServerVerifier::builder(roots.clone()).build() {
+                    Ok(webpki) => Arc::new(ChainVerifier {
+                        webpki,
+                        names: true,
+                    }),
+                    Err(_) => Arc::new(NoRoots),
+                };
             let config = Arc::new(
                 ClientConfig::builder()
-                    .with_root_certificates(roots.clone())
+                    .dangerous()
+                    .with_custom_certificate_verifier(verifier)
                     .with_no_client_auth(),
             );
             let mut http1 = (*config).clone();
@@ -137,17 +150,13 @@ pub fn config_with(
 ) -> Result<ClientConfig, String> {
     let builder = ClientConfig::builder();
     let verifier: Arc<dyn ServerCertVerifier> = match verification {
-        Verification::Full => WebPkiServerVerifier::builder(roots)
-            .build()
-            .map_err(|e| format!("cannot use the trust roots: {e}"))?,
-        Verification::ChainOnly => Arc::new(LenientVerifier {
-            chain: Some(
-                WebPkiServerVerifier::builder(roots)
-                    .build()
-                    .map_err(|e| format!("cannot use the trust roots: {e}"))?,
-            ),
+        Verification::Full | Verification::ChainOnly => Arc::new(ChainVerifier {
+            webpki: WebPkiServerVerifier::builder(roots)
+                .build()
+                .map_err(|e| format!("cannot use the trust roots: {e}"))?,
+            names: verification == Verification::Full,
         }),
-        Verification::None => Arc::new(LenientVerifier { chain: None }),
+        Verification::None => Arc::new(AnyCertificate),
     };
     let builder = builder
         .dangerous()
@@ -160,11 +169,69 @@ pub fn config_with(
     }
 }
 
-/// Accepts any certificate (`chain: None`) or any host name on a trusted chain. Handshake
-/// signatures are always verified.
+/// Accepts any certificate (libpq's `require`). Handshake signatures are always verified.
 #[derive(Debug)]
-struct LenientVerifier {
-    chain: Option<Arc<WebPkiServerVerifier>>,
+struct AnyCertificate;
+
+/// webpki's verdict, with two additions: host names are not checked when `names` is false
+/// (libpq's `verify-ca`), and an unknown issuer says what the server sent (`UnknownIssuer`),
+/// so a missing intermediate can be told from an untrusted CA.
+#[derive(Debug)]
+struct ChainVerifier {
+    webpki: Arc<WebPkiServerVerifier>,
+    names: bool,
+}
+
+/// A trust store without a single root: every chain ends at an unknown issuer.
+#[derive(Debug)]
+struct NoRoots;
+
+/// What the server sent when its chain led to no trusted root. It travels inside rustls's error
+/// (`CertificateError::Other`), so the kind of failure reaches the check as data.
+#[derive(Debug)]
+pub struct UnknownIssuer {
+    /// Certificates sent besides the leaf.
+    pub intermediates: usize,
+    /// The leaf names itself as its issuer (a self-signed certificate).
+    pub self_issued: bool,
+    /// The leaf's issuer, as a distinguished name.
+    pub issuer: String,
+}
+
+impl std::fmt::Display for UnknownIssuer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("UnknownIssuer")
+    }
+}
+
+impl std::error::Error for UnknownIssuer {}
+
+impl UnknownIssuer {
+    fn of(end_entity: &CertificateDer<'_>, intermediates: &[CertificateDer<'_>]) -> rustls::Error {
+        use x509_cert::der::Decode;
+        let (self_issued, issuer) = match x509_cert::Certificate::from_der(end_entity) {
+            Ok(cert) => (
+                cert.tbs_certificate.issuer == cert.tbs_certificate.subject,
+                cert.tbs_certificate.issuer.to_string(),
+            ),
+            Err(_) => (false, String::new()),
+        };
+        rustls::Error::InvalidCertificate(CertificateError::Other(rustls::OtherError(Arc::new(
+            UnknownIssuer {
+                intermediates: intermediates.len(),
+                self_issued,
+                issuer,
+            },
+        ))))
+    }
+}
+
+/// The unknown-issuer details inside a certificate error, if that is what it is.
+pub fn unknown_issuer(err: &CertificateError) -> Option<&UnknownIssuer> {
+    match err {
+        CertificateError::Other(other) => other.0.downcast_ref::<UnknownIssuer>(),
+        _ => None,
+    }
 }
 
 fn signature_algorithms() -> rustls::crypto::WebPkiSupportedAlgorithms {
@@ -199,7 +266,22 @@ macro_rules! handshake_signatures_checked {
     };
 }
 
-impl ServerCertVerifier for LenientVerifier {
+impl ServerCertVerifier for AnyCertificate {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    handshake_signatures_checked!();
+}
+
+impl ServerCertVerifier for ChainVerifier {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -208,15 +290,37 @@ impl ServerCertVerifier for LenientVerifier {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        let Some(chain) = &self.chain else {
-            return Ok(ServerCertVerified::assertion());
-        };
-        match chain.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now) {
+        let verdict = self.webpki.verify_server_cert(
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        );
+        match verdict {
             Err(rustls::Error::InvalidCertificate(
                 CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
-            )) => Ok(ServerCertVerified::assertion()),
+            )) if !self.names => Ok(ServerCertVerified::assertion()),
+            Err(rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer)) => {
+                Err(UnknownIssuer::of(end_entity, intermediates))
+            }
             other => other,
         }
+    }
+
+    handshake_signatures_checked!();
+}
+
+impl ServerCertVerifier for NoRoots {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Err(UnknownIssuer::of(end_entity, intermediates))
     }
 
     handshake_signatures_checked!();
@@ -282,6 +386,10 @@ pub fn describe_tls_error(err: &rustls::Error) -> String {
     match err {
         E::InvalidCertificate(cert) => {
             let why = match cert {
+                other if unknown_issuer(other).is_some() => {
+                    "certificate signed by an unknown authority (add its CA with --ca-cert)"
+                        .to_string()
+                }
                 CertificateError::UnknownIssuer => {
                     "certificate signed by an unknown authority (add its CA with --ca-cert)"
                         .to_string()
@@ -341,4 +449,53 @@ pub fn find_tls_error<'a>(err: &'a (dyn std::error::Error + 'static)) -> Option<
         current = e.source();
     }
     None
+}
+
+/// The kind of a TLS failure, as evidence: an unknown issuer split by what the server sent (its
+/// leaf alone, not self-signed: the intermediate is missing; else a CA this host does not
+/// trust), the validity dates when rustls gives them, a name mismatch, a peer that does not
+/// speak TLS.
+pub fn tls_problem(err: &rustls::Error) -> TlsProblem {
+    use rustls::Error as E;
+    match err {
+        E::InvalidCertificate(cert) => match cert {
+            CertificateError::UnknownIssuer => TlsProblem::Untrusted { issuer: None },
+            CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
+                TlsProblem::NameMismatch
+            }
+            CertificateError::Expired => TlsProblem::Expired { not_after: None },
+            CertificateError::ExpiredContext { not_after, .. } => TlsProblem::Expired {
+                not_after: rfc3339(*not_after),
+            },
+            CertificateError::NotValidYet => TlsProblem::NotYetValid { not_before: None },
+            CertificateError::NotValidYetContext { not_before, .. } => TlsProblem::NotYetValid {
+                not_before: rfc3339(*not_before),
+            },
+            other => match unknown_issuer(other) {
+                Some(seen) if seen.intermediates == 0 && !seen.self_issued => {
+                    TlsProblem::IncompleteChain {
+                        issuer: seen.issuer.clone(),
+                    }
+                }
+                Some(seen) => TlsProblem::Untrusted {
+                    issuer: Some(seen.issuer.clone()),
+                },
+                None => TlsProblem::Other {
+                    detail: describe_tls_error(err),
+                },
+            },
+        },
+        E::InvalidMessage(_)
+        | E::InappropriateMessage { .. }
+        | E::InappropriateHandshakeMessage { .. } => TlsProblem::NotTls,
+        _ => TlsProblem::Other {
+            detail: describe_tls_error(err),
+        },
+    }
+}
+
+fn rfc3339(at: UnixTime) -> Option<String> {
+    let at = time::OffsetDateTime::from_unix_timestamp(at.as_secs() as i64).ok()?;
+    at.format(&time::format_description::well_known::Rfc3339)
+        .ok()
 }

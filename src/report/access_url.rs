@@ -19,9 +19,6 @@ pub struct AccessUrlReport {
     /// Additive: coderd's own listener, when its address is known.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub local_listener: Option<LocalListener>,
-    /// Why `/healthz` got no answer, for the diagnosis.
-    #[serde(skip)]
-    pub failure: Option<Failure>,
 }
 
 /// `GET /healthz` on coderd's own HTTP or TLS listener (`CODER_HTTP_ADDRESS`,
@@ -34,18 +31,4 @@ pub struct LocalListener {
     pub status_code: u16,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
-}
-
-/// The kind of failure when `/healthz` got no HTTP answer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Failure {
-    /// The host name does not resolve.
-    Dns,
-    /// Nothing listens (connection refused).
-    Refused,
-    /// No answer within the deadline.
-    Timeout,
-    /// The TLS handshake or certificate failed.
-    Tls,
-    Other,
 }

@@ -29,9 +29,9 @@ pub enum Evidence {
     UpgradeRefused { status: u16, body_start: String },
     /// PostgreSQL answered with an error: its SQLSTATE and message.
     PgSqlstate { code: String, message: String },
-    /// The forward proxy (credentials redacted) refused CONNECT with `status` (407: it wants,
-    /// or rejected, credentials).
-    ProxyRefused { proxy: String, status: u16 },
+    /// The forward proxy (credentials redacted) refused CONNECT, with `status` when it is known
+    /// (407: it wants, or rejected, credentials).
+    ProxyRefused { proxy: String, status: Option<u16> },
 }
 
 /// Which step of an exchange got no answer in time.
@@ -52,11 +52,12 @@ pub enum Phase {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum TlsProblem {
     /// The chain leads to no trusted root (the server sent its intermediates, or a self-signed
-    /// certificate): a private CA that needs `--ca-cert`.
-    Untrusted,
-    /// The server sent only its leaf, whose issuer is not a trusted root: the intermediate is
-    /// missing from the server's configuration.
-    IncompleteChain,
+    /// certificate): a private CA that needs `--ca-cert`. `issuer` is the leaf's issuer.
+    Untrusted { issuer: Option<String> },
+    /// The server sent only its leaf, not self-signed, whose issuer is no trusted root: most
+    /// likely the intermediate is missing from the server's configuration; else `issuer` is a
+    /// private CA this host does not trust (the sent chain cannot tell the two apart).
+    IncompleteChain { issuer: String },
     /// `not_after` is RFC 3339, when rustls reports it.
     Expired { not_after: Option<String> },
     /// `not_before` is RFC 3339, when rustls reports it.
@@ -97,8 +98,8 @@ impl Evidence {
 impl TlsProblem {
     pub fn kind(&self) -> &'static str {
         match self {
-            TlsProblem::Untrusted => "tls_untrusted",
-            TlsProblem::IncompleteChain => "tls_incomplete_chain",
+            TlsProblem::Untrusted { .. } => "tls_untrusted",
+            TlsProblem::IncompleteChain { .. } => "tls_incomplete_chain",
             TlsProblem::Expired { .. } => "tls_expired",
             TlsProblem::NotYetValid { .. } => "tls_not_yet_valid",
             TlsProblem::NameMismatch => "tls_name_mismatch",
@@ -135,6 +136,12 @@ impl Serialize for Evidence {
                         not_before: Some(at),
                     } => map.serialize_entry("not_before", at)?,
                     TlsProblem::Other { detail } => map.serialize_entry("detail", detail)?,
+                    TlsProblem::Untrusted {
+                        issuer: Some(issuer),
+                    }
+                    | TlsProblem::IncompleteChain { issuer } => {
+                        map.serialize_entry("issuer", issuer)?
+                    }
                     _ => {}
                 }
             }
@@ -149,7 +156,9 @@ impl Serialize for Evidence {
             }
             Evidence::ProxyRefused { proxy, status } => {
                 map.serialize_entry("proxy", proxy)?;
-                map.serialize_entry("status", status)?;
+                if let Some(status) = status {
+                    map.serialize_entry("status", status)?;
+                }
             }
         }
         map.end()
@@ -187,8 +196,13 @@ mod tests {
                 },
                 "timeout",
             ),
-            (tls(TlsProblem::Untrusted), "tls_untrusted"),
-            (tls(TlsProblem::IncompleteChain), "tls_incomplete_chain"),
+            (tls(TlsProblem::Untrusted { issuer: None }), "tls_untrusted"),
+            (
+                tls(TlsProblem::IncompleteChain {
+                    issuer: "CN=R11".into(),
+                }),
+                "tls_incomplete_chain",
+            ),
             (tls(TlsProblem::Expired { not_after: None }), "tls_expired"),
             (
                 tls(TlsProblem::NotYetValid { not_before: None }),
@@ -219,7 +233,7 @@ mod tests {
             (
                 Evidence::ProxyRefused {
                     proxy: "http://proxy:3128".into(),
-                    status: 403,
+                    status: Some(403),
                 },
                 "proxy_refused",
             ),

@@ -296,18 +296,12 @@ mod tests {
 
     #[test]
     fn transport_errors_are_unreachable() {
-        let refused = HttpError {
-            kind: HttpErrorKind::Refused,
-            detail: "connection refused".into(),
-        };
+        let refused = HttpError::new(HttpErrorKind::Refused, "connection refused");
         let (status, report) = judge(URL, Err(refused));
         assert_eq!(status, ProxyHealth::Unreachable);
         assert!(report.errors[0]
             .starts_with("request to proxy failed: GET \"http://p/healthz-report\""));
-        let invalid = HttpError {
-            kind: HttpErrorKind::InvalidUrl,
-            detail: "bad".into(),
-        };
+        let invalid = HttpError::new(HttpErrorKind::InvalidUrl, "bad");
         assert_eq!(judge(URL, Err(invalid)).0, ProxyHealth::Unhealthy);
     }
 }
