@@ -54,7 +54,9 @@ pub fn run(options: &Options, ctx: &Context) -> DatabaseReport {
     let db = match ctx.db() {
         Ok(db) => db,
         Err(e) => {
-            report.base.fail(Code::Edb01, e.to_string());
+            report
+                .base
+                .fail_with(Code::Edb01, e.to_string(), e.evidence().cloned());
             return report;
         }
     };
@@ -90,7 +92,11 @@ pub fn run(options: &Options, ctx: &Context) -> DatabaseReport {
             return report;
         }
         Err(e) => {
-            report.base.fail(Code::Edb01, format!("ping database: {e}"));
+            report.base.fail_with(
+                Code::Edb01,
+                format!("ping database: {e}"),
+                e.evidence().cloned(),
+            );
             return report;
         }
     }

@@ -146,7 +146,7 @@ fn describe(e: &DialError) -> String {
         DialError::Connect(addr, e) => format!("connect to {addr}: {e}"),
         DialError::TlsName(e) => format!("not a TLS server name: {e}"),
         DialError::Tls(e) => io_words("TLS handshake", e),
-        DialError::Proxy(e) => e.clone(),
+        DialError::Proxy(e) => e.message.clone(),
     }
 }
 

@@ -55,7 +55,7 @@ impl Context {
     pub fn db(&self) -> Result<&SharedDb, DbError> {
         self.db
             .as_deref()
-            .ok_or_else(|| DbError::Connect(NO_DATABASE.to_string()))
+            .ok_or_else(|| DbError::Connect(NO_DATABASE.to_string(), None))
     }
 }
 

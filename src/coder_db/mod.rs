@@ -17,6 +17,7 @@ use postgres::{Client, Transaction};
 use time::OffsetDateTime;
 
 use crate::net::postgres::{describe_pg_error, Dsn};
+use crate::report::Evidence;
 use crate::settings::DsnSetting;
 
 pub use daemons::{is_recent_age, DaemonRow, Daemons, STALE_INTERVAL_MICROS};
@@ -31,8 +32,8 @@ pub use site_configs::{
 pub enum DbError {
     /// The DSN does not parse.
     Dsn(String),
-    /// The server could not be reached or refused the connection.
-    Connect(String),
+    /// The server could not be reached or refused the connection; what was observed, if known.
+    Connect(String, Option<Evidence>),
     /// A table or column every Coder schema has is missing.
     NotCoder {
         place: String,
@@ -46,10 +47,20 @@ pub enum DbError {
     Query(String),
 }
 
+impl DbError {
+    /// What was observed when connecting (a SQLSTATE, a refusal, a TLS problem), if anything.
+    pub fn evidence(&self) -> Option<&Evidence> {
+        match self {
+            DbError::Connect(_, evidence) => evidence.as_ref(),
+            _ => None,
+        }
+    }
+}
+
 impl fmt::Display for DbError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            DbError::Dsn(e) | DbError::Connect(e) | DbError::Query(e) => f.write_str(e),
+            DbError::Dsn(e) | DbError::Connect(e, _) | DbError::Query(e) => f.write_str(e),
             DbError::NotCoder { place, what } => {
                 write!(
                     f,
@@ -81,11 +92,10 @@ impl CoderDb {
             DbError::Dsn(format!("parse DSN from {}: {e}", setting.source.describe()))
         })?;
         let client = dsn.connect(deadline).map_err(|e| {
-            DbError::Connect(format!(
-                "connect to {}: {}",
-                dsn.endpoint(),
-                e.describe(&dsn)
-            ))
+            DbError::Connect(
+                format!("connect to {}: {}", dsn.endpoint(), e.describe(&dsn)),
+                e.evidence(&dsn),
+            )
         })?;
         Ok(CoderDb {
             client,

@@ -15,6 +15,7 @@ use time::OffsetDateTime;
 use super::{CoderDb, Daemons, DbError, Proxies, SiteConfigs};
 use crate::eventually::Eventually;
 use crate::net::deadline::Deadline;
+use crate::report::{Evidence, Phase};
 use crate::settings::DsnSetting;
 
 /// What the sections read from Coder's database, read once per run. Each table has its own
@@ -70,9 +71,10 @@ impl SharedDb {
             "database-connect",
             move || CoderDb::connect(&setting, deadline.at()).map(Mutex::new),
             |why| {
-                Err(DbError::Connect(format!(
-                    "internal error while connecting: {why}"
-                )))
+                Err(DbError::Connect(
+                    format!("internal error while connecting: {why}"),
+                    None,
+                ))
             },
         );
         let inner = Arc::new(Inner {
@@ -183,11 +185,17 @@ impl Inner {
             Some(Ok(db)) => db,
             Some(Err(e)) => return Err(e.clone()),
             None => {
-                return Err(DbError::Connect(format!(
-                    "connect to {}: timed out after {}",
-                    self.endpoint,
-                    deadline.words()
-                )))
+                return Err(DbError::Connect(
+                    format!(
+                        "connect to {}: timed out after {}",
+                        self.endpoint,
+                        deadline.words()
+                    ),
+                    Some(Evidence::Timeout {
+                        address: self.endpoint.clone(),
+                        phase: Phase::Connect,
+                    }),
+                ))
             }
         };
         if let Some(why) = self

@@ -13,6 +13,7 @@ use rustls::{ClientConfig, ClientConnection, StreamOwned};
 
 use crate::net::deadline::DeadlineStream;
 use crate::net::proxy::ProxyUrl;
+use crate::report::{Evidence, Phase};
 
 /// A proxy's answer to CONNECT is a status line and a few headers.
 const MAX_CONNECT_RESPONSE: usize = 16 * 1024;
@@ -111,7 +112,69 @@ pub enum DialError {
     /// The TLS handshake failed (rustls errors are inside the io error).
     Tls(io::Error),
     /// The forward proxy (named, credentials redacted) could not open the tunnel.
-    Proxy(String),
+    Proxy(ProxyError),
+}
+
+/// Why the forward proxy opened no tunnel: words, and what was observed.
+#[derive(Debug)]
+pub struct ProxyError {
+    pub message: String,
+    pub evidence: Option<Evidence>,
+}
+
+impl std::fmt::Display for ProxyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl DialError {
+    /// What was observed, as data, for a dial of `host:port` (the kind of failure with the
+    /// address it concerns).
+    pub fn evidence(&self, host: &str, port: u16) -> Option<Evidence> {
+        let address = format!("{host}:{port}");
+        match self {
+            DialError::Lookup(LookupError::TimedOut) => Some(Evidence::Timeout {
+                address,
+                phase: Phase::Lookup,
+            }),
+            DialError::Lookup(LookupError::NoAddresses) => Some(Evidence::Dns {
+                host: host.to_string(),
+                detail: "the name has no addresses".to_string(),
+            }),
+            DialError::Lookup(LookupError::Failed(e)) => Some(Evidence::Dns {
+                host: host.to_string(),
+                detail: e.to_string(),
+            }),
+            DialError::Deadline => None,
+            DialError::Connect(addr, e) => io_evidence(&addr.to_string(), e, Phase::Connect),
+            DialError::TlsName(_) => None,
+            DialError::Tls(e) => io_evidence(&address, e, Phase::Tls),
+            DialError::Proxy(e) => e.evidence.clone(),
+        }
+    }
+}
+
+/// The evidence of an I/O failure talking to `address` during `phase`: a TLS problem inside it,
+/// a timeout, a refusal, no route.
+pub fn io_evidence(address: &str, e: &io::Error, phase: Phase) -> Option<Evidence> {
+    let address = address.to_string();
+    if let Some(tls) = crate::net::tls::find_tls_error(e) {
+        return Some(Evidence::Tls {
+            address,
+            problem: crate::net::tls::tls_problem(tls),
+        });
+    }
+    if is_timeout(e) {
+        return Some(Evidence::Timeout { address, phase });
+    }
+    match e.kind() {
+        io::ErrorKind::ConnectionRefused => Some(Evidence::Refused { address }),
+        io::ErrorKind::HostUnreachable | io::ErrorKind::NetworkUnreachable => {
+            Some(Evidence::Unreachable { address })
+        }
+        _ => None,
+    }
 }
 
 /// DNS, TCP and, when `tls` is given, the TLS handshake, all before `deadline`.
@@ -198,10 +261,10 @@ fn tunnel(
 ) -> Result<DeadlineStream, DialError> {
     let shown = proxy.shown();
     let mut tcp = connect_tcp(&proxy.host, proxy.port, deadline).map_err(|e| {
-        DialError::Proxy(format!(
-            "cannot reach proxy {shown}: {}",
-            describe_short(&e)
-        ))
+        DialError::Proxy(ProxyError {
+            message: format!("cannot reach proxy {shown}: {}", describe_short(&e)),
+            evidence: e.evidence(&proxy.host, proxy.port),
+        })
     })?;
     let bare = host.trim_start_matches('[').trim_end_matches(']');
     let authority = if bare.contains(':') {
@@ -217,13 +280,27 @@ fn tunnel(
         request.push_str(&format!("Proxy-Authorization: {auth}\r\n"));
     }
     request.push_str("\r\n");
+    let proxy_address = proxy.host_port();
     let failed = |doing: &str, e: io::Error| {
         let why = if is_timeout(&e) {
             "timed out".to_string()
         } else {
             e.to_string()
         };
-        DialError::Proxy(format!("proxy {shown}: {doing}: {why}"))
+        DialError::Proxy(ProxyError {
+            message: format!("proxy {shown}: {doing}: {why}"),
+            evidence: io_evidence(&proxy_address, &e, Phase::Answer),
+        })
+    };
+    // The proxy answered, but not with a tunnel.
+    let refused = |message: String, status: Option<u16>| {
+        DialError::Proxy(ProxyError {
+            message,
+            evidence: Some(Evidence::ProxyRefused {
+                proxy: shown.clone(),
+                status,
+            }),
+        })
     };
     tcp.write_all(request.as_bytes())
         .and_then(|_| tcp.flush())
@@ -233,15 +310,21 @@ fn tunnel(
     let mut byte = [0u8; 1];
     while !head.ends_with(b"\r\n\r\n") {
         if head.len() >= MAX_CONNECT_RESPONSE {
-            return Err(DialError::Proxy(format!(
-                "proxy {shown}: the answer to CONNECT is longer than {MAX_CONNECT_RESPONSE} bytes"
-            )));
+            return Err(refused(
+                format!(
+                    "proxy {shown}: the answer to CONNECT is longer than {MAX_CONNECT_RESPONSE} bytes"
+                ),
+                None,
+            ));
         }
         match tcp.read(&mut byte) {
             Ok(0) => {
-                return Err(DialError::Proxy(format!(
-                    "proxy {shown}: closed the connection before answering CONNECT {authority}"
-                )))
+                return Err(refused(
+                    format!(
+                        "proxy {shown}: closed the connection before answering CONNECT {authority}"
+                    ),
+                    None,
+                ))
             }
             Ok(_) => head.push(byte[0]),
             Err(e) => return Err(failed("waiting for the answer to CONNECT", e)),
@@ -252,26 +335,33 @@ fn tunnel(
     let status = match response.parse(&head) {
         Ok(httparse::Status::Complete(_)) => response.code.unwrap_or(0),
         _ => {
-            return Err(DialError::Proxy(format!(
-                "proxy {shown}: the answer to CONNECT is not HTTP"
-            )))
+            return Err(refused(
+                format!("proxy {shown}: the answer to CONNECT is not HTTP"),
+                None,
+            ))
         }
     };
     match status {
         200..=299 => Ok(tcp),
         // 407 is the standard answer; some proxies (tinyproxy) send 401.
-        401 | 407 => Err(DialError::Proxy(format!(
-            "proxy {shown} requires authentication ({status}){}",
-            if proxy.authorization().is_some() {
-                ": it rejected the credentials in the proxy URL"
-            } else {
-                ": put user:password in the proxy URL"
-            }
-        ))),
-        other => Err(DialError::Proxy(format!(
-            "proxy {shown} refused CONNECT {authority}: HTTP {other} {}",
-            response.reason.unwrap_or_default()
-        ))),
+        401 | 407 => Err(refused(
+            format!(
+                "proxy {shown} requires authentication ({status}){}",
+                if proxy.authorization().is_some() {
+                    ": it rejected the credentials in the proxy URL"
+                } else {
+                    ": put user:password in the proxy URL"
+                }
+            ),
+            Some(status),
+        )),
+        other => Err(refused(
+            format!(
+                "proxy {shown} refused CONNECT {authority}: HTTP {other} {}",
+                response.reason.unwrap_or_default()
+            ),
+            Some(other),
+        )),
     }
 }
 
@@ -282,7 +372,8 @@ fn describe_short(e: &DialError) -> String {
         DialError::Lookup(LookupError::Failed(e)) => format!("name lookup failed: {e}"),
         DialError::Deadline => "deadline reached".to_string(),
         DialError::Connect(addr, e) => format!("connect to {addr}: {e}"),
-        DialError::TlsName(e) | DialError::Proxy(e) => e.clone(),
+        DialError::TlsName(e) => e.clone(),
+        DialError::Proxy(e) => e.message.clone(),
         DialError::Tls(e) => e.to_string(),
     }
 }

@@ -15,6 +15,7 @@ pub use crate::net::dsn::{password_of, Dsn, SslMode};
 use crate::net::tls::{
     config_with, describe_tls_error, find_tls_error, read_pem_certs, ClientCert, Verification,
 };
+use crate::report::{Evidence, Phase};
 
 impl Dsn {
     /// Connects under the deadline. The returned client has `default_transaction_read_only`
@@ -296,6 +297,54 @@ impl ConnectError {
             ConnectError::Postgres(e) => describe_pg_error(e, dsn),
         }
     }
+}
+
+impl ConnectError {
+    /// What was observed, as data: the SQLSTATE, the TLS problem, a refusal or timeout at the
+    /// endpoint.
+    pub fn evidence(&self, dsn: &Dsn) -> Option<Evidence> {
+        use crate::net::pg_sniff::Heard;
+        let address = dsn.endpoint();
+        match self {
+            ConnectError::Config(_) | ConnectError::NoStartup(Heard::Other(_)) => None,
+            ConnectError::Timeout | ConnectError::NoStartup(Heard::NoConnection) => {
+                Some(Evidence::Timeout {
+                    address,
+                    phase: Phase::Connect,
+                })
+            }
+            ConnectError::NoStartup(Heard::Nothing | Heard::Postgres) => Some(Evidence::Timeout {
+                address,
+                phase: Phase::Answer,
+            }),
+            ConnectError::Postgres(e) => pg_evidence(e, &address),
+        }
+    }
+}
+
+/// What a driver error shows, as data: the server's SQLSTATE and message, the TLS problem, or
+/// the I/O failure underneath (refused, timed out, unreachable) at `address`.
+pub fn pg_evidence(e: &postgres::Error, address: &str) -> Option<Evidence> {
+    if let Some(db) = e.as_db_error() {
+        return Some(Evidence::PgSqlstate {
+            code: db.code().code().to_string(),
+            message: db.message().to_string(),
+        });
+    }
+    if let Some(tls) = find_tls_error(e) {
+        return Some(Evidence::Tls {
+            address: address.to_string(),
+            problem: crate::net::tls::tls_problem(tls),
+        });
+    }
+    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(inner) = current {
+        if let Some(io) = inner.downcast_ref::<std::io::Error>() {
+            return crate::net::conn::io_evidence(address, io, Phase::Connect);
+        }
+        current = inner.source();
+    }
+    None
 }
 
 /// Classifies a `postgres::Error` without ever including the password.

@@ -61,6 +61,17 @@ impl TestCa {
         }
     }
 
+    /// An intermediate CA signed by this one (a public CA's shape: root, intermediate, leaf).
+    pub fn intermediate(&self, name: &str) -> TestCa {
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.distinguished_name.push(DnType::CommonName, name);
+        let key = KeyPair::generate().unwrap();
+        let cert = params.signed_by(&key, &self.cert, &self.key).unwrap();
+        let pem = cert.pem();
+        TestCa { cert, key, pem }
+    }
+
     /// The CA's own certificate and key, as a (misconfigured) server would present them.
     pub fn as_leaf(&self) -> Leaf {
         Leaf {

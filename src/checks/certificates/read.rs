@@ -98,7 +98,7 @@ fn describe(e: &DialError) -> String {
             Some(tls) => crate::net::tls::describe_tls_error(tls),
             None => format!("TLS handshake: {e}"),
         },
-        DialError::Proxy(e) => e.clone(),
+        DialError::Proxy(e) => e.message.clone(),
     }
 }
 

@@ -41,7 +41,7 @@ pub fn dial(
         DialError::Connect(addr, e) => format!("dial tcp {addr}: {e}"),
         DialError::TlsName(e) => format!("TLS server name {host:?}: {e}"),
         DialError::Tls(e) => tls_error_text(&e),
-        DialError::Proxy(e) => e,
+        DialError::Proxy(e) => e.message,
     })?;
     transport
         .arm(deadline)

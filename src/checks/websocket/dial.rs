@@ -13,6 +13,7 @@ use crate::duration::go_string;
 use crate::net::conn::{DialError, LookupError};
 use crate::net::tls::{describe_tls_error, find_tls_error};
 use crate::redact::redact_url;
+use crate::report::Evidence;
 
 /// Where to dial: the access URL with its path replaced and its scheme mapped to ws/wss.
 #[derive(Clone, Debug)]
@@ -36,6 +37,11 @@ impl Target {
         let _ = url.set_password(None);
         let shown = redact_url(url.as_str());
         Ok(Target { url, shown, tls })
+    }
+
+    /// `host:port`, for evidence.
+    pub fn address(&self) -> String {
+        format!("{}:{}", self.host(), self.port())
     }
 
     fn host(&self) -> String {
@@ -78,34 +84,55 @@ impl Target {
 
 pub use crate::net::conn::{is_timeout, Conn};
 
+/// A WebSocket that could not be opened: plain words, and what was observed.
+#[derive(Debug)]
+pub struct Failure {
+    pub why: String,
+    pub evidence: Option<Evidence>,
+}
+
+impl Failure {
+    pub fn new(why: String, evidence: Option<Evidence>) -> Failure {
+        Failure { why, evidence }
+    }
+}
+
 /// DNS, TCP and (for wss) the TLS handshake, all before `deadline`. `timeout` is only for words.
 pub fn connect(
     net: &crate::net::Net,
     target: &Target,
     deadline: Instant,
     timeout: Duration,
-) -> Result<Conn, String> {
+) -> Result<Conn, Failure> {
     let host = target.host();
     // Only wss reads the trust store (see `Tls`).
     let tls = target.tls.then(|| net.tls.http1_config());
     let what = format!("WebSocket {}", target.shown);
     net.dial(&what, &host, target.port(), tls, deadline)
-        .map_err(|e| match e {
-            DialError::Lookup(LookupError::TimedOut) => {
-                format!("DNS lookup of {host:?} {}", timed_out_words(timeout))
-            }
-            DialError::Lookup(LookupError::NoAddresses) => {
-                format!("DNS lookup of {host:?} returned no addresses")
-            }
-            DialError::Lookup(LookupError::Failed(e)) => {
-                format!("DNS lookup of {host:?} failed: {e}")
-            }
-            DialError::Deadline => timed_out("connecting", timeout),
-            DialError::Connect(addr, e) => describe_connect_error(&addr, &e, timeout),
-            DialError::TlsName(e) => format!("{host:?} cannot be used as a TLS server name: {e}"),
-            DialError::Tls(e) => describe_io("TLS handshake with", &host, &e, timeout),
-            DialError::Proxy(e) => e,
+        .map_err(|e| {
+            let evidence = e.evidence(&host, target.port());
+            Failure::new(words(e, &host, timeout), evidence)
         })
+}
+
+/// Plain words for a failed dial of `host`.
+fn words(e: DialError, host: &str, timeout: Duration) -> String {
+    match e {
+        DialError::Lookup(LookupError::TimedOut) => {
+            format!("DNS lookup of {host:?} {}", timed_out_words(timeout))
+        }
+        DialError::Lookup(LookupError::NoAddresses) => {
+            format!("DNS lookup of {host:?} returned no addresses")
+        }
+        DialError::Lookup(LookupError::Failed(e)) => {
+            format!("DNS lookup of {host:?} failed: {e}")
+        }
+        DialError::Deadline => timed_out("connecting", timeout),
+        DialError::Connect(addr, e) => describe_connect_error(&addr, &e, timeout),
+        DialError::TlsName(e) => format!("{host:?} cannot be used as a TLS server name: {e}"),
+        DialError::Tls(e) => describe_io("TLS handshake with", host, &e, timeout),
+        DialError::Proxy(e) => e.message,
+    }
 }
 
 pub fn timed_out_words(timeout: Duration) -> String {

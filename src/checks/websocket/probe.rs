@@ -181,15 +181,24 @@ fn open(
     let started = Instant::now();
     let conn: Conn = match dial::connect(&ctx.net, &target, ctx.deadline.at(), timeout) {
         Ok(conn) => conn,
-        Err(why) => {
-            report.base.fail(
+        Err(failed) => {
+            report.base.fail_with(
                 Code::Ews01,
-                format!("websocket dial: {}: {why}", target.shown),
+                format!("websocket dial: {}: {}", target.shown, failed.why),
+                failed.evidence,
             );
             return None;
         }
     };
-    match upgrade::handshake(request, conn, ctx.deadline.at(), timeout, &target.shown) {
+    let address = target.address();
+    match upgrade::handshake(
+        request,
+        conn,
+        ctx.deadline.at(),
+        timeout,
+        &target.shown,
+        &address,
+    ) {
         Ok((ws, response)) => {
             report.code = response.status().as_u16();
             report.body = String::new();
@@ -203,20 +212,23 @@ fn open(
             }
             report.code = refusal.status;
             report.body = refusal.body.clone();
-            report.base.fail(
+            report.base.fail_with(
                 Code::Ews01,
                 format!(
                     "websocket dial: {}: {}",
                     target.shown,
                     explain_refusal(&refusal, &report.probe)
                 ),
+                refusal.evidence(),
             );
             None
         }
-        Err(DialError::Failed(why)) => {
-            report
-                .base
-                .fail(Code::Ews01, format!("websocket dial: {why}"));
+        Err(DialError::Failed(failed)) => {
+            report.base.fail_with(
+                Code::Ews01,
+                format!("websocket dial: {}", failed.why),
+                failed.evidence,
+            );
             None
         }
     }

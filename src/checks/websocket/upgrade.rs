@@ -11,7 +11,9 @@ use tungstenite::handshake::HandshakeError;
 use tungstenite::protocol::WebSocketConfig;
 use tungstenite::WebSocket;
 
-use super::dial::{describe_io, describe_ws_error, timed_out_words, Conn};
+use super::dial::{describe_io, describe_ws_error, timed_out_words, Conn, Failure};
+use crate::net::conn::io_evidence;
+use crate::report::{Evidence, Phase};
 
 /// Largest message and frame we accept: the probes exchange a few bytes, so anything near this
 /// is a misbehaving peer, not data worth buffering (tungstenite's defaults are 64 MiB / 16 MiB).
@@ -37,11 +39,24 @@ pub struct Refusal {
     pub body: String,
 }
 
+impl Refusal {
+    /// What was observed: the status and the start of the body.
+    pub fn evidence(&self) -> Evidence {
+        Evidence::UpgradeRefused {
+            status: self.status,
+            body_start: crate::text::snippet(&self.body, EVIDENCE_BODY_CHARS),
+        }
+    }
+}
+
+/// How much of a refused upgrade's body its evidence keeps.
+const EVIDENCE_BODY_CHARS: usize = 200;
+
 pub enum DialError {
     /// An HTTP answer other than 101.
     Refused(Box<Refusal>),
     /// No usable answer at all.
-    Failed(String),
+    Failed(Failure),
 }
 
 /// A connection the WebSocket and this module can both reach: after a refused upgrade,
@@ -77,21 +92,26 @@ pub fn handshake(
     deadline: Instant,
     timeout: Duration,
     shown: &str,
+    address: &str,
 ) -> Result<(WebSocket<Shared>, Response), DialError> {
     let shared = Shared(Rc::new(RefCell::new(conn)));
     if let Err(e) = shared.arm(deadline) {
-        return Err(DialError::Failed(describe_io(
-            "upgrade at",
-            shown,
-            &e,
-            timeout,
+        return Err(DialError::Failed(Failure::new(
+            describe_io("upgrade at", shown, &e, timeout),
+            io_evidence(address, &e, Phase::Answer),
         )));
     }
     match tungstenite::client::client_with_config(request, shared.clone(), Some(ws_config())) {
         Ok(pair) => Ok(pair),
-        Err(HandshakeError::Interrupted(_)) => Err(DialError::Failed(format!(
-            "upgrade at {shown}: no answer from the server {}",
-            timed_out_words(timeout)
+        Err(HandshakeError::Interrupted(_)) => Err(DialError::Failed(Failure::new(
+            format!(
+                "upgrade at {shown}: no answer from the server {}",
+                timed_out_words(timeout)
+            ),
+            Some(Evidence::Timeout {
+                address: address.to_string(),
+                phase: Phase::Answer,
+            }),
         ))),
         Err(HandshakeError::Failure(tungstenite::Error::Http(response))) => {
             let mut conn = shared;
@@ -99,11 +119,16 @@ pub fn handshake(
                 &response, &mut conn, deadline,
             ))))
         }
-        Err(HandshakeError::Failure(e)) => Err(DialError::Failed(describe_ws_error(
-            &format!("upgrade at {shown}"),
-            &e,
-            timeout,
-        ))),
+        Err(HandshakeError::Failure(e)) => {
+            let evidence = match &e {
+                tungstenite::Error::Io(io) => io_evidence(address, io, Phase::Answer),
+                _ => None,
+            };
+            Err(DialError::Failed(Failure::new(
+                describe_ws_error(&format!("upgrade at {shown}"), &e, timeout),
+                evidence,
+            )))
+        }
     }
 }
 
