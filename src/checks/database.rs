@@ -16,6 +16,7 @@ pub struct Options {
     pub threshold: Duration,
     /// Where the DSN came from, for the report.
     pub source: Option<DsnSource>,
+    pub sslmode: Option<&'static str>,
 }
 
 impl From<&CheckSettings> for Options {
@@ -23,6 +24,11 @@ impl From<&CheckSettings> for Options {
         Options {
             threshold: settings.db_threshold,
             source: settings.postgres.as_ref().map(|p| p.source),
+            sslmode: settings
+                .postgres
+                .as_ref()
+                .and_then(|p| crate::net::dsn::Dsn::parse(&p.dsn).ok())
+                .map(|dsn| dsn.sslmode.as_str()),
         }
     }
 }
@@ -49,6 +55,7 @@ pub fn run(options: &Options, ctx: &Context) -> DatabaseReport {
     let mut report = DatabaseReport {
         threshold_ms: threshold_ms(options.threshold),
         source: options.source,
+        sslmode: options.sslmode,
         ..DatabaseReport::default()
     };
     let db = match ctx.db() {

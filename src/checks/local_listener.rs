@@ -38,7 +38,14 @@ pub fn probe(listener: &Listener, deadline: Instant) -> (LocalListener, Result<A
         address: listener.healthz_url(),
         ..LocalListener::default()
     };
-    let answer = get(listener, deadline);
+    // The dial's failure as data (refused, no answer) for ELST02 and the diagnosis.
+    let dialed = dial(listener, deadline);
+    if let Err(e) = &dialed {
+        report.evidence = e.evidence(&listener.host, listener.port);
+    }
+    let answer = dialed
+        .map_err(|e| describe(&e))
+        .and_then(|stream| get(listener, stream));
     match &answer {
         Ok(a) => {
             report.reachable = true;
@@ -49,10 +56,12 @@ pub fn probe(listener: &Listener, deadline: Instant) -> (LocalListener, Result<A
     (report, answer)
 }
 
-fn get(listener: &Listener, deadline: Instant) -> Result<Answer, String> {
+fn dial(listener: &Listener, deadline: Instant) -> Result<conn::Conn, DialError> {
     let tls = listener.tls.then(crate::net::tls::unverified_config);
-    let mut stream =
-        conn::dial(&listener.host, listener.port, tls, deadline).map_err(|e| describe(&e))?;
+    conn::dial(&listener.host, listener.port, tls, deadline)
+}
+
+fn get(listener: &Listener, mut stream: conn::Conn) -> Result<Answer, String> {
     let host = if listener.host.contains(':') {
         format!("[{}]:{}", listener.host, listener.port)
     } else {

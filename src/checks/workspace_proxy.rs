@@ -105,6 +105,7 @@ fn region(row: ProxyRow, probe: Probe) -> WorkspaceProxy {
         updated_at: row.updated_at,
         deleted: row.deleted,
         version: row.version,
+        evidence: probe.evidence,
     }
 }
 
@@ -132,6 +133,7 @@ pub fn primary(configs: &SiteConfigs, access_url: Option<&str>) -> WorkspaceProx
         updated_at: now,
         deleted: false,
         version: Some(String::new()),
+        evidence: None,
     }
 }
 

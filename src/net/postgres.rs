@@ -337,6 +337,14 @@ pub fn pg_evidence(e: &postgres::Error, address: &str) -> Option<Evidence> {
             problem: crate::net::tls::tls_problem(tls),
         });
     }
+    // The driver's own error when the server answers PostgreSQL's SSLRequest with "N" and
+    // sslmode requires TLS: it has no type of its own, only this fixed text.
+    if e.to_string().contains("server does not support TLS") {
+        return Some(Evidence::Tls {
+            address: address.to_string(),
+            problem: crate::report::TlsProblem::NotTls,
+        });
+    }
     let mut current: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(inner) = current {
         if let Some(io) = inner.downcast_ref::<std::io::Error>() {

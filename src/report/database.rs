@@ -30,6 +30,10 @@ pub struct DatabaseReport {
     pub source: Option<DsnSource>,
     #[serde(skip)]
     pub endpoint: String,
+    /// The DSN's `sslmode` (libpq's spelling), for the diagnosis: a server that requires TLS
+    /// refuses `disable` with the same SQLSTATE as a pg_hba reject.
+    #[serde(skip)]
+    pub sslmode: Option<&'static str>,
 }
 
 fn source_name<S: serde::Serializer>(

@@ -55,6 +55,9 @@ pub struct StunReport {
     pub error: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mapped_address: Option<String>,
+    /// What the failure looked like, for the diagnosis (not Coder's field).
+    #[serde(skip)]
+    pub evidence: Option<super::Evidence>,
 }
 
 /// Where a node sits, for messages.

@@ -46,6 +46,9 @@ pub struct WorkspaceProxy {
     pub deleted: bool,
     #[serde(serialize_with = "super::zero_if_unknown")]
     pub version: Option<String>,
+    /// What answered our probe instead of a health report, for the diagnosis (not Coder's).
+    #[serde(skip)]
+    pub evidence: Option<super::Evidence>,
 }
 
 #[derive(Clone, Debug, Serialize)]

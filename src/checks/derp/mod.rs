@@ -151,6 +151,7 @@ pub fn run(options: &Options, ctx: &Context) -> DerpReport {
                     Some(outcome) => {
                         node_report.stun.can_stun = outcome.can_stun;
                         node_report.stun.error = outcome.error.clone();
+                        node_report.stun.evidence = outcome.evidence.clone();
                         node_report.stun.mapped_address = outcome.mapped.map(|a| a.to_string());
                     }
                     None => {

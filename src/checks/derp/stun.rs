@@ -17,6 +17,7 @@ use stun_types::prelude::*;
 
 use super::transport::resolve;
 use crate::report::derp::DerpNode;
+use crate::report::{Evidence, Phase};
 
 /// First retransmission; later ones double, up to `MAX_INTERVAL`, while the deadline allows.
 const FIRST_INTERVAL: Duration = Duration::from_millis(250);
@@ -31,6 +32,8 @@ pub struct StunOutcome {
     pub server: Option<SocketAddr>,
     pub mapped: Option<SocketAddr>,
     pub rtt: Option<Duration>,
+    /// What was observed when it failed: no answer in time, or a send this host refused.
+    pub evidence: Option<Evidence>,
 }
 
 /// Coder's STUN target for a node: port (0 -> 3478), then STUNTestIP, the first DNS answer for
@@ -160,6 +163,10 @@ pub fn probe_all(
                 let (bytes, txid) = binding_request();
                 if let Err(e) = socket.send_to(&bytes, p.server) {
                     out[i].error = Some(format!("probe stun: send to {}: {e}", p.server));
+                    // A local firewall's output rule fails the send at once (EPERM).
+                    out[i].evidence = Some(Evidence::Unreachable {
+                        address: p.server.to_string(),
+                    });
                     p.done = true;
                     continue;
                 }
@@ -236,10 +243,16 @@ pub fn probe_all(
                 "get stun addr: the lookup did not finish before the deadline; request never sent"
                     .to_string()
             }
-            Some(p) if p.sends > 0 => format!(
-                "probe stun: no answer from {} to {} request(s) before the deadline",
-                p.server, p.sends
-            ),
+            Some(p) if p.sends > 0 => {
+                outcome.evidence = Some(Evidence::Timeout {
+                    address: p.server.to_string(),
+                    phase: Phase::Answer,
+                });
+                format!(
+                    "probe stun: no answer from {} to {} request(s) before the deadline",
+                    p.server, p.sends
+                )
+            }
             Some(p) => format!("probe stun: no time left to send a request to {}", p.server),
             None => "probe stun: not probed".to_string(),
         });

@@ -14,6 +14,7 @@ use crate::net::deadline::Deadline;
 use crate::net::http::{HttpClient, HttpError, HttpErrorKind, HttpResponse};
 use crate::redact::redact_url;
 use crate::report::workspace_proxy::{ProxyHealth, ProxyHealthReport};
+use crate::report::Evidence;
 use crate::text::snippet;
 
 /// Coder's proxy health client timeout.
@@ -41,6 +42,8 @@ pub struct Probe {
     pub report: ProxyHealthReport,
     pub checked_at: OffsetDateTime,
     pub took: Duration,
+    /// What answered instead of a health report (a status, a refusal), for the diagnosis.
+    pub evidence: Option<Evidence>,
 }
 
 /// `<url with trailing slashes trimmed>/healthz-report`.
@@ -88,18 +91,35 @@ pub fn probe_all(
 /// Probes one proxy (no request at all for a proxy that never registered its URL).
 pub fn probe_one(http: &HttpClient, proxy_url: &str, deadline: Deadline) -> Probe {
     let started = Instant::now();
+    let mut evidence = None;
     let (status, report) = if proxy_url.is_empty() {
         (ProxyHealth::Unregistered, ProxyHealthReport::default())
     } else {
         let url = report_url(proxy_url);
         let deadline = deadline.capped(PROBE_TIMEOUT);
-        judge(&url, http.get(&url, deadline, &[]))
+        let answer = http.get(&url, deadline, &[]);
+        evidence = answer_evidence(&answer);
+        judge(&url, answer)
     };
     Probe {
         status,
         report,
         checked_at: OffsetDateTime::now_utc(),
         took: started.elapsed(),
+        evidence,
+    }
+}
+
+/// What answered, when it was not a health report: an HTTP status and the start of the body, or
+/// the transport's own evidence.
+fn answer_evidence(answer: &Result<HttpResponse, HttpError>) -> Option<Evidence> {
+    match answer {
+        Ok(r) if r.status == 200 && r.body.trim_start().starts_with('{') => None,
+        Ok(r) => Some(Evidence::HttpStatus {
+            status: r.status,
+            body_start: r.body_snippet(80),
+        }),
+        Err(e) => e.evidence.clone(),
     }
 }
 
