@@ -339,7 +339,7 @@ pub fn pg_evidence(e: &postgres::Error, address: &str) -> Option<Evidence> {
     }
     // The driver's own error when the server answers PostgreSQL's SSLRequest with "N" and
     // sslmode requires TLS: it has no type of its own, only this fixed text.
-    if e.to_string().contains("server does not support TLS") {
+    if error_chain(e).contains("server does not support TLS") {
         return Some(Evidence::Tls {
             address: address.to_string(),
             problem: crate::report::TlsProblem::NotTls,
