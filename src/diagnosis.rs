@@ -171,12 +171,19 @@ fn restate(report: &Report, id: SectionId) -> Option<Diagnosis> {
         }
         None => return None,
     };
-    let remedy = code
-        .map(|c| format!(": {}", first_sentence(c.info().solution)))
-        .unwrap_or_default();
+    let text = match evidence.and_then(evidence_words) {
+        // What was observed says where the fault is better than the code's general remedy.
+        Some(words) => format!("{} fails because {words}", id.title()),
+        None => {
+            let remedy = code
+                .map(|c| format!(": {}", first_sentence(c.info().solution)))
+                .unwrap_or_default();
+            format!("{}: {message}{remedy}", id.title())
+        }
+    };
     let mut d = Diagnosis {
         code,
-        message: format!("{}: {message}{remedy}", id.title()),
+        message: text,
         explains: Vec::new(),
         sections: Vec::new(),
         evidence: Vec::new(),
@@ -185,6 +192,35 @@ fn restate(report: &Report, id: SectionId) -> Option<Diagnosis> {
     };
     cite(&mut d, evidence);
     Some(d)
+}
+
+/// A failure to reach something, in the operator's words with what to do.
+fn evidence_words(evidence: &Evidence) -> Option<String> {
+    Some(match evidence {
+        Evidence::Refused { address } => {
+            format!("nothing listens at {address}: start the service there or fix the address")
+        }
+        Evidence::Timeout { address, .. } => format!(
+            "{address} gives no answer in time: a firewall drops the traffic, or the host or \
+             service is down"
+        ),
+        Evidence::Unreachable { address } => {
+            format!("there is no route to {address}: check the address and this host's routes")
+        }
+        Evidence::Dns { host, detail } => {
+            format!("{host} does not resolve ({detail}): fix the name or its DNS record")
+        }
+        Evidence::Tls { address, problem } => format!(
+            "the TLS handshake with {address} fails ({}): fix its certificate, or pass its CA \
+             with --ca-cert",
+            problem.kind()
+        ),
+        Evidence::ProxyRefused { proxy, .. } => format!(
+            "the forward proxy {proxy} refused the CONNECT: add the host to NO_PROXY if it is \
+             reachable directly"
+        ),
+        _ => return None,
+    })
 }
 
 fn first_sentence(text: &str) -> &str {

@@ -15,7 +15,8 @@ fn table(args: &[&str]) -> support::Output {
 
 #[test]
 fn a_refused_access_url_explains_the_websocket_and_embedded_relay_failures() {
-    let url = format!("http://127.0.0.1:{}", free_port());
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}");
     let args = [
         "--only",
         "access-url,websocket,derp",
@@ -30,10 +31,13 @@ fn a_refused_access_url_explains_the_websocket_and_embedded_relay_failures() {
         json["diagnosis"],
         json!([{
             "code": "EACS03",
-            "message": "the access URL host 127.0.0.1 refuses connections: the WebSocket check and \
-                        the embedded DERP relay fail for the same reason; fix the access URL first",
+            "message": format!("nothing listens at the access URL 127.0.0.1:{port}: coderd or the \
+                        proxy in front of it is down, or the URL's port is wrong; setting \
+                        --http-address to coderd's own listener tells the two apart; the \
+                        WebSocket and embedded DERP relay failures follow from it"),
             "explains": ["EWS01"],
             "sections": ["websocket", "derp"],
+            "evidence": ["refused"],
         }]),
         "{:#}",
         json["diagnosis"]
@@ -41,7 +45,7 @@ fn a_refused_access_url_explains_the_websocket_and_embedded_relay_failures() {
     let shown = table(&args);
     let after_table = shown.stdout.split('└').nth(1).unwrap_or_default();
     assert!(
-        after_table.contains("Probable cause: EACS03: the access URL host 127.0.0.1 refuses"),
+        after_table.contains("Probable cause: EACS03: nothing listens at the access URL 127.0.0.1"),
         "{}",
         shown.stdout
     );
@@ -99,7 +103,7 @@ fn stun_servers_failing_alike_are_one_row_and_one_line() {
         d[0]["message"]
             .as_str()
             .unwrap()
-            .starts_with("all 2 STUN servers fail the same way"),
+            .starts_with("UDP from this host is blocked: all 2 STUN servers"),
         "{d:#}"
     );
     let shown = table(&args);
@@ -162,15 +166,33 @@ fn derp_relays_failing_alike_are_one_row_and_one_line() {
 }
 
 #[test]
-fn a_finding_no_rule_explains_is_left_alone() {
-    let url = format!("http://127.0.0.1:{}", free_port());
+fn a_finding_no_rule_explains_is_restated_as_its_cause() {
+    // Issue 20: whenever a run has a finding, the first line names a cause (it used to be
+    // left without a diagnosis).
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}");
     let out = run_json(&["--only", "websocket", "--access-url", &url]);
     let json = out.json();
     assert!(json["websocket"]["error"]
         .as_str()
         .unwrap()
         .starts_with("EWS01"));
-    assert_eq!(json["diagnosis"], json!([]));
+    let d = &json["diagnosis"];
+    assert_eq!(d.as_array().unwrap().len(), 1, "{d:#}");
+    assert_eq!(d[0]["code"], "EWS01");
+    assert_eq!(
+        d[0]["message"],
+        format!(
+            "Websocket fails because nothing listens at 127.0.0.1:{port}: start the service \
+             there or fix the address"
+        )
+    );
     let shown = table(&["--only", "websocket", "--access-url", &url]);
-    assert!(!shown.stdout.contains("Probable cause"), "{}", shown.stdout);
+    assert!(
+        shown
+            .stdout
+            .contains("Probable cause: EWS01: Websocket fails because"),
+        "{}",
+        shown.stdout
+    );
 }

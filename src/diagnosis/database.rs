@@ -90,9 +90,9 @@ pub fn refused(report: &Report) -> Option<Diagnosis> {
             "the database at {address} gives no answer in time: a firewall drops the \
              connection, or the host or PostgreSQL is down"
         ),
-        Some(Evidence::Dns { host, detail }) => format!(
-            "the database host {host} does not resolve ({detail}): fix the DSN's host"
-        ),
+        Some(Evidence::Dns { host, detail }) => {
+            format!("the database host {host} does not resolve ({detail}): fix the DSN's host")
+        }
         Some(Evidence::Unreachable { address }) => format!(
             "there is no route to the database at {address}: check the address and this host's \
              routes"
@@ -102,7 +102,12 @@ pub fn refused(report: &Report) -> Option<Diagnosis> {
             failed.message
         ),
     };
-    let mut d = line(Code::Edb01, SectionId::Database, Severity::Error, String::new());
+    let mut d = line(
+        Code::Edb01,
+        SectionId::Database,
+        Severity::Error,
+        String::new(),
+    );
     cite(&mut d, failed.evidence.as_ref());
     let mut follow = Vec::new();
     if let Some(wp) = ran(report, SectionId::WorkspaceProxy) {
@@ -135,7 +140,12 @@ pub fn refused(report: &Report) -> Option<Diagnosis> {
 pub fn slow(report: &Report) -> Option<Diagnosis> {
     let finding = ran(report, SectionId::Database)?.warning_coded(Code::Edb02)?;
     let db = &report.database;
-    let mut d = line(Code::Edb02, SectionId::Database, Severity::Warning, String::new());
+    let mut d = line(
+        Code::Edb02,
+        SectionId::Database,
+        Severity::Warning,
+        String::new(),
+    );
     cite(&mut d, finding.evidence.as_ref());
     d.message = format!(
         "the database at {} answers in {} (the median of 5 pings; the threshold is {} ms): most \

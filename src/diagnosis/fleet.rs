@@ -99,9 +99,7 @@ pub fn skewed_daemons(report: &Report) -> Option<Diagnosis> {
 /// What answered a proxy's `/healthz-report`, in words.
 fn answered(evidence: &Evidence) -> String {
     match evidence {
-        Evidence::HttpStatus { status, body_start }
-            if body_start.trim_start().starts_with('<') =>
-        {
+        Evidence::HttpStatus { status, body_start } if body_start.trim_start().starts_with('<') => {
             format!("answered an HTML page (HTTP {status})")
         }
         Evidence::HttpStatus { status, body_start } => {

@@ -251,16 +251,21 @@ pub fn coderd_down(report: &Report) -> Option<Diagnosis> {
             _ => "does not answer".to_string(),
         },
     };
-    let mut d = line(Code::Elst02, SectionId::AccessUrl, Severity::Error, String::new());
+    let mut d = line(
+        Code::Elst02,
+        SectionId::AccessUrl,
+        Severity::Error,
+        String::new(),
+    );
     cite(&mut d, finding.evidence.as_ref());
     let front = match access_failure(report) {
         Some((code, evidence)) => {
             d.explains.push(code);
             cite(&mut d, evidence);
             match evidence {
-                Some(Evidence::HttpStatus { status, .. }) => format!(
-                    "; the access URL's HTTP {status} comes from the proxy in front of it"
-                ),
+                Some(Evidence::HttpStatus { status, .. }) => {
+                    format!("; the access URL's HTTP {status} comes from the proxy in front of it")
+                }
                 _ => "; the access URL failure follows from it".to_string(),
             }
         }
@@ -322,7 +327,12 @@ pub fn broken_path(report: &Report) -> Option<Diagnosis> {
     if owned_elsewhere(evidence) {
         return None;
     }
-    let mut d = line(Code::Elst01, SectionId::AccessUrl, Severity::Error, String::new());
+    let mut d = line(
+        Code::Elst01,
+        SectionId::AccessUrl,
+        Severity::Error,
+        String::new(),
+    );
     d.explains.push(code);
     cite(&mut d, evidence);
     let follow = dependents(report, &mut d);
@@ -422,7 +432,12 @@ pub fn upgrade_dropped(report: &Report) -> Option<Diagnosis> {
              upgrades; allow them for coderd's paths"
         )
     };
-    let mut d = line(Code::Ews01, SectionId::Websocket, Severity::Error, String::new());
+    let mut d = line(
+        Code::Ews01,
+        SectionId::Websocket,
+        Severity::Error,
+        String::new(),
+    );
     cite(&mut d, failed.evidence.as_ref());
     let follow = if embedded_relay_failed(report) {
         account(&mut d, SectionId::Derp, None);

@@ -49,7 +49,12 @@ pub fn derp_upgrade_refused(report: &Report) -> Option<Diagnosis> {
         .map(|(embedded, n)| relay_at(report, embedded, n))
         .collect();
     hosts.dedup();
-    let mut d = line(Code::Ederp01, SectionId::Derp, Severity::Warning, String::new());
+    let mut d = line(
+        Code::Ederp01,
+        SectionId::Derp,
+        Severity::Warning,
+        String::new(),
+    );
     cite(&mut d, finding.evidence.as_ref());
     // EDERP01 is itself the observation: the DERP upgrade was turned away, WebSocket worked.
     if !d.evidence.contains(&"upgrade_refused") {
@@ -118,7 +123,8 @@ pub fn udp_blocked(report: &Report) -> Option<Diagnosis> {
     d.message = format!(
         "UDP from this host is blocked{}: all {} STUN servers ({}) {} while DERP over TCP works; \
          allow outbound UDP to their ports in {}. Until then connections are relayed through \
-         DERP instead of going direct",
+         DERP instead of going direct. (Unless every one of them is down: a STUN server known to \
+         work, such as stun.l.google.com:19302, tells the two apart)",
         if locally {
             " by this host's own firewall"
         } else {
@@ -163,7 +169,13 @@ pub fn stun_some(report: &Report) -> Option<Diagnosis> {
         cite(&mut d, n.stun.evidence.as_ref());
     }
     let one = servers.len() == 1;
-    d.message = if failed.len() == probed.len() {
+    let alike = common_failure(failed.iter().map(|n| (*n, n.stun.error.as_ref())));
+    d.message = if let (true, Some((count, failure))) = (failed.len() == probed.len(), alike) {
+        format!(
+            "all {count} STUN servers fail the same way ({failure}): one cause, most likely DNS \
+             or the network path from this host, not {count} broken servers"
+        )
+    } else if failed.len() == probed.len() {
         format!(
             "no STUN server answers ({}), and no DERP relay works either to show whether UDP \
              alone is blocked: look at this host's network path first",
