@@ -29,7 +29,7 @@ pub enum Command {
     Run(Box<RunArgs>),
     /// Explain one finding code: title, problem, solution and docs link
     Explain {
-        /// A code such as EDB02 (any letter case)
+        /// A code such as EDB02 (any letter case), or `diagnosis` for the diagnosis rules
         code: String,
         /// Base URL for docs links
         #[arg(long, value_name = "URL")]

@@ -333,6 +333,19 @@ pub static CATALOGUE: &[CodeInfo] = &[
                    CODER_HTTP_ADDRESS / CODER_TLS_ADDRESS match where it listens.",
         docs: Docs::Ours,
     },
+    CodeInfo {
+        code: Code::Eurl01,
+        section: Some("access-url"),
+        severity: Severity::Warning,
+        title: "coderd advertises another access URL",
+        problem: "The access URL coderd advertises (dashboard_url in /api/v2/buildinfo, which is \
+                  its CODER_ACCESS_URL) differs from the one this check uses: agents, DERP clients \
+                  and links are sent to the advertised one, which may be a loopback or internal \
+                  address they cannot reach.",
+        solution: "Set CODER_ACCESS_URL on coderd to the URL users and agents reach it at, and \
+                   restart it; or, if the advertised URL is the right one, check that.",
+        docs: Docs::Ours,
+    },
 ];
 
 #[cfg(test)]

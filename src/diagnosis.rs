@@ -46,6 +46,10 @@ pub const RULES: &[Rule] = &[
         diagnose: front_door::access_url_unreachable,
     },
     Rule {
+        name: "coderd advertises another access URL than the one that answers",
+        diagnose: front_door::advertised_elsewhere,
+    },
+    Rule {
         name: "a reverse proxy drops the WebSocket upgrade or speaks HTTP/1.0",
         diagnose: front_door::upgrade_dropped,
     },

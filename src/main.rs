@@ -62,6 +62,9 @@ fn main() -> ExitCode {
             docs_url: url,
         } => match Code::parse(&code) {
             Some(code) => print(explain::explain(code, &docs_url(url)).as_bytes()),
+            None if code.trim().eq_ignore_ascii_case("diagnosis") => {
+                print(explain::diagnosis_rules().as_bytes())
+            }
             None => usage_error(
                 &format!("unknown code {code:?}; `healthcheck codes` lists them all"),
                 &raw_secrets,

@@ -635,6 +635,80 @@ fn a_workspace_proxy_answered_by_the_primary_is_named() {
     assert!(all.contains("frankfurt") && all.contains("HTML"), "{all}");
 }
 
+// 9. coderd advertises another access URL than the one the operator uses.
+
+/// A Coder look-alike whose buildinfo advertises `dashboard_url`; `None` advertises the URL it
+/// was asked at (from the Host header), as a correctly configured coderd does.
+fn coder_advertising(dashboard_url: Option<&'static str>) -> u16 {
+    use support::http::{fixed_server, path_of, response};
+    fixed_server(move |head| {
+        let asked_at = head
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix("Host: ")
+                    .or_else(|| l.strip_prefix("host: "))
+            })
+            .map(|h| format!("http://{}", h.trim()))
+            .unwrap_or_default();
+        let advertised = dashboard_url.map(str::to_string).unwrap_or(asked_at);
+        match path_of(head) {
+            "/healthz" => response("200 OK", &[("X-Coder-Build-Version", VERSION)], "OK"),
+            "/api/v2/buildinfo" => response(
+                "200 OK",
+                &[("Content-Type", "application/json")],
+                &format!(
+                    r#"{{"external_url":"","version":"{VERSION}","dashboard_url":"{advertised}","workspace_proxy":false}}"#
+                ),
+            ),
+            _ => response("404 Not Found", &[], "not found"),
+        }
+    })
+}
+
+#[test]
+fn an_advertised_access_url_that_differs_names_both_urls() {
+    let port = coder_advertising(Some("http://127.0.0.1:3000"));
+    let url = format!("http://localhost:{port}");
+    let args = [
+        "--only",
+        "access-url",
+        "--access-url",
+        &url,
+        "--timeout",
+        "3s",
+    ];
+    let (out, seen) = diagnose(&args);
+    assert_eq!(
+        out.json()["access_url"]["advertised_url"],
+        "http://127.0.0.1:3000/"
+    );
+    seen.expect(
+        Some("EURL01"),
+        &[
+            "degraded: ",
+            "http://127.0.0.1:3000",
+            &url,
+            "CODER_ACCESS_URL",
+        ],
+        &["refuses", "down"],
+        None,
+    );
+    // Side by side: a coderd advertising the URL in use is healthy.
+    let port = coder_advertising(None);
+    let url = format!("http://localhost:{port}");
+    let args = [
+        "--only",
+        "access-url",
+        "--access-url",
+        &url,
+        "--timeout",
+        "3s",
+    ];
+    let (out, seen) = diagnose(&args);
+    assert_eq!(out.code, 0, "{}", out.stdout);
+    assert_eq!(seen.json["diagnosis"], serde_json::json!([]));
+}
+
 // 10. A forward proxy from the environment refusing CONNECT while the direct path works.
 
 /// An address of this host that is not loopback (loopback never goes through a proxy).
@@ -718,4 +792,21 @@ fn a_healthy_front_door_has_no_diagnosis() {
     assert_eq!(out.code, 0, "{}", out.stdout);
     assert_eq!(seen.json["diagnosis"], serde_json::json!([]));
     assert_eq!(seen.line, "");
+}
+
+#[test]
+fn explain_diagnosis_lists_the_rules_in_causal_order() {
+    let mut cmd = healthcheck();
+    cmd.args(["explain", "diagnosis"]);
+    let out = run(cmd);
+    assert_eq!(out.code, 0, "{}", out.all());
+    let text = &out.stdout;
+    let at = |needle: &str| {
+        text.find(needle)
+            .unwrap_or_else(|| panic!("{needle:?} not in:\n{text}"))
+    };
+    assert!(at("forward proxy") < at("certificate"));
+    assert!(at("coderd down") < at("path to the access URL"));
+    assert!(at("outbound UDP blocked") > at("database"));
+    assert!(text.contains("\"degraded: \""), "{text}");
 }

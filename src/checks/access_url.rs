@@ -27,6 +27,55 @@ impl From<&CheckSettings> for Options {
 }
 
 pub fn run(options: &Options, ctx: &Context) -> AccessUrlReport {
+    let mut report = run_probes(options, ctx);
+    judge_advertised(&mut report, options.access_url.as_ref(), ctx);
+    report
+}
+
+/// EURL01 when coderd advertises (buildinfo's `dashboard_url`, its CODER_ACCESS_URL) another
+/// origin than the access URL that answered here: agents and DERP clients are sent there.
+fn judge_advertised(report: &mut AccessUrlReport, access_url: Option<&AccessUrl>, ctx: &Context) {
+    let Some(used) = access_url.and_then(|a| a.parsed().ok()) else {
+        return;
+    };
+    if !report.reachable {
+        return;
+    }
+    let Ok(info) = ctx
+        .deployment
+        .build_info(ctx.deadline.less(crate::checks::REPORT_MARGIN))
+    else {
+        return;
+    };
+    let Some(advertised) = info.dashboard_url else {
+        return;
+    };
+    let Ok(parsed) = url::Url::parse(advertised.trim()) else {
+        return;
+    };
+    let origin = |u: &url::Url| {
+        (
+            u.scheme().to_ascii_lowercase(),
+            u.host_str().map(str::to_ascii_lowercase),
+            u.port_or_known_default(),
+        )
+    };
+    if origin(&parsed) == origin(&used) {
+        return;
+    }
+    let (advertised, used) = (redact_url(parsed.as_str()), redact_url(used.as_str()));
+    report.advertised_url = Some(advertised.clone());
+    report.base.warn_beyond_coder(
+        Severity::Warning,
+        Code::Eurl01,
+        format!(
+            "coderd advertises {advertised} as its access URL (buildinfo dashboard_url), not \
+             {used}: agents, DERP clients and links are sent to {advertised}"
+        ),
+    );
+}
+
+fn run_probes(options: &Options, ctx: &Context) -> AccessUrlReport {
     let Some(listener) = &options.local_listener else {
         return check(options.access_url.as_ref(), ctx);
     };

@@ -22,6 +22,8 @@ pub struct BuildInfo {
     pub version: Option<String>,
     /// The provisioner API version the server speaks, e.g. `1.20` (absent on older servers).
     pub provisioner_api_version: Option<String>,
+    /// The access URL coderd advertises (its CODER_ACCESS_URL).
+    pub dashboard_url: Option<String>,
 }
 
 /// The deployment's own dismissed sections, and anything odd about reading them.
@@ -130,5 +132,6 @@ pub fn parse_buildinfo(body: &str, header_version: Option<&str>) -> Result<Build
     }
     info.version = info.version.filter(|v| !v.is_empty());
     info.provisioner_api_version = info.provisioner_api_version.filter(|v| !v.is_empty());
+    info.dashboard_url = info.dashboard_url.filter(|v| !v.trim().is_empty());
     Ok(info)
 }

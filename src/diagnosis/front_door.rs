@@ -448,3 +448,21 @@ pub fn upgrade_dropped(report: &Report) -> Option<Diagnosis> {
     d.message = format!("{text}{follow}");
     Some(d)
 }
+
+pub fn advertised_elsewhere(report: &Report) -> Option<Diagnosis> {
+    ran(report, SectionId::AccessUrl)?.warning_coded(Code::Eurl01)?;
+    let advertised = report.access_url.advertised_url.as_deref()?;
+    let used = &report.access_url.access_url;
+    let mut d = line(
+        Code::Eurl01,
+        SectionId::AccessUrl,
+        Severity::Warning,
+        String::new(),
+    );
+    d.message = format!(
+        "coderd advertises {advertised} as its access URL, but this host reaches it at {used}: \
+         agents, DERP clients and links are sent to {advertised}; set CODER_ACCESS_URL={used} \
+         on coderd and restart it (or use {advertised} here, if that is the right one)"
+    );
+    Some(d)
+}

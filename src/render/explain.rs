@@ -19,6 +19,28 @@ pub fn explain(code: Code, docs_url: &str) -> String {
     out
 }
 
+/// `explain diagnosis`: the diagnosis rules in the order they are tried.
+pub fn diagnosis_rules() -> String {
+    let mut out = String::from(
+        "Diagnosis: whenever a run has a finding, the first \"Probable cause\" line (diagnosis[0] \
+         in the JSON) names the root cause, where it is and what to do. The rules, in causal \
+         order (an earlier cause explains later failures):\n",
+    );
+    for (i, rule) in crate::diagnosis::RULES.iter().enumerate() {
+        let _ = writeln!(out, "{:>3}. {}", i + 1, rule.name);
+    }
+    let _ = writeln!(
+        out,
+        "A section with a finding no rule accounts for gets that finding restated as its cause. \
+         Errors come first; a cause that leaves the deployment working starts with \"{}\". At \
+         most {} lines; a healthy run has none. Each line's `evidence` lists the kinds of \
+         observation it rests on.",
+        crate::diagnosis::DEGRADED,
+        crate::diagnosis::MAX_DIAGNOSES
+    );
+    out
+}
+
 pub fn codes_text() -> String {
     let mut out = String::new();
     for info in CATALOGUE {

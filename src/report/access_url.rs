@@ -16,6 +16,9 @@ pub struct AccessUrlReport {
     /// Additive: where redirects led, when they did.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub redirected_to: Option<String>,
+    /// Additive: the access URL coderd advertises, when it differs from this one (EURL01).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub advertised_url: Option<String>,
     /// Additive: coderd's own listener, when its address is known.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub local_listener: Option<LocalListener>,

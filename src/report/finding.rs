@@ -299,10 +299,11 @@ pub enum Code {
     Etls02,
     Elst01,
     Elst02,
+    Eurl01,
 }
 
 impl Code {
-    pub const ALL: [Code; 24] = [
+    pub const ALL: [Code; 25] = [
         Code::Eacs01,
         Code::Eacs02,
         Code::Eacs03,
@@ -327,6 +328,7 @@ impl Code {
         Code::Etls02,
         Code::Elst01,
         Code::Elst02,
+        Code::Eurl01,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -355,6 +357,7 @@ impl Code {
             Code::Etls02 => "ETLS02",
             Code::Elst01 => "ELST01",
             Code::Elst02 => "ELST02",
+            Code::Eurl01 => "EURL01",
         }
     }
 
@@ -363,7 +366,7 @@ impl Code {
     pub fn is_coders(self) -> bool {
         !matches!(
             self,
-            Code::Etls01 | Code::Etls02 | Code::Elst01 | Code::Elst02
+            Code::Etls01 | Code::Etls02 | Code::Elst01 | Code::Elst02 | Code::Eurl01
         )
     }
 
