@@ -1,5 +1,6 @@
 //! Renderers turn a finished report into bytes. They never probe anything.
 
+pub mod changes;
 pub mod explain;
 pub mod json;
 pub mod junit;
