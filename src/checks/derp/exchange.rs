@@ -160,7 +160,8 @@ fn connect(target: &Target, id: usize, deadline: Instant, out: &mut Exchange) ->
             Err(e) => {
                 let last = e.to_string();
                 out.client_errs[id].push(format!("connect to derp: {e}"));
-                if let ConnError::Refused4xx(_) = e {
+                out.evidence = e.evidence(&format!("{}:{}", target.host, target.port));
+                if let ConnError::Refused4xx(..) = e {
                     if !websocket {
                         websocket = true;
                         out.uses_websocket = true;
