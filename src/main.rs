@@ -7,15 +7,14 @@ use healthcheck::cli::{self, Command};
 use healthcheck::defaults;
 use healthcheck::generated;
 use healthcheck::net::Net;
-use healthcheck::output::Destination;
+use healthcheck::output::{self, Destination, OutputError};
 use healthcheck::redact::Secrets;
-use healthcheck::render::{explain, renderer, RenderOptions};
-use healthcheck::report::{run_fails, Code};
+use healthcheck::render::{explain, renderer};
+use healthcheck::report::Code;
 use healthcheck::settings::sources::{Environment, ProcessEnv, RealFs};
 use healthcheck::settings::{Settings, Terminal};
 use healthcheck::{shutdown, watch};
 
-const EXIT_FAIL: u8 = 1;
 const EXIT_USAGE: u8 = 2;
 
 fn main() -> ExitCode {
@@ -107,7 +106,7 @@ fn run(settings: Settings) -> ExitCode {
         bar.enable_steady_tick(Duration::from_millis(100));
         bar
     });
-    let report = healthcheck::checks::run(&settings, net, &|progress: &Progress| {
+    let show_progress = |progress: &Progress| {
         if let Some(bar) = spinner.as_ref().filter(|_| !progress.running.is_empty()) {
             bar.set_message(format!(
                 "checking {}… ({} of {} done)",
@@ -116,25 +115,27 @@ fn run(settings: Settings) -> ExitCode {
                 progress.total
             ));
         }
-    });
-    if let Some(bar) = spinner {
-        bar.finish_and_clear();
-    }
-    let failed = run_fails(&report, settings.output.fail_on);
-    let code = if failed { EXIT_FAIL } else { 0 };
-    // Renderers scrub what came from outside (JSON: string values only, so the shape holds).
-    let bytes = match renderer(settings.output.format)
-        .render(&report, &RenderOptions::for_run(&settings, failed))
-    {
-        Ok(bytes) => bytes,
-        Err(e) => return usage_error(&e.to_string(), &settings.secrets),
     };
-    let _writing = shutdown::writing();
-    let written = destination.write(&bytes);
-    shutdown::finished(code);
-    match written {
+    let format = settings.output.format;
+    let (code, outcome) = output::run_and_write(
+        &settings,
+        net,
+        &destination,
+        &show_progress,
+        &mut |report, options| {
+            // The checks are done: the spinner goes before anything is written.
+            if let Some(bar) = &spinner {
+                bar.finish_and_clear();
+            }
+            renderer(format).render(report, &options)
+        },
+    );
+    match outcome {
+        Err(OutputError::Render(e)) => usage_error(&e, &settings.secrets),
         // A reader that closed stdout early (`| head`) does not change the verdict.
-        Err(e) if !destination.is_stdout() => usage_error(&e, &settings.secrets),
+        Err(OutputError::Write(e)) if !destination.is_stdout() => {
+            usage_error(&e, &settings.secrets)
+        }
         _ => ExitCode::from(code),
     }
 }

@@ -5,10 +5,20 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-/// Top-level module of each `src/` file -> the top-level modules it names through `crate::`.
-fn imports() -> BTreeMap<String, BTreeSet<String>> {
+/// One non-test `src/` file.
+struct Source {
+    /// Its top-level module (`checks` for src/checks/derp/mod.rs).
+    module: String,
+    /// Relative to src/.
+    path: String,
+    /// Its code, without tests (anything after `#[cfg(test)]`) and without comment lines.
+    code: String,
+}
+
+/// Every `src/` file but the tests.
+fn sources() -> Vec<Source> {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    let mut edges: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut out = Vec::new();
     let mut stack = vec![src.clone()];
     while let Some(dir) = stack.pop() {
         for entry in std::fs::read_dir(&dir).unwrap() {
@@ -28,9 +38,6 @@ fn imports() -> BTreeMap<String, BTreeSet<String>> {
                 .to_string_lossy()
                 .trim_end_matches(".rs")
                 .to_string();
-            if module == "main" || module == "lib" {
-                continue;
-            }
             let text = std::fs::read_to_string(&path).unwrap();
             let code: String = text
                 .split("#[cfg(test)]")
@@ -41,20 +48,88 @@ fn imports() -> BTreeMap<String, BTreeSet<String>> {
                 .filter(|line| !line.trim_start().starts_with("//"))
                 .collect::<Vec<_>>()
                 .join("\n");
-            let targets = edges.entry(module.clone()).or_default();
-            for (at, _) in code.match_indices("crate::") {
-                let rest = &code[at + "crate::".len()..];
-                let name: String = rest
-                    .chars()
-                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
-                    .collect();
-                if !name.is_empty() && name != module {
-                    targets.insert(name);
-                }
+            out.push(Source {
+                module,
+                path: relative.display().to_string(),
+                code,
+            });
+        }
+    }
+    out
+}
+
+/// Top-level module of each `src/` file -> the top-level modules it names through `crate::`.
+fn imports() -> BTreeMap<String, BTreeSet<String>> {
+    let mut edges: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for Source { module, code, .. } in sources() {
+        if module == "main" || module == "lib" {
+            continue;
+        }
+        let targets = edges.entry(module.clone()).or_default();
+        for (at, _) in code.match_indices("crate::") {
+            let rest = &code[at + "crate::".len()..];
+            let name: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            if !name.is_empty() && name != module {
+                targets.insert(name);
             }
         }
     }
     edges
+}
+
+/// Where code recovers a finding's code (or kind) from its words: a prefix test for a code
+/// (`starts_with("EACS03")`, `starts_with(Code::...)`) or a split on `": "` (Coder's
+/// `CODE: message` spelling). Findings are data: match on `code` and `evidence` instead.
+fn text_parsing(code: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for (n, line) in code.lines().enumerate() {
+        let code_prefix = line.match_indices("starts_with(\"E").any(|(at, _)| {
+            line[at + "starts_with(\"E".len()..]
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_uppercase())
+        });
+        let split = [
+            "split_once(\": \")",
+            "split(\": \")",
+            "rsplit_once(\": \")",
+            "splitn(2, \": \")",
+        ]
+        .iter()
+        .any(|p| line.contains(p));
+        if code_prefix
+            || split
+            || line.contains("starts_with(Code::")
+            || line.contains("split_code")
+        {
+            found.push(format!("line {}: {}", n + 1, line.trim()));
+        }
+    }
+    found
+}
+
+#[test]
+fn no_code_or_kind_is_recovered_from_message_text() {
+    let mut offenders = Vec::new();
+    for Source { path, code, .. } in sources() {
+        for hit in text_parsing(&code) {
+            offenders.push(format!("src/{path} {hit}"));
+        }
+    }
+    assert!(offenders.is_empty(), "{}", offenders.join("\n"));
+    // The search itself finds each pattern.
+    for bad in [
+        "if e.starts_with(\"EACS03\") {",
+        "let (code, text) = error.split_once(\": \")?;",
+        "e.starts_with(Code::Edb01.as_str())",
+        "render::split_code(e)",
+    ] {
+        assert_eq!(text_parsing(bad).len(), 1, "{bad}");
+    }
+    assert!(text_parsing("host.starts_with(\"Example\")").is_empty());
 }
 
 #[test]

@@ -222,3 +222,49 @@ fn a_rejected_password_is_its_sqlstate() {
     assert_eq!(db["error_evidence"]["sqlstate"], "28P01");
     assert!(!out.all().contains("not-the-password"));
 }
+
+/// A DERP map with one plain-HTTP relay node on loopback at `port`.
+fn derp_map(port: u16) -> std::path::PathBuf {
+    let map = serde_json::json!({"Regions": {"1": {
+        "RegionID": 1, "RegionCode": "r1", "RegionName": "Region 1",
+        "Nodes": [{"Name": "1a", "RegionID": 1, "HostName": "127.0.0.1",
+                   "DERPPort": port, "STUNPort": -1, "ForceHTTP": true}]}}});
+    let path = temp_dir("hc-evidence-derp-").join("derpmap.json");
+    std::fs::write(&path, map.to_string()).unwrap();
+    path
+}
+
+fn derp_node_evidence(port: u16) -> Value {
+    let map = derp_map(port);
+    let out = run_json(&[
+        "--only",
+        "derp",
+        "--derp-server-stun-addresses",
+        "disable",
+        "--timeout",
+        "2s",
+        "--derp-config-path",
+        &map.display().to_string(),
+    ]);
+    out.json()["derp"]["regions"]["1"]["node_reports"][0]["evidence"].clone()
+}
+
+#[test]
+fn a_relay_behind_a_proxy_that_refuses_the_upgrade_has_upgrade_refused_evidence() {
+    let nginx = Nginx::start("    location /derp { return 502 'no upstream'; }");
+    let evidence = derp_node_evidence(nginx.port);
+    assert_eq!(evidence["kind"], "upgrade_refused", "{evidence}");
+    assert_eq!(evidence["status"], 502);
+    assert!(evidence["body_start"]
+        .as_str()
+        .unwrap()
+        .contains("no upstream"));
+}
+
+#[test]
+fn a_relay_port_with_nothing_listening_is_refused() {
+    let port = free_port();
+    let evidence = derp_node_evidence(port);
+    assert_eq!(evidence["kind"], "refused", "{evidence}");
+    assert_eq!(evidence["address"], format!("127.0.0.1:{port}"));
+}

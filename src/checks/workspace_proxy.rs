@@ -15,7 +15,7 @@ use crate::redact::redact_url;
 use crate::report::workspace_proxy::{
     ProxyHealth, ProxyHealthReport, ProxyStatus, WorkspaceProxy, WorkspaceProxyReport, PRIMARY,
 };
-use crate::report::{Code, Severity};
+use crate::report::{Code, Finding, Severity};
 use crate::settings::AccessUrl;
 use probe::{probe_all, Probe};
 
@@ -100,12 +100,12 @@ fn region(row: ProxyRow, probe: Probe) -> WorkspaceProxy {
             status: probe.status,
             report: probe.report,
             checked_at: probe.checked_at,
+            evidence: probe.evidence,
         },
         created_at: row.created_at,
         updated_at: row.updated_at,
         deleted: row.deleted,
         version: row.version,
-        evidence: probe.evidence,
     }
 }
 
@@ -128,12 +128,12 @@ pub fn primary(configs: &SiteConfigs, access_url: Option<&str>) -> WorkspaceProx
             status: ProxyHealth::Ok,
             report: ProxyHealthReport::default(),
             checked_at: now,
+            evidence: None,
         },
         created_at: now,
         updated_at: now,
         deleted: false,
         version: Some(String::new()),
-        evidence: None,
     }
 }
 
@@ -175,21 +175,19 @@ pub fn judge(
             ));
         }
         for e in &region.status.report.errors {
-            errors.push(format!("{}: {e}", region.name));
+            errors.push(
+                Finding::new(Code::Ewp04, format!("{}: {e}", region.name))
+                    .with_evidence(region.status.evidence.clone()),
+            );
         }
     }
     report.base.severity = severity(total, healthy, warned);
     report.healthy = report.base.severity != Severity::Error;
     for e in errors {
         if report.base.severity == Severity::Error {
-            report
-                .base
-                .add_error(crate::report::Finding::new(Code::Ewp04, e));
+            report.base.add_error(e);
         } else {
-            report
-                .base
-                .warnings
-                .push(crate::report::Message::new(Code::Ewp04, e));
+            report.base.warnings.push(e);
         }
     }
     // Named, but the severity stays Coder's (like ESTUN02 in the DERP section).

@@ -126,7 +126,7 @@ pub fn proxies(report: &Report) -> Option<Diagnosis> {
         .regions
         .iter()
         .filter(|p| !p.healthy && p.status.status != ProxyHealth::Unregistered)
-        .filter_map(|p| Some((p, p.evidence.as_ref()?)))
+        .filter_map(|p| Some((p, p.status.evidence.as_ref()?)))
         .collect();
     if failing.is_empty() {
         return None;

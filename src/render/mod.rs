@@ -1,5 +1,6 @@
 //! Renderers turn a finished report into bytes. They never probe anything.
 
+pub mod changes;
 pub mod explain;
 pub mod json;
 pub mod junit;
@@ -78,7 +79,8 @@ impl std::fmt::Display for RenderError {
     }
 }
 
-/// The renderer of each output format: the one place a format is picked.
+/// The renderer of each output format. Watch mode on stdout decides around it (one JSON document
+/// per line, the redrawn screen, or the change lines of `changes`).
 pub fn renderer(format: OutputFormat) -> Box<dyn Renderer> {
     match format {
         OutputFormat::Table => Box::new(table::TableRenderer),

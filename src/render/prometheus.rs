@@ -67,7 +67,22 @@ impl Renderer for PrometheusRenderer {
     }
 }
 
+/// Every family, in the order they are written: the verdict, the sections, then what each
+/// section measured, then the run itself.
 fn families(report: &Report) -> Vec<Family> {
+    let mut all = verdict_families(report);
+    all.extend(section_families(report));
+    all.extend(database_families(report));
+    all.extend(derp_families(report));
+    all.push(proxy_family(report));
+    all.push(daemon_family(report));
+    all.push(certificate_family(report));
+    all.extend(run_families(report));
+    all
+}
+
+/// Coder's top-level verdict.
+fn verdict_families(report: &Report) -> Vec<Family> {
     let mut healthy = Family::new(
         "coder_healthcheck_healthy",
         "Coder's top-level verdict: 1 healthy, 0 not (dismissed sections included, as Coder counts them).",
@@ -78,7 +93,12 @@ fn families(report: &Report) -> Vec<Family> {
         "Coder's top-level severity: 0 ok, 1 warning, 2 error.",
     );
     severity.add(vec![], severity_value(report.severity));
+    vec![healthy, severity]
+}
 
+/// Per section: verdict, severity, skipped, dismissed, duration, and its findings by code and
+/// shown severity.
+fn section_families(report: &Report) -> Vec<Family> {
     let mut section_healthy = Family::new(
         "coder_healthcheck_section_healthy",
         "Whether a section passes Coder's failing-section rule: 1 passes, 0 fails; absent when skipped.",
@@ -125,7 +145,18 @@ fn families(report: &Report) -> Vec<Family> {
             );
         }
     }
+    vec![
+        section_healthy,
+        section_severity,
+        skipped,
+        dismissed,
+        duration,
+        findings,
+    ]
+}
 
+/// The database's median ping and the threshold it is judged by.
+fn database_families(report: &Report) -> Vec<Family> {
     let mut db_latency = Family::new(
         "coder_healthcheck_database_latency_seconds",
         "Median of Coder's five database pings, in seconds; absent when the database was not reached.",
@@ -141,7 +172,11 @@ fn families(report: &Report) -> Vec<Family> {
         }
         db_threshold.add(vec![], db.threshold_ms as f64 / 1000.0);
     }
+    vec![db_latency, db_threshold]
+}
 
+/// Each DERP relay node's health and round trip, and each STUN node's health.
+fn derp_families(report: &Report) -> Vec<Family> {
     let mut derp_healthy = Family::new(
         "coder_healthcheck_derp_node_healthy",
         "Whether a DERP relay node is healthy: 1 yes, 0 no.",
@@ -177,7 +212,11 @@ fn families(report: &Report) -> Vec<Family> {
             }
         }
     }
+    vec![derp_healthy, derp_rtt, stun_healthy]
+}
 
+/// Each workspace proxy's health (the primary is coderd itself, not a proxy).
+fn proxy_family(report: &Report) -> Family {
     let mut proxies = Family::new(
         "coder_healthcheck_workspace_proxy_healthy",
         "Whether a workspace proxy is healthy as probed from this host: 1 yes, 0 no.",
@@ -194,7 +233,11 @@ fn families(report: &Report) -> Vec<Family> {
             bool_value(proxy.healthy),
         );
     }
+    proxies
+}
 
+/// Provisioner daemons counted by state.
+fn daemon_family(report: &Report) -> Family {
     let mut daemons = Family::new(
         "coder_healthcheck_provisioner_daemons",
         "Provisioner daemons by state: ok, stale (registered, not seen within 90s), version_mismatch.",
@@ -210,24 +253,28 @@ fn families(report: &Report) -> Vec<Family> {
             daemons.add(vec![("state", state.to_string())], count as f64);
         }
     }
+    daemons
+}
 
+/// When each endpoint's leaf certificate expires.
+fn certificate_family(report: &Report) -> Family {
     let mut certificates = Family::new(
         "coder_healthcheck_tls_certificate_expiry_timestamp_seconds",
         "When an endpoint's TLS leaf certificate expires, as a Unix timestamp in seconds.",
     );
     for cert in &report.certificates.certificates {
-        let expiry = time::OffsetDateTime::parse(
-            &cert.not_after,
-            &time::format_description::well_known::Rfc3339,
-        );
-        if let Ok(expiry) = expiry {
+        if let Ok(expiry) = OffsetDateTime::parse(&cert.not_after, &Rfc3339) {
             certificates.add(
                 vec![("endpoint", cert.endpoint.clone())],
                 expiry.unix_timestamp() as f64,
             );
         }
     }
+    certificates
+}
 
+/// When the run finished, and which versions took part.
+fn run_families(report: &Report) -> Vec<Family> {
     let mut last_run = Family::new(
         "coder_healthcheck_last_run_timestamp_seconds",
         "When the run finished, as a Unix timestamp in seconds.",
@@ -246,27 +293,7 @@ fn families(report: &Report) -> Vec<Family> {
         ],
         1.0,
     );
-
-    vec![
-        healthy,
-        severity,
-        section_healthy,
-        section_severity,
-        skipped,
-        dismissed,
-        duration,
-        findings,
-        db_latency,
-        db_threshold,
-        derp_healthy,
-        derp_rtt,
-        stun_healthy,
-        proxies,
-        daemons,
-        certificates,
-        last_run,
-        info,
-    ]
+    vec![last_run, info]
 }
 
 /// Coded findings of one section by code and shown severity (`BaseReport::shown`).

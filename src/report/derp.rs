@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::{BaseReport, Message, Severity};
+use super::{BaseReport, Evidence, Message, Severity};
 
 #[derive(Debug, Default, Serialize)]
 pub struct DerpReport {
@@ -42,6 +42,9 @@ pub struct NodeReport {
     pub client_logs: Vec<Vec<String>>,
     pub client_errs: Vec<Vec<String>>,
     pub stun: StunReport,
+    /// Additive: what was observed when messages could not be exchanged.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<Evidence>,
 }
 
 /// Coder's `stun` object has Go's untagged (capitalised) names; `mapped_address` is ours.
@@ -55,9 +58,9 @@ pub struct StunReport {
     pub error: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mapped_address: Option<String>,
-    /// What the failure looked like, for the diagnosis (not Coder's field).
-    #[serde(skip)]
-    pub evidence: Option<super::Evidence>,
+    /// Additive: what was observed when STUN failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<Evidence>,
 }
 
 /// Where a node sits, for messages.

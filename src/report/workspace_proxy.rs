@@ -46,9 +46,6 @@ pub struct WorkspaceProxy {
     pub deleted: bool,
     #[serde(serialize_with = "super::zero_if_unknown")]
     pub version: Option<String>,
-    /// What answered our probe instead of a health report, for the diagnosis (not Coder's).
-    #[serde(skip)]
-    pub evidence: Option<super::Evidence>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -57,6 +54,9 @@ pub struct ProxyStatus {
     pub report: ProxyHealthReport,
     #[serde(with = "time::serde::rfc3339")]
     pub checked_at: OffsetDateTime,
+    /// Additive: what our probe observed when the proxy was not healthy (no answer, a status).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<super::Evidence>,
 }
 
 /// Facts for the table and `--verbose`.

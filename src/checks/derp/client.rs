@@ -15,6 +15,7 @@ use super::protocol::{self as p, Identity, Key};
 use super::transport::{is_timeout, Transport};
 use crate::net::tls::Tls;
 use crate::report::derp::ServerInfo;
+use crate::report::{Evidence, Phase};
 
 /// Most bytes we accept before the end of the HTTP response head.
 const MAX_HEAD_BYTES: usize = 16 * 1024;
@@ -33,7 +34,11 @@ fn ws_config() -> WebSocketConfig {
 #[derive(Debug)]
 pub enum ConnError {
     /// The relay refused `Upgrade: DERP` with this 4xx status: Coder's cue to use WebSocket.
-    Refused4xx(String),
+    Refused4xx(String, Evidence),
+    /// Another answer than 101 to an upgrade (a 5xx, a redirect).
+    Refused(String, Evidence),
+    /// No connection: the name, the connect, TLS or the proxy failed.
+    Dial(String, Option<Evidence>),
     /// No answer before the deadline.
     Timeout(String),
     /// The relay closed (or reset) the connection.
@@ -48,11 +53,30 @@ pub enum ConnError {
 impl std::fmt::Display for ConnError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            ConnError::Refused4xx(s)
+            ConnError::Refused4xx(s, _)
+            | ConnError::Refused(s, _)
+            | ConnError::Dial(s, _)
             | ConnError::Timeout(s)
             | ConnError::Closed(s)
             | ConnError::Rejected(s)
             | ConnError::Other(s) => f.write_str(s),
+        }
+    }
+}
+
+impl ConnError {
+    /// What was observed, for a relay at `address` (`host:port`).
+    pub fn evidence(&self, address: &str) -> Option<Evidence> {
+        match self {
+            ConnError::Refused4xx(_, evidence) | ConnError::Refused(_, evidence) => {
+                Some(evidence.clone())
+            }
+            ConnError::Dial(_, evidence) => evidence.clone(),
+            ConnError::Timeout(_) => Some(Evidence::Timeout {
+                address: address.to_string(),
+                phase: Phase::Answer,
+            }),
+            ConnError::Closed(_) | ConnError::Rejected(_) | ConnError::Other(_) => None,
         }
     }
 }
@@ -143,7 +167,7 @@ impl Target {
     }
 }
 
-fn dial(target: &Target, deadline: Instant) -> Result<Transport, String> {
+fn dial(target: &Target, deadline: Instant) -> Result<Transport, ConnError> {
     super::transport::dial(
         &target.host,
         target.port,
@@ -151,12 +175,13 @@ fn dial(target: &Target, deadline: Instant) -> Result<Transport, String> {
         target.proxy.as_ref(),
         deadline,
     )
+    .map_err(|(text, evidence)| ConnError::Dial(text, evidence))
 }
 
 impl DerpConn {
     /// `GET /derp` with `Upgrade: DERP`, then the DERP handshake.
     pub fn connect_upgrade(target: &Target, deadline: Instant) -> Result<DerpConn, ConnError> {
-        let mut t = dial(target, deadline).map_err(ConnError::Other)?;
+        let mut t = dial(target, deadline)?;
         let request = format!(
             "GET {} HTTP/1.1\r\nHost: {}\r\nUpgrade: DERP\r\nConnection: Upgrade\r\nUser-Agent: healthcheck/{}\r\n\r\n",
             target.url.path(),
@@ -172,7 +197,7 @@ impl DerpConn {
 
     /// DERP over WebSocket (subprotocol `derp`) to the same URL.
     pub fn connect_websocket(target: &Target, deadline: Instant) -> Result<DerpConn, ConnError> {
-        let t = dial(target, deadline).map_err(ConnError::Other)?;
+        let t = dial(target, deadline)?;
         let mut ws_url = target.url.clone();
         let _ = ws_url.set_scheme(if target.tls.is_some() { "wss" } else { "ws" });
         let mut request = ws_url
@@ -191,10 +216,14 @@ impl DerpConn {
                 ))
             }
             Err(HandshakeError::Failure(tungstenite::Error::Http(resp))) => {
-                return Err(ConnError::Other(format!(
-                    "websocket upgrade refused: HTTP {}",
-                    resp.status()
-                )))
+                let body = resp.body().as_deref().unwrap_or_default();
+                return Err(ConnError::Refused(
+                    format!("websocket upgrade refused: HTTP {}", resp.status()),
+                    Evidence::UpgradeRefused {
+                        status: resp.status().as_u16(),
+                        body_start: crate::text::snippet(&String::from_utf8_lossy(body), 120),
+                    },
+                ));
             }
             Err(HandshakeError::Failure(tungstenite::Error::Io(e))) => {
                 return Err(io_err("websocket upgrade", e))
@@ -535,10 +564,14 @@ pub(crate) fn parse_upgrade_response(
             if !body.is_empty() {
                 text.push_str(&format!(" ({body})"));
             }
+            let evidence = Evidence::UpgradeRefused {
+                status,
+                body_start: body,
+            };
             Err(if (400..500).contains(&status) {
-                ConnError::Refused4xx(text)
+                ConnError::Refused4xx(text, evidence)
             } else {
-                ConnError::Other(text)
+                ConnError::Refused(text, evidence)
             })
         }
         Ok(httparse::Status::Partial) => Ok(None),

@@ -8,6 +8,7 @@ use crate::net::tls::Tls;
 use super::client::{ConnError, DerpConn, Target};
 use super::protocol as p;
 use crate::report::derp::ServerInfo;
+use crate::report::Evidence;
 
 /// Coder's client retries a connect this often.
 const CONNECT_TRIES: usize = 5;
@@ -26,6 +27,8 @@ pub struct Exchange {
     pub client_errs: [Vec<String>; 2],
     /// Why the exchange failed, in one line.
     pub failure: Option<String>,
+    /// What was observed when it failed.
+    pub evidence: Option<Evidence>,
 }
 
 /// Runs the exchange against `url`, giving up at `deadline`.
@@ -157,7 +160,8 @@ fn connect(target: &Target, id: usize, deadline: Instant, out: &mut Exchange) ->
             Err(e) => {
                 let last = e.to_string();
                 out.client_errs[id].push(format!("connect to derp: {e}"));
-                if let ConnError::Refused4xx(_) = e {
+                out.evidence = e.evidence(&format!("{}:{}", target.host, target.port));
+                if let ConnError::Refused4xx(..) = e {
                     if !websocket {
                         websocket = true;
                         out.uses_websocket = true;

@@ -10,6 +10,9 @@ mod rollup;
 pub(crate) mod stun;
 mod transport;
 
+use std::collections::HashMap;
+use std::time::Instant;
+
 use crate::checks::{Context, REPORT_MARGIN};
 use crate::report::derp::{DerpNode, DerpRegion, DerpReport, NodeReport, RegionReport};
 use crate::report::Code;
@@ -50,134 +53,172 @@ pub fn run(options: &Options, ctx: &Context) -> DerpReport {
         }
     };
     let deadline = ctx.deadline.less(REPORT_MARGIN).at();
-    let tls = &ctx.net.tls;
+    let probes = probe(&regions, ctx, deadline);
+    for (r, region) in regions.iter().enumerate() {
+        report.regions.insert(
+            region.region_id.to_string(),
+            region_report(r, region, &probes),
+        );
+    }
+    let stun = probes.stun.as_deref();
+    report.conclude(hard_nat(&regions, stun));
+    report.netcheck_logs = netcheck_logs(&regions, stun);
+    report
+}
 
-    // Every node that has STUN, in map order, probed together from one socket.
-    let stun_nodes = node_positions(&regions, |n| n.stun_port != -1);
+/// A node's place in the map: (region index, node index).
+type At = (usize, usize);
 
-    // Every relay node (not STUN-only), in map order, probed by a fixed pool of workers.
-    let relay_nodes = node_positions(&regions, |n| !n.stun_only);
+/// What probing a relay node gave.
+enum Relay {
+    Probed(Box<exchange::Exchange>),
+    /// The probe panicked: no report, and the region says a node is missing.
+    Panicked,
+}
 
-    let regions_ref = &regions;
-    let (stun_nodes_ref, relay_nodes_ref) = (&stun_nodes, &relay_nodes);
+/// What probing every node gave.
+struct Probes {
+    /// Every relay node (not STUN-only).
+    relays: HashMap<At, Relay>,
+    /// Every STUN node's outcome, in map order; `None` when the STUN prober itself failed.
+    stun: Option<Vec<(At, stun::StunOutcome)>>,
+    /// Where each node's outcome sits in `stun` (a map may name thousands of nodes).
+    stun_index: HashMap<At, usize>,
+}
+
+impl Probes {
+    fn stun_outcome(&self, at: At) -> Option<&stun::StunOutcome> {
+        let i = *self.stun_index.get(&at)?;
+        self.stun.as_ref().map(|all| &all[i].1)
+    }
+}
+
+/// Probes every relay node (two clients exchange a packet through it, on a fixed pool of
+/// workers) and every STUN node (together, from one socket per family), at once.
+fn probe(regions: &[DerpRegion], ctx: &Context, deadline: Instant) -> Probes {
+    let stun_nodes = node_positions(regions, |n| n.stun_port != -1);
+    let relay_nodes = node_positions(regions, |n| !n.stun_only);
     let (relay_results, stun_results) = std::thread::scope(|scope| {
-        let stun_job = scope.spawn(move || {
-            // Each lookup reports as it finishes and is probed at once: one slow name must not
-            // leave the others unsent until the deadline.
-            let (tx, rx) = std::sync::mpsc::channel();
-            std::thread::scope(|inner| {
-                inner.spawn(move || {
-                    crate::pool::map(
-                        stun_nodes_ref.len(),
-                        STUN_LOOKUP_WORKERS,
-                        "check-derp-stun",
-                        |i| {
-                            let (r, n) = stun_nodes_ref[i];
-                            let target = stun::target(&regions_ref[r].nodes[n], deadline);
-                            let _ = tx.send((i, target));
-                        },
-                    )
-                });
-                stun::probe_all(stun_nodes_ref.len(), rx, deadline)
-            })
-        });
-        let relay_results = crate::pool::map(
-            relay_nodes_ref.len(),
-            RELAY_WORKERS,
-            "check-derp-relay",
-            |i| {
-                let (r, n) = relay_nodes_ref[i];
-                let node = &regions_ref[r].nodes[n];
+        let stun_job = scope.spawn(|| probe_stun(regions, &stun_nodes, deadline));
+        let relay_results =
+            crate::pool::map(relay_nodes.len(), RELAY_WORKERS, "check-derp-relay", |i| {
+                let (r, n) = relay_nodes[i];
+                let node = &regions[r].nodes[n];
                 let url = node.derp_url();
                 let proxy = proxy_for(ctx, &url, &node.name);
-                exchange::run(&url, tls, proxy, deadline)
-            },
-        );
+                exchange::run(&url, &ctx.net.tls, proxy, deadline)
+            });
         (relay_results, stun_job.join().ok())
     });
-    // exchanges[r][n]: None for a STUN-only node, Some(None) for a probe that panicked.
-    let mut exchanges: Vec<Vec<Option<Option<exchange::Exchange>>>> = regions
-        .iter()
-        .map(|region| region.nodes.iter().map(|_| None).collect())
+    let relays = relay_nodes
+        .into_iter()
+        .zip(relay_results)
+        .map(|(at, result)| {
+            (
+                at,
+                result.map_or(Relay::Panicked, |ex| Relay::Probed(Box::new(ex))),
+            )
+        })
         .collect();
-    for (&(r, n), result) in relay_nodes.iter().zip(relay_results) {
-        exchanges[r][n] = Some(result);
+    let stun_index = stun_nodes
+        .iter()
+        .enumerate()
+        .map(|(i, at)| (*at, i))
+        .collect();
+    let stun = stun_results.map(|results| stun_nodes.into_iter().zip(results).collect());
+    Probes {
+        relays,
+        stun,
+        stun_index,
     }
+}
 
-    let mut stun_by_node = std::collections::HashMap::new();
-    if let Some(results) = &stun_results {
-        for (&(r, n), outcome) in stun_nodes.iter().zip(results) {
-            stun_by_node.insert((r, n), outcome.clone());
-        }
-    }
+/// Looks up every STUN target on a pool of threads and probes each as soon as its lookup
+/// reports: one slow name must not leave the others unsent until the deadline.
+fn probe_stun(regions: &[DerpRegion], nodes: &[At], deadline: Instant) -> Vec<stun::StunOutcome> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::scope(|inner| {
+        inner.spawn(move || {
+            crate::pool::map(nodes.len(), STUN_LOOKUP_WORKERS, "check-derp-stun", |i| {
+                let (r, n) = nodes[i];
+                let target = stun::target(&regions[r].nodes[n], deadline);
+                let _ = tx.send((i, target));
+            })
+        });
+        stun::probe_all(nodes.len(), rx, deadline)
+    })
+}
 
-    for (r, region) in regions.iter().enumerate() {
-        let mut region_report = RegionReport {
-            region: region.clone(),
-            ..RegionReport::default()
-        };
-        for (n, node) in region.nodes.iter().enumerate() {
-            let label = crate::report::derp::node_label(node, region);
-            let mut node_report = NodeReport {
-                node: node.clone(),
-                ..NodeReport::default()
-            };
-            let mut problems = Vec::new();
-            match &exchanges[r][n] {
-                None => {}
-                // A panicked probe leaves no report: the region says a node is missing.
-                Some(None) => continue,
-                Some(Some(ex)) => {
-                    node_report.can_exchange_messages = ex.can_exchange_messages;
-                    node_report.node_info = ex.node_info;
-                    node_report.uses_websocket = ex.uses_websocket;
-                    node_report.client_logs = ex.client_logs.to_vec();
-                    node_report.client_errs = ex.client_errs.to_vec();
-                    if let Some(rtt) = ex.round_trip {
-                        node_report.round_trip_ping = crate::duration::go_string(rtt);
-                        node_report.round_trip_ping_ms = rtt.as_millis() as u64;
-                    }
-                    if let Some(f) = &ex.failure {
-                        problems.push(format!(
-                            "cannot exchange messages through {}: {f}",
-                            crate::redact::redact_url(&node.derp_url())
-                        ));
-                    }
-                }
-            }
-            if node.stun_port != -1 {
-                node_report.stun.enabled = true;
-                match stun_by_node.get(&(r, n)) {
-                    Some(outcome) => {
-                        node_report.stun.can_stun = outcome.can_stun;
-                        node_report.stun.error = outcome.error.clone();
-                        node_report.stun.evidence = outcome.evidence.clone();
-                        node_report.stun.mapped_address = outcome.mapped.map(|a| a.to_string());
-                    }
-                    None => {
-                        node_report.stun.error =
-                            Some("probe stun: the STUN probe did not finish".into())
-                    }
-                }
-                if let Some(e) = &node_report.stun.error {
-                    problems.push(format!("STUN failed ({e})"));
-                }
-            }
-            node_report.conclude(&label);
-            if !node_report.healthy && !problems.is_empty() {
-                node_report.error = Some(format!("{label}: {}", problems.join("; ")));
-            }
+/// One region's report from its nodes' probes, concluded as Coder does.
+fn region_report(r: usize, region: &DerpRegion, probes: &Probes) -> RegionReport {
+    let mut region_report = RegionReport {
+        region: region.clone(),
+        ..RegionReport::default()
+    };
+    for (n, node) in region.nodes.iter().enumerate() {
+        if let Some(node_report) = node_report(region, node, (r, n), probes) {
             region_report.node_reports.push(node_report);
         }
-        region_report.conclude(region.nodes.len());
-        report
-            .regions
-            .insert(region.region_id.to_string(), region_report);
     }
+    region_report.conclude(region.nodes.len());
+    region_report
+}
 
-    report.conclude(hard_nat(&stun_nodes, &regions, stun_results.as_deref()));
-    report.netcheck_logs = netcheck_logs(&stun_nodes, &regions, stun_results.as_deref());
-    report
+/// One node's report; `None` when its relay probe panicked.
+fn node_report(
+    region: &DerpRegion,
+    node: &DerpNode,
+    at: At,
+    probes: &Probes,
+) -> Option<NodeReport> {
+    let label = crate::report::derp::node_label(node, region);
+    let mut report = NodeReport {
+        node: node.clone(),
+        ..NodeReport::default()
+    };
+    let mut problems = Vec::new();
+    match probes.relays.get(&at) {
+        None => {}
+        Some(Relay::Panicked) => return None,
+        Some(Relay::Probed(ex)) => {
+            report.can_exchange_messages = ex.can_exchange_messages;
+            report.node_info = ex.node_info;
+            report.uses_websocket = ex.uses_websocket;
+            report.client_logs = ex.client_logs.to_vec();
+            report.client_errs = ex.client_errs.to_vec();
+            if let Some(rtt) = ex.round_trip {
+                report.round_trip_ping = crate::duration::go_string(rtt);
+                report.round_trip_ping_ms = rtt.as_millis() as u64;
+            }
+            if let Some(f) = &ex.failure {
+                report.evidence = ex.evidence.clone();
+                problems.push(format!(
+                    "cannot exchange messages through {}: {f}",
+                    crate::redact::redact_url(&node.derp_url())
+                ));
+            }
+        }
+    }
+    if node.stun_port != -1 {
+        report.stun.enabled = true;
+        match probes.stun_outcome(at) {
+            Some(outcome) => {
+                report.stun.can_stun = outcome.can_stun;
+                report.stun.error = outcome.error.clone();
+                report.stun.evidence = outcome.evidence.clone();
+                report.stun.mapped_address = outcome.mapped.map(|a| a.to_string());
+            }
+            None => report.stun.error = Some("probe stun: the STUN probe did not finish".into()),
+        }
+        if let Some(e) = &report.stun.error {
+            problems.push(format!("STUN failed ({e})"));
+        }
+    }
+    report.conclude(&label);
+    if !report.healthy && !problems.is_empty() {
+        report.error = Some(format!("{label}: {}", problems.join("; ")));
+    }
+    Some(report)
 }
 
 /// The proxy the environment names for a DERP node's URL (noted for `--verbose`).
@@ -194,11 +235,8 @@ fn proxy_for(ctx: &Context, url: &str, name: &str) -> Option<crate::net::proxy::
     }
 }
 
-/// `(region index, node index)` of every node that `wanted` picks, in map order.
-fn node_positions(
-    regions: &[DerpRegion],
-    wanted: impl Fn(&DerpNode) -> bool,
-) -> Vec<(usize, usize)> {
+/// Every node that `wanted` picks, in map order.
+fn node_positions(regions: &[DerpRegion], wanted: impl Fn(&DerpNode) -> bool) -> Vec<At> {
     regions
         .iter()
         .enumerate()
@@ -215,18 +253,13 @@ fn node_positions(
 }
 
 /// ESTUN02's evidence: two servers that saw different IPv4 mappings of our one socket.
-fn hard_nat(
-    stun_nodes: &[(usize, usize)],
-    regions: &[DerpRegion],
-    results: Option<&[stun::StunOutcome]>,
-) -> Option<String> {
-    let results = results?;
+fn hard_nat(regions: &[DerpRegion], results: Option<&[(At, stun::StunOutcome)]>) -> Option<String> {
     let mut first: Option<(&str, std::net::SocketAddr)> = None;
-    for (&(r, n), outcome) in stun_nodes.iter().zip(results) {
+    for ((r, n), outcome) in results? {
         let Some(mapped) = outcome.mapped.filter(|m| m.is_ipv4()) else {
             continue;
         };
-        let name = regions[r].nodes[n].name.as_str();
+        let name = regions[*r].nodes[*n].name.as_str();
         match first {
             None => first = Some((name, mapped)),
             Some((first_name, first_mapped)) if first_mapped != mapped => {
@@ -242,18 +275,14 @@ fn hard_nat(
 
 /// Our stand-in for netcheck's log: one line per STUN probe.
 fn netcheck_logs(
-    stun_nodes: &[(usize, usize)],
     regions: &[DerpRegion],
-    results: Option<&[stun::StunOutcome]>,
+    results: Option<&[(At, stun::StunOutcome)]>,
 ) -> Vec<String> {
-    let Some(results) = results else {
-        return Vec::new();
-    };
-    stun_nodes
+    results
+        .unwrap_or_default()
         .iter()
-        .zip(results)
-        .map(|(&(r, n), o)| {
-            let name = &regions[r].nodes[n].name;
+        .map(|((r, n), o)| {
+            let name = &regions[*r].nodes[*n].name;
             let server = o
                 .server
                 .map(|s| s.to_string())

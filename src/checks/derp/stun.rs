@@ -16,6 +16,7 @@ use stun_types::message::{Message, MessageClass, MessageWriteVec, TransactionId,
 use stun_types::prelude::*;
 
 use super::transport::resolve;
+use crate::net::conn::io_evidence;
 use crate::report::derp::DerpNode;
 use crate::report::{Evidence, Phase};
 
@@ -32,7 +33,7 @@ pub struct StunOutcome {
     pub server: Option<SocketAddr>,
     pub mapped: Option<SocketAddr>,
     pub rtt: Option<Duration>,
-    /// What was observed when it failed: no answer in time, or a send this host refused.
+    /// What was observed when it failed (no answer in time, an unreachable network).
     pub evidence: Option<Evidence>,
 }
 
@@ -91,26 +92,70 @@ pub fn probe_all(
     arrivals: Receiver<(usize, Result<SocketAddr, String>)>,
     deadline: Instant,
 ) -> Vec<StunOutcome> {
-    let mut out = vec![StunOutcome::default(); count];
-    let mut arrived = vec![false; count];
-    let mut lookups_open = true;
-    let mut pending: Vec<Option<Pending>> = (0..count).map(|_| None).collect();
-    // Opened when the first target of the family arrives.
-    let mut v4: Option<Result<UdpSocket, String>> = None;
-    let mut v6: Option<Result<UdpSocket, String>> = None;
-    // Each request's target and send time: a retransmission has its own transaction id, so
-    // the round trip is timed from the send that was answered.
-    let mut txids: HashMap<TransactionId, (usize, Instant)> = HashMap::new();
-
+    let mut probes = Probes::new(count);
     loop {
         let now = Instant::now();
         if now >= deadline {
             break;
         }
-        // With nothing in flight there is nothing to listen for: sleep until a lookup arrives
-        // rather than polling.
-        let mut block = pending.iter().all(|p| p.as_ref().is_none_or(|p| p.done));
-        while lookups_open {
+        probes.take_arrivals(&arrivals, now, deadline);
+        let mut next_event = probes.send_due(now, deadline);
+        if !probes.lookups_open && probes.all_done() {
+            break;
+        }
+        if probes.lookups_open {
+            next_event = next_event.min(Instant::now() + LOOKUP_POLL);
+        }
+        probes.receive_until(next_event, deadline);
+    }
+    probes.finish()
+}
+
+/// The state of every probe while `probe_all` runs.
+struct Probes {
+    out: Vec<StunOutcome>,
+    /// Whether each target's lookup has reported.
+    arrived: Vec<bool>,
+    lookups_open: bool,
+    pending: Vec<Option<Pending>>,
+    /// Opened when the first target of the family arrives.
+    v4: Option<Result<UdpSocket, String>>,
+    v6: Option<Result<UdpSocket, String>>,
+    /// Each request's target and send time: a retransmission has its own transaction id, so
+    /// the round trip is timed from the send that was answered.
+    txids: HashMap<TransactionId, (usize, Instant)>,
+}
+
+impl Probes {
+    fn new(count: usize) -> Probes {
+        Probes {
+            out: vec![StunOutcome::default(); count],
+            arrived: vec![false; count],
+            lookups_open: true,
+            pending: (0..count).map(|_| None).collect(),
+            v4: None,
+            v6: None,
+            txids: HashMap::new(),
+        }
+    }
+
+    fn all_done(&self) -> bool {
+        self.pending.iter().flatten().all(|p| p.done)
+    }
+
+    /// Takes the lookups that have finished; with nothing in flight there is nothing to listen
+    /// for, so it sleeps until a lookup arrives rather than polling.
+    fn take_arrivals(
+        &mut self,
+        arrivals: &Receiver<(usize, Result<SocketAddr, String>)>,
+        now: Instant,
+        deadline: Instant,
+    ) {
+        let mut block = self
+            .pending
+            .iter()
+            .all(|p| p.as_ref().is_none_or(|p| p.done));
+        while self.lookups_open {
             let arrival = if std::mem::take(&mut block) {
                 arrivals
                     .recv_timeout(deadline.saturating_duration_since(now))
@@ -122,70 +167,73 @@ pub fn probe_all(
                 arrivals.try_recv()
             };
             match arrival {
-                Ok((i, target)) if i < count => {
-                    arrived[i] = true;
-                    match target {
-                        Ok(server) => {
-                            out[i].server = Some(server);
-                            pending[i] = Some(Pending {
-                                server,
-                                next_send: now,
-                                interval: FIRST_INTERVAL,
-                                sends: 0,
-                                done: false,
-                            });
-                        }
-                        Err(e) => {
-                            out[i].error = Some(format!("get stun addr: {e}; request never sent"))
-                        }
-                    }
-                }
+                Ok((i, target)) if i < self.out.len() => self.arrive(i, target, now),
                 Ok(_) => {}
                 Err(TryRecvError::Empty) => break,
-                Err(TryRecvError::Disconnected) => lookups_open = false,
+                Err(TryRecvError::Disconnected) => self.lookups_open = false,
             }
         }
-        // Send what is due.
+    }
+
+    fn arrive(&mut self, i: usize, target: Result<SocketAddr, String>, now: Instant) {
+        self.arrived[i] = true;
+        match target {
+            Ok(server) => {
+                self.out[i].server = Some(server);
+                self.pending[i] = Some(Pending {
+                    server,
+                    next_send: now,
+                    interval: FIRST_INTERVAL,
+                    sends: 0,
+                    done: false,
+                });
+            }
+            Err(e) => self.out[i].error = Some(format!("get stun addr: {e}; request never sent")),
+        }
+    }
+
+    /// Sends the requests that are due (first sends and retransmissions); returns when the
+    /// next one is due.
+    fn send_due(&mut self, now: Instant, deadline: Instant) -> Instant {
         let mut next_event = deadline;
-        for (i, slot) in pending.iter_mut().enumerate() {
+        for (i, slot) in self.pending.iter_mut().enumerate() {
             let Some(p) = slot.as_mut().filter(|p| !p.done) else {
                 continue;
             };
-            let family = if p.server.is_ipv4() { &mut v4 } else { &mut v6 };
+            let family = if p.server.is_ipv4() {
+                &mut self.v4
+            } else {
+                &mut self.v6
+            };
             let socket = family.get_or_insert_with(|| open_socket(p.server.is_ipv6()));
             let Some(socket) = socket.as_ref().ok() else {
                 let e = socket.as_ref().err().cloned().unwrap_or_default();
-                out[i].error = Some(format!("probe stun: cannot open a UDP socket: {e}"));
+                self.out[i].error = Some(format!("probe stun: cannot open a UDP socket: {e}"));
                 p.done = true;
                 continue;
             };
             if p.next_send <= now {
                 let (bytes, txid) = binding_request();
                 if let Err(e) = socket.send_to(&bytes, p.server) {
-                    out[i].error = Some(format!("probe stun: send to {}: {e}", p.server));
-                    // A local firewall's output rule fails the send at once (EPERM).
-                    out[i].evidence = Some(Evidence::Unreachable {
-                        address: p.server.to_string(),
-                    });
+                    self.out[i].error = Some(format!("probe stun: send to {}: {e}", p.server));
+                    self.out[i].evidence = io_evidence(&p.server.to_string(), &e, Phase::Answer);
                     p.done = true;
                     continue;
                 }
-                txids.insert(txid, (i, Instant::now()));
+                self.txids.insert(txid, (i, Instant::now()));
                 p.sends += 1;
                 p.next_send = now + p.interval;
                 p.interval = (p.interval * 2).min(MAX_INTERVAL);
             }
             next_event = next_event.min(p.next_send);
         }
-        if !lookups_open && pending.iter().flatten().all(|p| p.done) {
-            break;
-        }
-        if lookups_open {
-            next_event = next_event.min(Instant::now() + LOOKUP_POLL);
-        }
-        // Wait for answers until the next send is due; the turn ends then (or at the
-        // deadline) however many packets keep arriving.
-        let sockets: Vec<&UdpSocket> = [&v4, &v6]
+        next_event
+    }
+
+    /// Waits for answers until `next_event` (the next send), sharing the time between the
+    /// sockets; the turn ends then (or at the deadline) however many packets keep arriving.
+    fn receive_until(&mut self, next_event: Instant, deadline: Instant) {
+        let sockets: Vec<&UdpSocket> = [&self.v4, &self.v6]
             .into_iter()
             .flatten()
             .filter_map(|s| s.as_ref().ok())
@@ -196,7 +244,7 @@ pub fn probe_all(
                     .saturating_duration_since(Instant::now())
                     .max(Duration::from_millis(1)),
             );
-            continue;
+            return;
         }
         let share = next_event.saturating_duration_since(Instant::now()) / sockets.len() as u32;
         for socket in sockets {
@@ -211,53 +259,59 @@ pub fn probe_all(
                     break;
                 };
                 let received = Instant::now();
-                let Some((i, sent, result)) = parse_response(&buf[..n], &txids) else {
+                let Some((i, sent, result)) = parse_response(&buf[..n], &self.txids) else {
                     continue;
                 };
-                let Some(p) = pending[i].as_mut().filter(|p| !p.done) else {
+                let Some(p) = self.pending[i].as_mut().filter(|p| !p.done) else {
                     continue;
                 };
                 p.done = true;
+                let outcome = &mut self.out[i];
                 match result {
                     Ok(mapped) => {
-                        out[i].can_stun = true;
-                        out[i].error = None;
-                        out[i].mapped = Some(mapped);
-                        out[i].rtt = Some(received.saturating_duration_since(sent));
+                        outcome.can_stun = true;
+                        outcome.error = None;
+                        outcome.mapped = Some(mapped);
+                        outcome.rtt = Some(received.saturating_duration_since(sent));
                     }
-                    Err(e) => out[i].error = Some(format!("probe stun: {e}")),
+                    Err(e) => outcome.error = Some(format!("probe stun: {e}")),
                 }
                 // Every request answered: no reason to sit out the rest of the turn.
-                if pending.iter().flatten().all(|p| p.done) {
+                if self.pending.iter().flatten().all(|p| p.done) {
                     break;
                 }
             }
         }
     }
-    for (i, outcome) in out.iter_mut().enumerate() {
-        if outcome.error.is_some() || outcome.can_stun {
-            continue;
+
+    /// The outcomes, each target that neither answered nor failed saying why.
+    fn finish(mut self) -> Vec<StunOutcome> {
+        for (i, outcome) in self.out.iter_mut().enumerate() {
+            if outcome.error.is_some() || outcome.can_stun {
+                continue;
+            }
+            outcome.error = Some(match &self.pending[i] {
+                _ if !self.arrived[i] => {
+                    "get stun addr: the lookup did not finish before the deadline; request never \
+                     sent"
+                        .to_string()
+                }
+                Some(p) if p.sends > 0 => {
+                    outcome.evidence = Some(Evidence::Timeout {
+                        address: p.server.to_string(),
+                        phase: Phase::Answer,
+                    });
+                    format!(
+                        "probe stun: no answer from {} to {} request(s) before the deadline",
+                        p.server, p.sends
+                    )
+                }
+                Some(p) => format!("probe stun: no time left to send a request to {}", p.server),
+                None => "probe stun: not probed".to_string(),
+            });
         }
-        outcome.error = Some(match &pending[i] {
-            _ if !arrived[i] => {
-                "get stun addr: the lookup did not finish before the deadline; request never sent"
-                    .to_string()
-            }
-            Some(p) if p.sends > 0 => {
-                outcome.evidence = Some(Evidence::Timeout {
-                    address: p.server.to_string(),
-                    phase: Phase::Answer,
-                });
-                format!(
-                    "probe stun: no answer from {} to {} request(s) before the deadline",
-                    p.server, p.sends
-                )
-            }
-            Some(p) => format!("probe stun: no time left to send a request to {}", p.server),
-            None => "probe stun: not probed".to_string(),
-        });
+        self.out
     }
-    out
 }
 
 /// One socket per address family for all targets (ESTUN02 compares their mappings).

@@ -10,6 +10,7 @@ use std::time::Instant;
 use rustls::ClientConfig;
 
 use crate::net::conn::{self, DialError, LookupError};
+use crate::report::Evidence;
 
 pub use crate::net::conn::{is_timeout, Conn as Transport};
 
@@ -33,19 +34,25 @@ pub fn dial(
     tls: Option<Arc<ClientConfig>>,
     proxy: Option<&crate::net::proxy::ProxyUrl>,
     deadline: Instant,
-) -> Result<Transport, String> {
-    let mut transport = conn::dial_via(host, port, tls, proxy, deadline).map_err(|e| match e {
-        DialError::Lookup(e) => lookup_text(host, &e),
-        DialError::Deadline => format!("dial {host}:{port}: deadline reached"),
-        DialError::Connect(addr, e) if is_timeout(&e) => format!("dial tcp {addr}: i/o timeout"),
-        DialError::Connect(addr, e) => format!("dial tcp {addr}: {e}"),
-        DialError::TlsName(e) => format!("TLS server name {host:?}: {e}"),
-        DialError::Tls(e) => tls_error_text(&e),
-        DialError::Proxy(e) => e.message,
+) -> Result<Transport, (String, Option<Evidence>)> {
+    let mut transport = conn::dial_via(host, port, tls, proxy, deadline).map_err(|e| {
+        let evidence = e.evidence(host, port);
+        let text = match e {
+            DialError::Lookup(e) => lookup_text(host, &e),
+            DialError::Deadline => format!("dial {host}:{port}: deadline reached"),
+            DialError::Connect(addr, e) if is_timeout(&e) => {
+                format!("dial tcp {addr}: i/o timeout")
+            }
+            DialError::Connect(addr, e) => format!("dial tcp {addr}: {e}"),
+            DialError::TlsName(e) => format!("TLS server name {host:?}: {e}"),
+            DialError::Tls(e) => tls_error_text(&e),
+            DialError::Proxy(e) => e.message,
+        };
+        (text, evidence)
     })?;
     transport
         .arm(deadline)
-        .map_err(|e| format!("socket setup: {e}"))?;
+        .map_err(|e| (format!("socket setup: {e}"), None))?;
     Ok(transport)
 }
 

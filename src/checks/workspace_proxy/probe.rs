@@ -40,10 +40,10 @@ struct ApiError {
 pub struct Probe {
     pub status: ProxyHealth,
     pub report: ProxyHealthReport,
+    /// What was observed when the answer was not a health report.
+    pub evidence: Option<Evidence>,
     pub checked_at: OffsetDateTime,
     pub took: Duration,
-    /// What answered instead of a health report (a status, a refusal), for the diagnosis.
-    pub evidence: Option<Evidence>,
 }
 
 /// `<url with trailing slashes trimmed>/healthz-report`.
@@ -91,35 +91,42 @@ pub fn probe_all(
 /// Probes one proxy (no request at all for a proxy that never registered its URL).
 pub fn probe_one(http: &HttpClient, proxy_url: &str, deadline: Deadline) -> Probe {
     let started = Instant::now();
-    let mut evidence = None;
-    let (status, report) = if proxy_url.is_empty() {
-        (ProxyHealth::Unregistered, ProxyHealthReport::default())
+    let (status, report, evidence) = if proxy_url.is_empty() {
+        (
+            ProxyHealth::Unregistered,
+            ProxyHealthReport::default(),
+            None,
+        )
     } else {
         let url = report_url(proxy_url);
         let deadline = deadline.capped(PROBE_TIMEOUT);
         let answer = http.get(&url, deadline, &[]);
-        evidence = answer_evidence(&answer);
-        judge(&url, answer)
+        let evidence = evidence(&answer);
+        let (status, report) = judge(&url, answer);
+        (status, report, evidence)
     };
     Probe {
         status,
         report,
+        evidence,
         checked_at: OffsetDateTime::now_utc(),
         took: started.elapsed(),
-        evidence,
     }
 }
 
-/// What answered, when it was not a health report: an HTTP status and the start of the body, or
-/// the transport's own evidence.
-fn answer_evidence(answer: &Result<HttpResponse, HttpError>) -> Option<Evidence> {
+/// What an answer shows when it is not a health report: the request's failure, or the status
+/// and body start of an answer other than 200 or of a 200 that is not JSON (a web page: the
+/// primary's dashboard, another web server).
+fn evidence(answer: &Result<HttpResponse, HttpError>) -> Option<Evidence> {
     match answer {
-        Ok(r) if r.status == 200 && r.body.trim_start().starts_with('{') => None,
-        Ok(r) => Some(Evidence::HttpStatus {
-            status: r.status,
-            body_start: r.body_snippet(80),
-        }),
         Err(e) => e.evidence.clone(),
+        Ok(response) if response.status != 200 || !response.body.trim_start().starts_with('{') => {
+            Some(Evidence::HttpStatus {
+                status: response.status,
+                body_start: response.body_snippet(120),
+            })
+        }
+        Ok(_) => None,
     }
 }
 
@@ -323,5 +330,28 @@ mod tests {
             .starts_with("request to proxy failed: GET \"http://p/healthz-report\""));
         let invalid = HttpError::new(HttpErrorKind::InvalidUrl, "bad");
         assert_eq!(judge(URL, Err(invalid)).0, ProxyHealth::Unhealthy);
+    }
+
+    #[test]
+    fn evidence_is_the_failure_or_the_status_with_the_body_start() {
+        let primary_page = answer(404, &[], "<html>Coder dashboard</html>");
+        assert_eq!(
+            evidence(&primary_page),
+            Some(Evidence::HttpStatus {
+                status: 404,
+                body_start: "<html>Coder dashboard</html>".into(),
+            })
+        );
+        assert_eq!(evidence(&answer(200, &[], r#"{"errors":[]}"#)), None);
+        let mut refused = HttpError::new(HttpErrorKind::Refused, "connection refused");
+        refused.evidence = Some(Evidence::Refused {
+            address: "p:80".into(),
+        });
+        assert_eq!(
+            evidence(&Err(refused)),
+            Some(Evidence::Refused {
+                address: "p:80".into()
+            })
+        );
     }
 }
