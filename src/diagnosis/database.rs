@@ -148,11 +148,11 @@ pub fn slow(report: &Report) -> Option<Diagnosis> {
     );
     cite(&mut d, finding.evidence.as_ref());
     d.message = format!(
-        "the database at {} answers in {} (the median of 5 pings; the threshold is {} ms): most \
+        "the database at {} answers in {} ms (the median of 5 pings; the threshold is {} ms): most \
          likely it is far from this host, since every round trip pays the network delay; if it \
          is near, PostgreSQL itself is busy. `\\timing` and `SELECT 1` in psql on the database \
          host tell the two apart",
-        db.endpoint, db.latency, db.threshold_ms
+        db.endpoint, db.latency_ms, db.threshold_ms
     );
     Some(d)
 }

@@ -44,9 +44,12 @@ fn stun_at(node: &NodeReport) -> String {
 
 pub fn derp_upgrade_refused(report: &Report) -> Option<Diagnosis> {
     let finding = ran(report, SectionId::Derp)?.warning_coded(Code::Ederp01)?;
-    let mut hosts: Vec<String> = nodes(report)
+    let fell_back: Vec<(bool, &NodeReport)> = nodes(report)
         .filter(|(_, n)| n.warnings.iter().any(|w| w.code == Code::Ederp01))
-        .map(|(embedded, n)| relay_at(report, embedded, n))
+        .collect();
+    let mut hosts: Vec<String> = fell_back
+        .iter()
+        .map(|(embedded, n)| relay_at(report, *embedded, n))
         .collect();
     hosts.dedup();
     let mut d = line(
@@ -56,6 +59,9 @@ pub fn derp_upgrade_refused(report: &Report) -> Option<Diagnosis> {
         String::new(),
     );
     cite(&mut d, finding.evidence.as_ref());
+    for (_, n) in &fell_back {
+        cite(&mut d, n.evidence.as_ref());
+    }
     // EDERP01 is itself the observation: the DERP upgrade was turned away, WebSocket worked.
     if !d.evidence.contains(&"upgrade_refused") {
         d.evidence.push("upgrade_refused");
