@@ -452,7 +452,7 @@ fn db_args(dsn: &str) -> Vec<String> {
         "--postgres-url",
         dsn,
         "--timeout",
-        "3s",
+        "5s",
     ]
     .iter()
     .map(|s| s.to_string())

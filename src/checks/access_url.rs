@@ -60,7 +60,7 @@ fn judge_advertised(report: &mut AccessUrlReport, access_url: Option<&AccessUrl>
             u.port_or_known_default(),
         )
     };
-    if origin(&parsed) == origin(&used) {
+    if origin(&parsed) == origin(used) {
         return;
     }
     let (advertised, used) = (redact_url(parsed.as_str()), redact_url(used.as_str()));
