@@ -40,14 +40,19 @@ pub fn run(options: &Options, ctx: &Context) -> AccessUrlReport {
         });
         (report, local)
     });
-    judge_local(&mut report, listener, &answer);
+    judge_local(&mut report, listener, &answer, local.evidence.clone());
     report.local_listener = Some(local);
     report
 }
 
 /// ELST01 when coderd answers locally but the access URL fails; ELST02 when coderd does not
 /// answer on its own listener.
-fn judge_local(report: &mut AccessUrlReport, listener: &Listener, answer: &Result<Answer, String>) {
+fn judge_local(
+    report: &mut AccessUrlReport,
+    listener: &Listener,
+    answer: &Result<Answer, String>,
+    no_answer: Option<Evidence>,
+) {
     let address = listener.healthz_url();
     let setting = listener.setting;
     match answer {
@@ -65,7 +70,7 @@ fn judge_local(report: &mut AccessUrlReport, listener: &Listener, answer: &Resul
                 );
             }
         }
-        Ok(answer) => report.base.warn_beyond_coder(
+        Ok(answer) => report.base.warn_beyond_coder_with(
             Severity::Error,
             Code::Elst02,
             format!(
@@ -82,11 +87,16 @@ fn judge_local(report: &mut AccessUrlReport, listener: &Listener, answer: &Resul
                 },
                 snippet(&answer.body, SNIPPET_CHARS)
             ),
+            Evidence::HttpStatus {
+                status: answer.status,
+                body_start: snippet(&answer.body, SNIPPET_CHARS),
+            },
         ),
-        Err(why) => report.base.warn_beyond_coder(
+        Err(why) => report.base.warn_beyond_coder_with(
             Severity::Error,
             Code::Elst02,
             format!("coderd does not answer on its own listener {address} ({setting}): {why}"),
+            no_answer,
         ),
     }
 }

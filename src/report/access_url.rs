@@ -31,4 +31,7 @@ pub struct LocalListener {
     pub status_code: u16,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Additive: what was observed when it gave no answer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<super::Evidence>,
 }
