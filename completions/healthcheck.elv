@@ -43,7 +43,7 @@ set edit:completion:arg-completer[healthcheck] = {|@words|
             cand --postgres-url 'PostgreSQL DSN (URI or key=value form; every libpq sslmode). Default: discovered built-in PostgreSQL of `coder server` [env: CODER_PG_CONNECTION_URL]'
             cand --token 'Session token, sent as Coder-Session-Token to endpoints that need one [env: CODER_SESSION_TOKEN]'
             cand --derp-server-enable 'Include the embedded DERP relay at the access URL [env: CODER_DERP_SERVER_ENABLE]'
-            cand --derp-server-stun-addresses 'STUN servers, comma separated host:port; `disable` for none (the default is Coder''s list) [env: CODER_DERP_SERVER_STUN_ADDRESSES]'
+            cand --derp-server-stun-addresses 'STUN servers, comma separated host:port; `disable` for none (the default is Coder''s list) [default: stun.l.google.com:19302, stun1.l.google.com:19302, stun2.l.google.com:19302, stun3.l.google.com:19302, stun4.l.google.com:19302] [env: CODER_DERP_SERVER_STUN_ADDRESSES]'
             cand --derp-config-path 'A DERP map JSON file to merge in [env: CODER_DERP_CONFIG_PATH]'
             cand --derp-config-url 'A DERP map JSON URL to merge in [env: CODER_DERP_CONFIG_URL]'
             cand --block-direct-connections 'Direct connections are off: no STUN nodes in the DERP map [env: CODER_BLOCK_DIRECT]'

@@ -278,7 +278,19 @@ fn with_default(arg: clap::Arg) -> clap::Arg {
     use crate::duration::go_string;
     let default = match arg.get_id().as_str() {
         "derp_server_enable" => defaults::DERP_SERVER_ENABLE.to_string(),
-        "derp_server_stun_addresses" => defaults::STUN_ADDRESSES.join(","),
+        "derp_server_stun_addresses" => {
+            // Shown with spaces after the commas: one 120-character word is a line troff (and a
+            // narrow terminal) cannot break.
+            let help = arg.get_help().map(|h| h.to_string()).unwrap_or_default();
+            return arg
+                .default_value(defaults::STUN_ADDRESSES.join(","))
+                .hide_default_value(true)
+                .required(false)
+                .help(format!(
+                    "{help} [default: {}]",
+                    defaults::STUN_ADDRESSES.join(", ")
+                ));
+        }
         "block_direct_connections" => defaults::BLOCK_DIRECT.to_string(),
         "health_check_threshold_database" => go_string(defaults::DB_THRESHOLD),
         "cert_expiry_warning" => defaults::CERT_EXPIRY_WARNING_TEXT.to_string(),

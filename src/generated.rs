@@ -10,15 +10,30 @@ pub fn man_pages() -> Vec<(String, Vec<u8>)> {
     let mut main = Vec::new();
     let _ = clap_mangen::Man::new(command.clone()).render(&mut main);
     main.extend_from_slice(codes_roff().as_bytes());
-    pages.push(("healthcheck.1".to_string(), main));
+    pages.push(("healthcheck.1".to_string(), left_adjusted(main)));
     for sub in command.get_subcommands() {
         let name = format!("healthcheck-{}", sub.get_name());
         let sub = sub.clone().name(name.clone());
         let mut page = Vec::new();
         let _ = clap_mangen::Man::new(sub).render(&mut page);
-        pages.push((format!("{name}.1"), page));
+        pages.push((format!("{name}.1"), left_adjusted(page)));
     }
     pages
+}
+
+/// The page with a ragged right margin (`.ad l` after the title). Justified text on a narrow
+/// terminal has to stretch a line of two long words (a STUN address, a URL) past what troff
+/// allows, and every such line is a warning on stderr.
+fn left_adjusted(page: Vec<u8>) -> Vec<u8> {
+    let text = String::from_utf8_lossy(&page);
+    let mut out = String::with_capacity(text.len() + 8);
+    for line in text.split_inclusive('\n') {
+        out.push_str(line);
+        if line.starts_with(".TH ") {
+            out.push_str(".ad l\n");
+        }
+    }
+    out.into_bytes()
 }
 
 /// The completion script for one shell.

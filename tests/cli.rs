@@ -363,6 +363,34 @@ fn committed_completions_and_man_pages_are_fresh() {
     assert!(page.contains("DIAGNOSTIC CODES") && page.contains("EPD03"));
 }
 
+/// Every page renders without a troff warning at a usual and at a narrow width (a word troff
+/// cannot break, such as a long comma-joined default, warns and fails scripts/check-package).
+#[test]
+fn man_pages_render_without_warnings_at_any_width() {
+    use std::io::Write;
+    for (name, contents) in healthcheck::generated::man_pages() {
+        for width in ["80", "60"] {
+            let mut child = std::process::Command::new("man")
+                .args(["-l", "-"])
+                .env("MANWIDTH", width)
+                .env("MANPAGER", "cat")
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("man (man-db) is installed by scripts/setup");
+            child.stdin.take().unwrap().write_all(&contents).unwrap();
+            let out = child.wait_with_output().unwrap();
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(
+                out.status.success() && stderr.is_empty(),
+                "man {name} at MANWIDTH={width}: {stderr}"
+            );
+            assert!(String::from_utf8_lossy(&out.stdout).contains("NAME"));
+        }
+    }
+}
+
 #[test]
 fn man_and_completions_commands_write_the_same_files() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
