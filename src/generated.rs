@@ -13,12 +13,43 @@ pub fn man_pages() -> Vec<(String, Vec<u8>)> {
     pages.push(("healthcheck.1".to_string(), left_adjusted(main)));
     for sub in command.get_subcommands() {
         let name = format!("healthcheck-{}", sub.get_name());
-        let sub = sub.clone().name(name.clone());
+        let is_run = sub.get_name() == "run";
+        // `run`'s examples get a section of their own below, with the commands unfilled.
+        let sub = sub
+            .clone()
+            .name(name.clone())
+            .after_long_help(clap::builder::Resettable::Reset);
         let mut page = Vec::new();
         let _ = clap_mangen::Man::new(sub).render(&mut page);
+        if is_run {
+            page.extend_from_slice(examples_roff().as_bytes());
+        }
         pages.push((format!("{name}.1"), left_adjusted(page)));
     }
     pages
+}
+
+/// The EXAMPLES section of `healthcheck-run.1`: each description, then its command as typed.
+fn examples_roff() -> String {
+    let mut roff = String::from(".SH EXAMPLES\n");
+    for (what, command) in crate::settings::defs::EXAMPLES {
+        roff.push_str(&format!(
+            ".PP\n{}:\n.RS 4\n.nf\n$ {}\n.fi\n.RE\n",
+            roff_text(what),
+            roff_text(&crate::settings::defs::example_command(command))
+        ));
+    }
+    roff
+}
+
+/// Text as roff prints it: backslashes and hyphens literal, no line read as a request.
+fn roff_text(text: &str) -> String {
+    let escaped = text.replace('\\', "\\e").replace('-', "\\-");
+    if escaped.starts_with(['.', '\'']) {
+        format!("\\&{escaped}")
+    } else {
+        escaped
+    }
 }
 
 /// The page with a ragged right margin (`.ad l` after the title). Justified text on a narrow

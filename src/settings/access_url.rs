@@ -1,19 +1,40 @@
 //! The access URL, parsed once for every section that needs it.
 
 use crate::redact::redact_url;
+use crate::report::database::SettingSource;
 
 /// The configured access URL: as given, and parsed (http or https with a host) or why not.
 #[derive(Clone, Debug)]
 pub struct AccessUrl {
     raw: String,
     parsed: Result<url::Url, String>,
+    source: SettingSource,
 }
 
 impl AccessUrl {
     pub fn new(raw: &str) -> AccessUrl {
+        AccessUrl::from_source(raw, SettingSource::Flag)
+    }
+
+    /// The URL and the setting source it came from.
+    pub fn from_source(raw: &str, source: SettingSource) -> AccessUrl {
         AccessUrl {
             raw: raw.to_string(),
             parsed: parse(raw),
+            source,
+        }
+    }
+
+    pub fn source(&self) -> SettingSource {
+        self.source
+    }
+
+    /// The URL for the report's header: credentials redacted, and where it came from when
+    /// that is not the configuration a user would look at first.
+    pub fn for_header(&self) -> String {
+        match self.source {
+            SettingSource::CoderLogin => format!("{} (from coder login)", self.shown()),
+            _ => self.shown(),
         }
     }
 

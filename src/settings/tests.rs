@@ -12,7 +12,7 @@ fn resolve(
     let argv = std::iter::once("healthcheck")
         .chain(std::iter::once("run"))
         .chain(args.iter().copied());
-    let (cli, matches) = parse_from(argv).map_err(|e| e.to_string())?;
+    let (cli, _) = parse_from(argv).map_err(|e| e.to_string())?;
     let Command::Run(run) = cli.command else {
         unreachable!("the run subcommand was parsed")
     };
@@ -24,8 +24,7 @@ fn resolve(
         .iter()
         .map(|(k, v)| (PathBuf::from(k), v.to_string()))
         .collect();
-    let (_, run_matches) = matches.subcommand().expect("run");
-    Settings::resolve(&run, run_matches, &env, &fs, Terminal::default())
+    Settings::resolve(&run, &env, &fs, Terminal::default())
 }
 
 const ENV_FILE: &str = "/etc/coder.d/coder.env";
@@ -91,10 +90,10 @@ fn dsn_source_names_where_it_came_from() {
     let env = [("CODER_PG_CONNECTION_URL", dsn)];
     assert_eq!(
         source(&["--postgres-url", dsn], &env, &file),
-        Some(DsnSource::Flag)
+        Some(SettingSource::Flag)
     );
-    assert_eq!(source(&[], &env, &file), Some(DsnSource::Environment));
-    assert_eq!(source(&[], &[], &file), Some(DsnSource::EnvFile));
+    assert_eq!(source(&[], &env, &file), Some(SettingSource::Environment));
+    assert_eq!(source(&[], &[], &file), Some(SettingSource::EnvFile));
     let discovered = [("CODER_CONFIG_DIR", "/cfg")];
     let files = [
         ("/cfg/postgres/password", "pw"),
@@ -102,7 +101,7 @@ fn dsn_source_names_where_it_came_from() {
     ];
     assert_eq!(
         source(&[], &discovered, &files),
-        Some(DsnSource::Discovered)
+        Some(SettingSource::Discovered)
     );
     assert_eq!(source(&[], &[], &[]), None);
 }
@@ -180,22 +179,30 @@ fn stun_list() {
 
 #[test]
 fn help_shows_defaults_and_variables_from_one_place() {
-    let cmd = crate::cli::command();
-    let run = cmd.find_subcommand("run").unwrap();
+    let run = crate::cli::run_command();
     let arg = |id: &str| run.get_arguments().find(|a| a.get_id() == id).unwrap();
-    let timeout = arg("timeout");
-    assert_eq!(
-        timeout.get_default_values(),
-        [crate::duration::go_string(defaults::TIMEOUT).as_str()]
-    );
     let help = |id: &str| arg(id).get_help().unwrap().to_string();
+    assert!(help("timeout").contains(&format!(
+        "[default: {}]",
+        crate::duration::go_string(defaults::TIMEOUT)
+    )));
     assert!(help("env_file").contains(&format!("[default: {}]", defaults::ENV_FILE)));
-    for (id, var) in crate::cli::ENV_VARS {
-        assert!(
-            help(id).ends_with(&format!("[env: {var}]")),
-            "{id}: {}",
-            help(id)
-        );
+    for def in defs::RUN {
+        if let Some(var) = def.env {
+            assert!(
+                help(def.id).contains(&format!("[env: {var}")),
+                "{}",
+                help(def.id)
+            );
+        }
+        if let Some(default) = def.default.text() {
+            assert!(help(def.id).contains(&format!("[default: {default}]")));
+        }
+        assert_eq!(arg(def.id).get_long(), Some(&def.flag[2..]));
+    }
+    // Every `run` argument is declared in `defs` (clap's own --help aside).
+    for a in run.get_arguments().filter(|a| a.get_id() != "help") {
+        assert!(defs::by_id(a.get_id().as_str()).is_some(), "{}", a.get_id());
     }
 }
 
@@ -313,18 +320,17 @@ fn watch_needs_a_file_for_whole_documents_and_a_positive_interval() {
 #[test]
 fn output_file_is_not_a_terminal() {
     let argv = ["healthcheck", "run", "--output", "/tmp/report.txt"];
-    let (cli, matches) = parse_from(argv).unwrap();
+    let (cli, _) = parse_from(argv).unwrap();
     let Command::Run(run) = cli.command else {
         unreachable!()
     };
-    let (_, run_matches) = matches.subcommand().unwrap();
     let env: HashMap<String, String> = HashMap::new();
     let fs: HashMap<PathBuf, String> = HashMap::new();
     let terminal = Terminal {
         stdout: true,
         stderr: true,
     };
-    let s = Settings::resolve(&run, run_matches, &env, &fs, terminal).unwrap();
+    let s = Settings::resolve(&run, &env, &fs, terminal).unwrap();
     assert!(!s.output.terminal);
     assert!(!s.output.color, "no colour in a file unless --color always");
 }
