@@ -512,3 +512,36 @@ fn server_supplied_text_cannot_inject_terminal_escapes() {
     assert!(!out.stdout.contains('\u{1b}'), "{}", out.stdout);
     assert!(!out.stdout.contains('\u{7}'), "{}", out.stdout);
 }
+
+/// `coder login`'s config directory is the last place the access URL and token come from; the
+/// header says so, and a flag still wins.
+#[test]
+fn coder_login_supplies_url_and_token_and_a_flag_still_wins() {
+    let good = coder_like("v2.18.1");
+    let config = temp_dir("hc-login-");
+    let token = "Lgn-sEss10n-t0ken-77";
+    std::fs::write(config.join("url"), format!("http://127.0.0.1:{good}\n")).unwrap();
+    std::fs::write(config.join("session"), format!("{token}\n")).unwrap();
+
+    let mut cmd = healthcheck();
+    cmd.args(["run", "--only", "access-url"])
+        .env("CODER_CONFIG_DIR", &config);
+    let out = run(cmd);
+    assert_eq!(out.code, 0, "{}", out.all());
+    let header = out.stdout.lines().next().unwrap_or_default();
+    assert!(
+        header.contains(&format!("http://127.0.0.1:{good} (from coder login)")),
+        "{header}"
+    );
+    assert!(!out.all().contains(token));
+
+    let mut cmd = healthcheck();
+    cmd.args(["run", "--json", "--only", "access-url", "--access-url"])
+        .arg("http://127.0.0.1:1")
+        .env("CODER_CONFIG_DIR", &config);
+    assert_eq!(
+        run(cmd).json()["access_url"]["access_url"],
+        "http://127.0.0.1:1",
+        "the flag beats coder login"
+    );
+}

@@ -334,3 +334,140 @@ fn output_file_is_not_a_terminal() {
     assert!(!s.output.terminal);
     assert!(!s.output.color, "no colour in a file unless --color always");
 }
+
+#[test]
+fn coder_login_is_the_lowest_source_of_access_url_and_token() {
+    let login = [
+        ("/cfg/url", "https://login.example\n"),
+        ("/cfg/session", "Lgn-sEss10n-t0ken\n"),
+    ];
+    let env = [("CODER_CONFIG_DIR", "/cfg")];
+    let s = resolve(&[], &env, &login).unwrap();
+    let url = s.checks.access_url.as_ref().unwrap();
+    assert_eq!(url.raw(), "https://login.example");
+    assert_eq!(url.source(), SettingSource::CoderLogin);
+    assert_eq!(url.for_header(), "https://login.example (from coder login)");
+    assert_eq!(s.checks.token.as_deref(), Some("Lgn-sEss10n-t0ken"));
+    assert_eq!(s.secrets.scrub("x Lgn-sEss10n-t0ken y"), "x [REDACTED] y");
+    // The flag beats the login, and so do the environment and the env file.
+    let s = resolve(
+        &[
+            "--access-url",
+            "https://flag.example",
+            "--token",
+            "flag-token",
+        ],
+        &env,
+        &login,
+    )
+    .unwrap();
+    let url = s.checks.access_url.unwrap();
+    assert_eq!(
+        (url.raw(), url.source()),
+        ("https://flag.example", SettingSource::Flag)
+    );
+    assert_eq!(url.for_header(), "https://flag.example");
+    assert_eq!(s.checks.token.as_deref(), Some("flag-token"));
+    let env_too = [
+        ("CODER_CONFIG_DIR", "/cfg"),
+        ("CODER_ACCESS_URL", "https://env.example"),
+    ];
+    let s = resolve(&[], &env_too, &login).unwrap();
+    assert_eq!(s.checks.access_url.unwrap().raw(), "https://env.example");
+    let mut files = login.to_vec();
+    files.push((ENV_FILE, "CODER_SESSION_TOKEN=file-token\n"));
+    let s = resolve(&[], &env, &files).unwrap();
+    assert_eq!(s.checks.token.as_deref(), Some("file-token"));
+    // Without CODER_CONFIG_DIR: ~/.config/coderv2.
+    let home_login = [("/home/u/.config/coderv2/url", "https://home.example")];
+    let s = resolve(&[], &[("HOME", "/home/u")], &home_login).unwrap();
+    assert_eq!(s.checks.access_url.unwrap().raw(), "https://home.example");
+    // Nothing there: no access URL, no token.
+    let s = resolve(&[], &env, &[]).unwrap();
+    assert!(s.checks.access_url.is_none() && s.checks.token.is_none());
+}
+
+#[test]
+fn thresholds_for_connections_pending_jobs_and_licenses() {
+    let s = resolve(&[], &[], &[]).unwrap();
+    assert_eq!(s.checks.db_connections_warning_percent, 80);
+    assert_eq!(s.checks.job_pending_warning, Duration::from_secs(300));
+    assert_eq!(
+        s.checks.license_expiry_warning,
+        Duration::from_secs(30 * 86_400)
+    );
+    let s = resolve(
+        &[
+            "--db-connections-warning",
+            "90%",
+            "--job-pending-warning",
+            "90s",
+            "--license-expiry-warning",
+            "7d",
+        ],
+        &[],
+        &[],
+    )
+    .unwrap();
+    assert_eq!(s.checks.db_connections_warning_percent, 90);
+    assert_eq!(s.checks.job_pending_warning, Duration::from_secs(90));
+    assert_eq!(
+        s.checks.license_expiry_warning,
+        Duration::from_secs(7 * 86_400)
+    );
+    let percent = |v: &str| {
+        resolve(&["--db-connections-warning", v], &[], &[])
+            .map(|s| s.checks.db_connections_warning_percent)
+    };
+    assert_eq!(percent("100"), Ok(100));
+    assert_eq!(percent("1%"), Ok(1));
+    for bad in ["0", "101%", "80 percent", "0.5", "%"] {
+        let e = percent(bad).unwrap_err();
+        assert!(
+            e.starts_with("--db-connections-warning: invalid percentage")
+                && e.contains("expected 1 to 100"),
+            "{bad}: {e}"
+        );
+    }
+    let e = resolve(&["--job-pending-warning", "soon"], &[], &[]).unwrap_err();
+    assert!(
+        e.starts_with("--job-pending-warning: invalid duration"),
+        "{e}"
+    );
+    let e = resolve(&["--license-expiry-warning", "1month"], &[], &[]).unwrap_err();
+    assert!(e.starts_with("--license-expiry-warning:"), "{e}");
+}
+
+#[test]
+fn a_database_threshold_under_a_millisecond_is_refused_not_changed() {
+    let e = resolve(&["--health-check-threshold-database", "1us"], &[], &[]).unwrap_err();
+    assert!(
+        e.starts_with("--health-check-threshold-database: \"1us\" is under 1ms"),
+        "{e}"
+    );
+    let file = [(ENV_FILE, "CODER_HEALTH_CHECK_THRESHOLD_DATABASE=500us\n")];
+    let e = resolve(&[], &[], &file).unwrap_err();
+    assert!(
+        e.starts_with("CODER_HEALTH_CHECK_THRESHOLD_DATABASE in "),
+        "{e}"
+    );
+    // Zero is Coder's "unset": its default.
+    let s = resolve(&["--health-check-threshold-database", "0s"], &[], &[]).unwrap();
+    assert_eq!(s.checks.db_threshold, defaults::DB_THRESHOLD);
+    let s = resolve(&["--health-check-threshold-database", "1ms"], &[], &[]).unwrap();
+    assert_eq!(s.checks.db_threshold, Duration::from_millis(1));
+}
+
+#[test]
+fn every_default_parses_as_its_setting() {
+    // Settings::default() resolves from nothing: every declared default went through its parser.
+    let s = Settings::default();
+    assert_eq!(
+        s.checks.derp.stun_addresses.len(),
+        defaults::STUN_ADDRESSES.len()
+    );
+    assert_eq!(s.checks.cert_expiry_warning, defaults::CERT_EXPIRY_WARNING);
+    assert_eq!(s.output.docs_url, defaults::DOCS_URL);
+    assert_eq!(s.output.fail_on, Severity::Error);
+    assert_eq!(s.output.format, OutputFormat::Table);
+}
