@@ -132,7 +132,12 @@ fn run(settings: Settings) -> ExitCode {
 fn man(dir: Option<std::path::PathBuf>) -> ExitCode {
     let pages = generated::man_pages();
     let Some(dir) = dir else {
-        return print(&pages[0].1);
+        let code = print(&pages[0].1);
+        // Raw roff on a terminal is unreadable: say how to read it (a pipe gets the roff alone).
+        if std::io::stdout().is_terminal() {
+            eprintln!("healthcheck: this is the man page's source; to read it: healthcheck man | man -l -");
+        }
+        return code;
     };
     if let Err(e) = std::fs::create_dir_all(&dir) {
         return usage_error(

@@ -437,6 +437,12 @@ fn man_and_completions_commands_write_the_same_files() {
 /// Runs `healthcheck ARGS` on a pseudo-terminal (util-linux `script`) and returns what the
 /// terminal showed.
 fn on_a_terminal(args: &str) -> String {
+    // `script` passes on the command's exit status: these runs have findings, so 1.
+    on_a_terminal_exiting(args, 1)
+}
+
+/// As [`on_a_terminal`], for a command that exits with `status`.
+fn on_a_terminal_exiting(args: &str, status: i32) -> String {
     let dir = temp_dir("hc-pty-");
     let log = dir.join("typescript");
     let command = format!("{} {args}", env!("CARGO_BIN_EXE_healthcheck"));
@@ -453,12 +459,12 @@ fn on_a_terminal(args: &str) -> String {
             None => script.env_remove(key),
         };
     }
+    let status_wanted = status;
     let status = script
         .stdout(std::process::Stdio::null())
         .status()
         .expect("run script");
-    // `script` passes on the command's exit status: these runs have findings, so 1.
-    assert_eq!(status.code(), Some(1), "{args}");
+    assert_eq!(status.code(), Some(status_wanted), "{args}");
     String::from_utf8_lossy(&std::fs::read(&log).unwrap()).into_owned()
 }
 
@@ -544,4 +550,71 @@ fn coder_login_supplies_url_and_token_and_a_flag_still_wins() {
         "http://127.0.0.1:1",
         "the flag beats coder login"
     );
+}
+
+/// `healthcheck man` on a terminal says how to read the page; into a pipe it writes roff alone.
+#[test]
+fn man_on_a_terminal_hints_how_to_read_it() {
+    let shown = on_a_terminal_exiting("man", 0);
+    assert!(shown.contains("| man -l -"), "{shown}");
+    assert!(shown.contains(".TH healthcheck 1"));
+    let piped = cli(&["man"]);
+    assert_eq!(piped.code, 0);
+    assert!(piped.stderr.is_empty(), "{}", piped.stderr);
+}
+
+/// `codes` keeps its columns aligned whatever the length of a code (EUNKNOWN has eight letters).
+#[test]
+fn codes_are_listed_in_aligned_columns() {
+    let out = cli(&["codes"]);
+    let starts: std::collections::BTreeSet<usize> = out
+        .stdout
+        .lines()
+        .map(|line| {
+            let code_end = line.find(' ').unwrap();
+            code_end + line[code_end..].find(|c: char| c != ' ').unwrap()
+        })
+        .collect();
+    assert_eq!(starts.len(), 1, "the section column starts at {starts:?}");
+    assert!(out.stdout.contains("EUNKNOWN"));
+}
+
+/// Our own codes link to the project's repository, and name the README the package installs.
+#[test]
+fn our_codes_link_to_the_repository_and_name_the_installed_readme() {
+    let out = cli(&["explain", "ETLS01"]);
+    let docs = out.stdout.lines().find(|l| l.starts_with("Docs:")).unwrap();
+    assert!(
+        docs.contains(&format!(
+            "{}/blob/main/README.md#etls01",
+            env!("CARGO_PKG_REPOSITORY")
+        )),
+        "{docs}"
+    );
+    assert!(docs.contains("https://"), "{docs}");
+    assert!(out
+        .stdout
+        .contains("Offline:  /usr/share/doc/healthcheck/README.md"));
+    // Coder's codes link to Coder's docs only.
+    assert!(!cli(&["explain", "EACS03"]).stdout.contains("Offline:"));
+}
+
+/// Completion offers the section names after --only, --skip and --dismiss.
+#[test]
+fn completions_offer_section_names() {
+    let bash = String::from_utf8(healthcheck::generated::completion(
+        clap_complete::Shell::Bash,
+    ))
+    .unwrap();
+    for flag in ["--only", "--skip", "--dismiss"] {
+        let case = bash
+            .split(&format!("                {flag})"))
+            .nth(1)
+            .unwrap_or_else(|| panic!("{flag} has no case in the bash completion"));
+        let case = &case[..case.find(";;").unwrap()];
+        assert!(
+            case.contains("access-url websocket database derp"),
+            "{flag}: {case}"
+        );
+    }
 }
