@@ -34,6 +34,14 @@ fn usage_errors_exit_2_with_a_clear_message() {
             "host:port",
         ),
         (&["explain", "EXYZ99"], "unknown code"),
+        (
+            &["run", "--health-check-threshold-database", "1us"],
+            "is under 1ms",
+        ),
+        (
+            &["run", "--db-connections-warning", "0%"],
+            "expected 1 to 100",
+        ),
     ] {
         let out = cli(args);
         assert_eq!(out.code, 2, "{args:?}: {}", out.all());
@@ -617,4 +625,19 @@ fn completions_offer_section_names() {
             "{flag}: {case}"
         );
     }
+}
+
+/// An access URL typed without its scheme gets the URL it most likely means.
+#[test]
+fn an_access_url_without_a_scheme_gets_a_suggestion() {
+    let out = run_json(&["--only", "access-url", "--access-url", "localhost:37699"]);
+    let error = out.json()["access_url"]["error"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(error.starts_with("EACS02: "), "{error}");
+    assert!(
+        error.ends_with("did you mean http://localhost:37699?"),
+        "{error}"
+    );
 }
