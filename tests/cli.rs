@@ -42,6 +42,18 @@ fn usage_errors_exit_2_with_a_clear_message() {
             &["run", "--db-connections-warning", "0%"],
             "expected 1 to 100",
         ),
+        (
+            &["run", "--http-address", ":99999"],
+            "port 99999 is out of range (1-65535)",
+        ),
+        (
+            &["run", "--http-address", "unix:/x.sock:80"],
+            "a socket path is not a listen address",
+        ),
+        (
+            &["run", "--tls-address", "https://127.0.0.1:3443"],
+            "a URL is not a listen address",
+        ),
     ] {
         let out = cli(args);
         assert_eq!(out.code, 2, "{args:?}: {}", out.all());
