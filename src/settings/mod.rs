@@ -441,37 +441,47 @@ pub fn percent(text: &str) -> Result<u8, String> {
     }
 }
 
+/// One of a choice flag's names (clap has checked a typed one; this also reads the default).
+fn choose<T: Copy>(name: &str, options: &[(&str, T)]) -> Result<T, String> {
+    options
+        .iter()
+        .find(|(option, _)| *option == name)
+        .map(|(_, value)| *value)
+        .ok_or_else(|| {
+            let names: Vec<&str> = options.iter().map(|(option, _)| *option).collect();
+            format!(
+                "invalid value {name:?} (expected one of {})",
+                names.join(", ")
+            )
+        })
+}
+
 fn format_name(name: &str) -> Result<OutputFormat, String> {
-    match name {
-        "table" => Ok(OutputFormat::Table),
-        "json" => Ok(OutputFormat::Json),
-        "prometheus" => Ok(OutputFormat::Prometheus),
-        "junit" => Ok(OutputFormat::Junit),
-        other => Err(format!(
-            "invalid format {other:?} (expected table, json, prometheus or junit)"
-        )),
-    }
+    use OutputFormat::*;
+    choose(
+        name,
+        &[
+            ("table", Table),
+            ("json", Json),
+            ("prometheus", Prometheus),
+            ("junit", Junit),
+        ],
+    )
 }
 
 fn severity_name(name: &str) -> Result<Severity, String> {
-    match name {
-        "error" => Ok(Severity::Error),
-        "warning" => Ok(Severity::Warning),
-        other => Err(format!(
-            "invalid level {other:?} (expected error or warning)"
-        )),
-    }
+    choose(
+        name,
+        &[("error", Severity::Error), ("warning", Severity::Warning)],
+    )
 }
 
 fn color_when(name: &str) -> Result<ColorWhen, String> {
-    match name {
-        "auto" => Ok(ColorWhen::Auto),
-        "always" => Ok(ColorWhen::Always),
-        "never" => Ok(ColorWhen::Never),
-        other => Err(format!(
-            "invalid colour choice {other:?} (expected auto, always or never)"
-        )),
-    }
+    use ColorWhen::*;
+    choose(
+        name,
+        &[("auto", Auto), ("always", Always), ("never", Never)],
+    )
 }
 
 /// Go's `strconv.ParseBool` spellings, which Coder's flags accept.
