@@ -44,7 +44,7 @@ set edit:completion:arg-completer[healthcheck] = {|@words|
             cand --only 'Run only these sections (comma separated) [sections: access-url, websocket, database, derp, workspace-proxy, provisioner-daemons, certificates]'
             cand --skip 'Skip these sections (comma separated) [sections: access-url, websocket, database, derp, workspace-proxy, provisioner-daemons, certificates]'
             cand --dismiss 'Sections whose findings are shown but do not fail the run (adds to the deployment''s own dismissed list) [sections: access-url, websocket, database, derp, workspace-proxy, provisioner-daemons, certificates]'
-            cand --health-check-threshold-database 'Median database ping at or above this is a warning (EDB02); at least 1ms [default: 15ms] [env: CODER_HEALTH_CHECK_THRESHOLD_DATABASE]'
+            cand --health-check-threshold-database 'Median database ping at or above this is a warning (EDB02); 1ms or more, or 0 for the default [default: 15ms] [env: CODER_HEALTH_CHECK_THRESHOLD_DATABASE]'
             cand --cert-expiry-warning 'A TLS certificate expiring within this is a warning (ETLS01); Go durations, plus days (14d) [default: 14d]'
             cand --db-connections-warning 'Database connections in use at or above this share of max_connections are a warning (80% or 80; 1 to 100) [default: 80%]'
             cand --job-pending-warning 'A provisioner job pending for longer than this is a warning [default: 5m0s]'

@@ -64,7 +64,7 @@ derp\t'DERP and STUN'
 workspace-proxy\t'Workspace Proxies'
 provisioner-daemons\t'Provisioner Daemons'
 certificates\t'TLS Certificates'"
-complete -c healthcheck -n "__fish_healthcheck_using_subcommand run" -l health-check-threshold-database -d 'Median database ping at or above this is a warning (EDB02); at least 1ms [default: 15ms] [env: CODER_HEALTH_CHECK_THRESHOLD_DATABASE]' -r
+complete -c healthcheck -n "__fish_healthcheck_using_subcommand run" -l health-check-threshold-database -d 'Median database ping at or above this is a warning (EDB02); 1ms or more, or 0 for the default [default: 15ms] [env: CODER_HEALTH_CHECK_THRESHOLD_DATABASE]' -r
 complete -c healthcheck -n "__fish_healthcheck_using_subcommand run" -l cert-expiry-warning -d 'A TLS certificate expiring within this is a warning (ETLS01); Go durations, plus days (14d) [default: 14d]' -r
 complete -c healthcheck -n "__fish_healthcheck_using_subcommand run" -l db-connections-warning -d 'Database connections in use at or above this share of max_connections are a warning (80% or 80; 1 to 100) [default: 80%]' -r
 complete -c healthcheck -n "__fish_healthcheck_using_subcommand run" -l job-pending-warning -d 'A provisioner job pending for longer than this is a warning [default: 5m0s]' -r

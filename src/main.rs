@@ -45,6 +45,13 @@ fn main() -> ExitCode {
             match Settings::resolve(&args, &ProcessEnv, &RealFs, terminal) {
                 Ok(mut settings) => {
                     settings.secrets.extend(&raw_secrets);
+                    for note in &settings.notes {
+                        let note = settings.secrets.scrub(note);
+                        eprintln!(
+                            "healthcheck: note: {}",
+                            healthcheck::text::escape_controls(&note)
+                        );
+                    }
                     run(settings)
                 }
                 Err(e) => usage_error(&e, &raw_secrets),

@@ -653,3 +653,21 @@ fn an_access_url_without_a_scheme_gets_a_suggestion() {
         "{error}"
     );
 }
+
+/// A database threshold under 1 ms in Coder's own configuration is judged as Coder judges it
+/// (15 ms), and the run says so on stderr; typed as a flag it is a usage error (see above).
+#[test]
+fn a_sub_millisecond_threshold_from_coders_configuration_is_noted() {
+    let mut cmd = healthcheck();
+    cmd.args(["run", "--json", "--only", "access-url"])
+        .env("CODER_HEALTH_CHECK_THRESHOLD_DATABASE", "500us");
+    let out = run(cmd);
+    assert_eq!(out.json()["access_url"]["severity"], "error", "the run goes on");
+    assert!(
+        out.stderr.contains(
+            "healthcheck: note: CODER_HEALTH_CHECK_THRESHOLD_DATABASE is 500µs, under 1ms"
+        ),
+        "{}",
+        out.stderr
+    );
+}

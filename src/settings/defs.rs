@@ -289,7 +289,8 @@ pub const DB_THRESHOLD: Def = Def {
     flag: "--health-check-threshold-database",
     value_name: "DUR",
     heading: Heading::Thresholds,
-    help: "Median database ping at or above this is a warning (EDB02); at least 1ms",
+    help: "Median database ping at or above this is a warning (EDB02); 1ms or more, or 0 for \
+           the default",
     env: coder("CODER_HEALTH_CHECK_THRESHOLD_DATABASE"),
     env_file: true,
     default: DefaultValue::Duration(defaults::DB_THRESHOLD),

@@ -140,6 +140,9 @@ pub struct Settings {
     pub secrets: Secrets,
     /// Forward proxies from the environment (HTTPS_PROXY, HTTP_PROXY, NO_PROXY).
     pub proxy: ProxyConfig,
+    /// What resolution changed that the user should know, for stderr (a value Coder's own
+    /// configuration holds that Coder, and so this run, reads differently).
+    pub notes: Vec<String>,
 }
 
 impl Default for Settings {
@@ -220,7 +223,8 @@ fn env_file(args: &RunArgs, env: &dyn Environment, fs: &dyn FileSystem) -> Resul
 }
 
 fn resolve_layers(layers: &Layers, terminal: Terminal) -> Result<Settings, String> {
-    let checks = check_settings(layers)?;
+    let mut notes = Vec::new();
+    let checks = check_settings(layers, &mut notes)?;
     let proxy = ProxyConfig::from_env(&|name| layers.env.var(name))?;
     let secrets = secrets(layers, &checks, &proxy);
     Ok(Settings {
@@ -232,11 +236,12 @@ fn resolve_layers(layers: &Layers, terminal: Terminal) -> Result<Settings, Strin
         env_file: None,
         secrets,
         proxy,
+        notes,
     })
 }
 
 /// What the sections are given.
-fn check_settings(layers: &Layers) -> Result<CheckSettings, String> {
+fn check_settings(layers: &Layers, notes: &mut Vec<String>) -> Result<CheckSettings, String> {
     Ok(CheckSettings {
         access_url: layers
             .get(&defs::ACCESS_URL, |s| Ok(s.to_string()))?
@@ -246,7 +251,7 @@ fn check_settings(layers: &Layers) -> Result<CheckSettings, String> {
             .get(&defs::TOKEN, |s| Ok(s.trim().to_string()))?
             .map(|(token, _)| token),
         derp: derp(layers)?,
-        db_threshold: layers.value(&defs::DB_THRESHOLD, db_threshold)?,
+        db_threshold: db_threshold(layers, notes)?,
         local_listener: local_listener(layers)?,
         cert_expiry_warning: layers.value(&defs::CERT_EXPIRY_WARNING, duration::parse_with_days)?,
         db_connections_warning_percent: layers.value(&defs::DB_CONNECTIONS_WARNING, percent)?,
@@ -414,20 +419,34 @@ pub fn docs_url(flag: Option<String>, env: &dyn Environment) -> String {
         .unwrap_or_default()
 }
 
-/// Coder's database threshold. Zero is Coder's "unset" (its 15 ms default); under a millisecond
-/// Coder would silently use 15 ms too, so such a value is refused rather than changed.
-fn db_threshold(text: &str) -> Result<Duration, String> {
-    let threshold = duration::parse(text)?;
+/// Coder's database threshold. Zero is Coder's "unset" (its 15 ms default). Under a millisecond
+/// Coder silently uses 15 ms too: typed on our command line that is a mistake to fix now (a usage
+/// error); in Coder's own configuration it is what Coder runs with, so this run judges as Coder
+/// does, and says so.
+fn db_threshold(layers: &Layers, notes: &mut Vec<String>) -> Result<Duration, String> {
+    let def = &defs::DB_THRESHOLD;
+    let (threshold, source) = layers.value_from(def, duration::parse)?;
     if threshold.is_zero() {
         return Ok(defaults::DB_THRESHOLD);
     }
-    if threshold < Duration::from_millis(1) {
+    if threshold >= Duration::from_millis(1) {
+        return Ok(threshold);
+    }
+    let source = source.unwrap_or(SettingSource::Flag);
+    let given = duration::go_string(threshold);
+    let fallback = duration::go_string(defaults::DB_THRESHOLD);
+    let name = layers.name(def, source);
+    if source == SettingSource::Flag {
         return Err(format!(
-            "{text:?} is under 1ms; Coder compares whole milliseconds and would use its 15ms \
-             default instead (expected at least 1ms, or 0 for the default)"
+            "{name}: {given} is under 1ms; Coder compares whole milliseconds and would use its \
+             {fallback} default instead (expected at least 1ms, or 0 for the default)"
         ));
     }
-    Ok(threshold)
+    notes.push(format!(
+        "{name} is {given}, under 1ms: Coder compares whole milliseconds and uses its {fallback} \
+         default instead, and so does this run"
+    ));
+    Ok(defaults::DB_THRESHOLD)
 }
 
 /// `80%` or `80`, from 1 to 100.

@@ -439,18 +439,30 @@ fn thresholds_for_connections_pending_jobs_and_licenses() {
 }
 
 #[test]
-fn a_database_threshold_under_a_millisecond_is_refused_not_changed() {
+fn a_database_threshold_under_a_millisecond_is_refused_or_said() {
     let e = resolve(&["--health-check-threshold-database", "1us"], &[], &[]).unwrap_err();
     assert!(
-        e.starts_with("--health-check-threshold-database: \"1us\" is under 1ms"),
+        e.starts_with("--health-check-threshold-database: 1µs is under 1ms"),
         "{e}"
     );
+    // In Coder's own configuration: judged as Coder judges it (15ms), and said.
     let file = [(ENV_FILE, "CODER_HEALTH_CHECK_THRESHOLD_DATABASE=500us\n")];
-    let e = resolve(&[], &[], &file).unwrap_err();
-    assert!(
-        e.starts_with("CODER_HEALTH_CHECK_THRESHOLD_DATABASE in "),
-        "{e}"
+    let s = resolve(&[], &[], &file).unwrap();
+    assert_eq!(s.checks.db_threshold, defaults::DB_THRESHOLD);
+    assert_eq!(
+        s.notes,
+        ["CODER_HEALTH_CHECK_THRESHOLD_DATABASE in /etc/coder.d/coder.env is 500µs, under 1ms: \
+          Coder compares whole milliseconds and uses its 15ms default instead, and so does this run"]
     );
+    let s = resolve(
+        &[],
+        &[("CODER_HEALTH_CHECK_THRESHOLD_DATABASE", "1ns")],
+        &[],
+    )
+    .unwrap();
+    assert_eq!(s.checks.db_threshold, defaults::DB_THRESHOLD);
+    assert!(s.notes[0].starts_with("CODER_HEALTH_CHECK_THRESHOLD_DATABASE is 1ns"));
+    assert!(resolve(&[], &[], &[]).unwrap().notes.is_empty());
     // Zero is Coder's "unset": its default.
     let s = resolve(&["--health-check-threshold-database", "0s"], &[], &[]).unwrap();
     assert_eq!(s.checks.db_threshold, defaults::DB_THRESHOLD);
