@@ -662,7 +662,11 @@ fn a_sub_millisecond_threshold_from_coders_configuration_is_noted() {
     cmd.args(["run", "--json", "--only", "access-url"])
         .env("CODER_HEALTH_CHECK_THRESHOLD_DATABASE", "500us");
     let out = run(cmd);
-    assert_eq!(out.json()["access_url"]["severity"], "error", "the run goes on");
+    assert_eq!(
+        out.json()["access_url"]["severity"],
+        "error",
+        "the run goes on"
+    );
     assert!(
         out.stderr.contains(
             "healthcheck: note: CODER_HEALTH_CHECK_THRESHOLD_DATABASE is 500µs, under 1ms"
