@@ -6,10 +6,11 @@ use healthcheck::checks::Progress;
 use healthcheck::cli::{self, Command};
 use healthcheck::generated;
 use healthcheck::net::Net;
-use healthcheck::output::{self, Destination, OutputError};
+use healthcheck::output::Destination;
 use healthcheck::redact::Secrets;
 use healthcheck::render::{explain, renderer};
 use healthcheck::report::Code;
+use healthcheck::round::{self, OutputError};
 use healthcheck::settings::sources::{ProcessEnv, RealFs};
 use healthcheck::settings::{Settings, Terminal};
 use healthcheck::{shutdown, watch};
@@ -114,7 +115,7 @@ fn run(settings: Settings) -> ExitCode {
         }
     };
     let format = settings.output.format;
-    let (code, outcome) = output::run_and_write(
+    let (code, outcome) = round::run(
         &settings,
         net,
         &destination,
