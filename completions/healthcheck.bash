@@ -59,7 +59,7 @@ _healthcheck() {
 
     case "${cmd}" in
         healthcheck)
-            opts="-h -V --help --version completions man run explain codes help"
+            opts="-h -V --help --version run completions man explain codes help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -123,7 +123,7 @@ _healthcheck() {
             return 0
             ;;
         healthcheck__subcmd__help)
-            opts="completions man run explain codes help"
+            opts="run completions man explain codes help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -239,7 +239,7 @@ _healthcheck() {
             return 0
             ;;
         healthcheck__subcmd__run)
-            opts="-v -h --access-url --postgres-url --token --derp-server-enable --derp-server-stun-addresses --derp-config-path --derp-config-url --block-direct-connections --health-check-threshold-database --http-address --tls-address --cert-expiry-warning --only --skip --dismiss --timeout --ca-cert --json --format --output --watch --fail-on --color --docs-url --env-file --verbose --help"
+            opts="-v -h --access-url --postgres-url --token --derp-server-enable --derp-server-stun-addresses --derp-config-path --derp-config-url --block-direct-connections --http-address --tls-address --ca-cert --only --skip --dismiss --health-check-threshold-database --cert-expiry-warning --db-connections-warning --job-pending-warning --license-expiry-warning --json --format --output --watch --fail-on --color --verbose --docs-url --timeout --env-file --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -266,7 +266,18 @@ _healthcheck() {
                     return 0
                     ;;
                 --derp-config-path)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
                     COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
                     return 0
                     ;;
                 --derp-config-url)
@@ -274,10 +285,6 @@ _healthcheck() {
                     return 0
                     ;;
                 --block-direct-connections)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --health-check-threshold-database)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -289,27 +296,50 @@ _healthcheck() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --ca-cert)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
+                    return 0
+                    ;;
+                --only)
+                    COMPREPLY=($(compgen -W "access-url websocket database derp workspace-proxy provisioner-daemons certificates" -- "${cur}"))
+                    return 0
+                    ;;
+                --skip)
+                    COMPREPLY=($(compgen -W "access-url websocket database derp workspace-proxy provisioner-daemons certificates" -- "${cur}"))
+                    return 0
+                    ;;
+                --dismiss)
+                    COMPREPLY=($(compgen -W "access-url websocket database derp workspace-proxy provisioner-daemons certificates" -- "${cur}"))
+                    return 0
+                    ;;
+                --health-check-threshold-database)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --cert-expiry-warning)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --only)
+                --db-connections-warning)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --skip)
+                --job-pending-warning)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --dismiss)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --timeout)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --ca-cert)
+                --license-expiry-warning)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -318,7 +348,18 @@ _healthcheck() {
                     return 0
                     ;;
                 --output)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
                     COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
                     return 0
                     ;;
                 --watch)
@@ -337,8 +378,23 @@ _healthcheck() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --env-file)
+                --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --env-file)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
                     return 0
                     ;;
                 *)

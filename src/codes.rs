@@ -33,6 +33,12 @@ impl Code {
             .expect("every code has a catalogue entry (checked by a test)")
     }
 
+    /// Where an installed package keeps the documentation of our own codes, for hosts without
+    /// a browser or network; Coder's codes have none.
+    pub fn offline_docs(self) -> Option<&'static str> {
+        (self.info().docs == Docs::Ours).then_some(crate::defaults::INSTALLED_README)
+    }
+
     /// Coder's codes: `{base}/admin/monitoring/health-check#{code in lower case}`, as Coder
     /// links them. Ours: the code's section of our README (`base` plays no part).
     pub fn docs_url(self, base: &str) -> String {

@@ -22,12 +22,18 @@ pub const DERP_SERVER_ENABLE: bool = true;
 pub const BLOCK_DIRECT: bool = false;
 /// `--cert-expiry-warning`: a certificate expiring within 14 days is ETLS01.
 pub const CERT_EXPIRY_WARNING: Duration = Duration::from_secs(14 * 24 * 3600);
-/// The default as `--help` shows it.
-pub const CERT_EXPIRY_WARNING_TEXT: &str = "336h";
+/// `--db-connections-warning`: connections in use at or above this share of `max_connections`.
+pub const DB_CONNECTIONS_WARNING_PERCENT: u8 = 80;
+/// `--job-pending-warning`: a provisioner job pending longer than this.
+pub const JOB_PENDING_WARNING: Duration = Duration::from_secs(5 * 60);
+/// `--license-expiry-warning`: a license expiring within 30 days.
+pub const LICENSE_EXPIRY_WARNING: Duration = Duration::from_secs(30 * 24 * 3600);
 /// Where our own codes (beyond Coder's) are documented: this project's README, on its
-/// repository's site once Cargo.toml names one (`repository`), else the README beside the binary.
+/// repository's site (Cargo.toml's `repository`), else the README beside the binary.
 pub const OWN_DOCS_URL: &str = if env!("CARGO_PKG_REPOSITORY").is_empty() {
     "README.md"
 } else {
     concat!(env!("CARGO_PKG_REPOSITORY"), "/blob/main/README.md")
 };
+/// The README the package installs: the offline copy of our own codes' documentation.
+pub const INSTALLED_README: &str = "/usr/share/doc/healthcheck/README.md";

@@ -10,15 +10,61 @@ pub fn man_pages() -> Vec<(String, Vec<u8>)> {
     let mut main = Vec::new();
     let _ = clap_mangen::Man::new(command.clone()).render(&mut main);
     main.extend_from_slice(codes_roff().as_bytes());
-    pages.push(("healthcheck.1".to_string(), main));
+    pages.push(("healthcheck.1".to_string(), left_adjusted(main)));
     for sub in command.get_subcommands() {
         let name = format!("healthcheck-{}", sub.get_name());
-        let sub = sub.clone().name(name.clone());
+        let is_run = sub.get_name() == "run";
+        // `run`'s examples get a section of their own below, with the commands unfilled.
+        let sub = sub
+            .clone()
+            .name(name.clone())
+            .after_long_help(clap::builder::Resettable::Reset);
         let mut page = Vec::new();
         let _ = clap_mangen::Man::new(sub).render(&mut page);
-        pages.push((format!("{name}.1"), page));
+        if is_run {
+            page.extend_from_slice(examples_roff().as_bytes());
+        }
+        pages.push((format!("{name}.1"), left_adjusted(page)));
     }
     pages
+}
+
+/// The EXAMPLES section of `healthcheck-run.1`: each description, then its command as typed.
+fn examples_roff() -> String {
+    let mut roff = String::from(".SH EXAMPLES\n");
+    for (what, command) in crate::settings::defs::EXAMPLES {
+        roff.push_str(&format!(
+            ".PP\n{}:\n.RS 4\n.nf\n$ {}\n.fi\n.RE\n",
+            roff_text(what),
+            roff_text(&crate::settings::defs::example_command(command))
+        ));
+    }
+    roff
+}
+
+/// Text as roff prints it: backslashes and hyphens literal, no line read as a request.
+fn roff_text(text: &str) -> String {
+    let escaped = text.replace('\\', "\\e").replace('-', "\\-");
+    if escaped.starts_with(['.', '\'']) {
+        format!("\\&{escaped}")
+    } else {
+        escaped
+    }
+}
+
+/// The page with a ragged right margin (`.ad l` after the title). Justified text on a narrow
+/// terminal has to stretch a line of two long words (a STUN address, a URL) past what troff
+/// allows, and every such line is a warning on stderr.
+fn left_adjusted(page: Vec<u8>) -> Vec<u8> {
+    let text = String::from_utf8_lossy(&page);
+    let mut out = String::with_capacity(text.len() + 8);
+    for line in text.split_inclusive('\n') {
+        out.push_str(line);
+        if line.starts_with(".TH ") {
+            out.push_str(".ad l\n");
+        }
+    }
+    out.into_bytes()
 }
 
 /// The completion script for one shell.

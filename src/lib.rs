@@ -1,7 +1,7 @@
 //! `healthcheck`: Coder's deployment health checks, run from outside the Coder server.
 //!
-//! The pipeline is settings -> checks -> report -> renderers -> output; `main.rs` wires it
-//! together, `watch` repeats it.
+//! The pipeline is settings -> checks -> report -> renderers -> output; `round` runs it once
+//! (a single run, from `main.rs`), `watch` repeats it.
 
 pub mod checks;
 pub mod cli;
@@ -20,6 +20,7 @@ pub mod pool;
 pub mod redact;
 pub mod render;
 pub mod report;
+pub mod round;
 pub mod settings;
 pub mod shutdown;
 pub mod text;

@@ -4,14 +4,14 @@ use std::time::Duration;
 
 use healthcheck::checks::Progress;
 use healthcheck::cli::{self, Command};
-use healthcheck::defaults;
 use healthcheck::generated;
 use healthcheck::net::Net;
-use healthcheck::output::{self, Destination, OutputError};
+use healthcheck::output::Destination;
 use healthcheck::redact::Secrets;
 use healthcheck::render::{explain, renderer};
 use healthcheck::report::Code;
-use healthcheck::settings::sources::{Environment, ProcessEnv, RealFs};
+use healthcheck::round::{self, OutputError};
+use healthcheck::settings::sources::{ProcessEnv, RealFs};
 use healthcheck::settings::{Settings, Terminal};
 use healthcheck::{shutdown, watch};
 
@@ -30,27 +30,28 @@ fn main() -> ExitCode {
     // Collected only where something may be quoted: not for --version or --help, which start
     // on every shell completion and every script's probe.
     let raw_secrets = std::sync::LazyLock::new(raw_input_secrets);
-    let (cli, matches) = match cli::parse_from(std::env::args_os()) {
+    let (cli, _) = match cli::parse_from(std::env::args_os()) {
         Ok(parsed) => parsed,
         Err(e) if !e.use_stderr() => return clap_error(&e, &Secrets::default()),
         Err(e) => return clap_error(&e, &raw_secrets),
     };
-    let docs_url = |flag: Option<String>| {
-        flag.or_else(|| ProcessEnv.var("CODER_DOCS_URL"))
-            .unwrap_or_else(|| defaults::DOCS_URL.to_string())
-    };
+    let docs_url = |flag: Option<String>| healthcheck::settings::docs_url(flag, &ProcessEnv);
     match cli.command {
         Command::Run(args) => {
-            let (_, run_matches) = matches
-                .subcommand()
-                .expect("clap parsed the run subcommand");
             let terminal = Terminal {
                 stdout: std::io::stdout().is_terminal(),
                 stderr: std::io::stderr().is_terminal(),
             };
-            match Settings::resolve(&args, run_matches, &ProcessEnv, &RealFs, terminal) {
+            match Settings::resolve(&args, &ProcessEnv, &RealFs, terminal) {
                 Ok(mut settings) => {
                     settings.secrets.extend(&raw_secrets);
+                    for note in &settings.notes {
+                        let note = settings.secrets.scrub(note);
+                        eprintln!(
+                            "healthcheck: note: {}",
+                            healthcheck::text::escape_controls(&note)
+                        );
+                    }
                     run(settings)
                 }
                 Err(e) => usage_error(&e, &raw_secrets),
@@ -117,7 +118,7 @@ fn run(settings: Settings) -> ExitCode {
         }
     };
     let format = settings.output.format;
-    let (code, outcome) = output::run_and_write(
+    let (code, outcome) = round::run(
         &settings,
         net,
         &destination,
@@ -143,7 +144,12 @@ fn run(settings: Settings) -> ExitCode {
 fn man(dir: Option<std::path::PathBuf>) -> ExitCode {
     let pages = generated::man_pages();
     let Some(dir) = dir else {
-        return print(&pages[0].1);
+        let code = print(&pages[0].1);
+        // Raw roff on a terminal is unreadable: say how to read it (a pipe gets the roff alone).
+        if std::io::stdout().is_terminal() {
+            eprintln!("healthcheck: this is the man page's source; to read it: healthcheck man | man -l -");
+        }
+        return code;
     };
     if let Err(e) = std::fs::create_dir_all(&dir) {
         return usage_error(

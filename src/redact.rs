@@ -222,9 +222,10 @@ impl Secrets {
     }
 }
 
-/// Standard base64 with padding, for the `Authorization: Basic` spelling of URL credentials
-/// (HTTP clients send a URL's userinfo that way, and a server may echo it back).
-fn base64(bytes: &[u8]) -> String {
+/// Standard base64 with padding: the `Authorization: Basic` spelling of credentials (a proxy's
+/// `Proxy-Authorization`, and a URL's userinfo as HTTP clients send it and a server may echo it
+/// back, which redaction must recognise).
+pub fn base64(bytes: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {

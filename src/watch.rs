@@ -1,4 +1,4 @@
-//! `--watch DUR`: the one output path of a run (`output::run_and_write`) again and again, DUR
+//! `--watch DUR`: the one output path of a run (`round::run`) again and again, DUR
 //! from the start of one run to the start of the next (a run longer than DUR is followed at once), until SIGINT or SIGTERM
 //! (see `shutdown`). What each run writes:
 //! - `--output FILE`: the whole report in the chosen format, FILE replaced atomically each run;
@@ -11,10 +11,11 @@
 use std::time::{Duration, Instant};
 
 use crate::net::Net;
-use crate::output::{run_and_write, Destination, OutputError, EXIT_FAIL};
+use crate::output::Destination;
 use crate::render::changes::Changes;
 use crate::render::{renderer, RenderError, RenderOptions};
 use crate::report::Report;
+use crate::round::{self, OutputError, EXIT_FAIL};
 use crate::settings::{OutputFormat, Settings};
 
 /// Home the cursor and clear the screen.
@@ -25,7 +26,7 @@ pub fn run(settings: &Settings, net: &Net, every: Duration, destination: &Destin
     let mut changes = Changes::default();
     loop {
         let started = Instant::now();
-        let (code, outcome) = run_and_write(
+        let (code, outcome) = round::run(
             settings,
             net.clone(),
             destination,

@@ -34,6 +34,26 @@ fn usage_errors_exit_2_with_a_clear_message() {
             "host:port",
         ),
         (&["explain", "EXYZ99"], "unknown code"),
+        (
+            &["run", "--health-check-threshold-database", "1us"],
+            "is under 1ms",
+        ),
+        (
+            &["run", "--db-connections-warning", "0%"],
+            "expected 1 to 100",
+        ),
+        (
+            &["run", "--http-address", ":99999"],
+            "port 99999 is out of range (1-65535)",
+        ),
+        (
+            &["run", "--http-address", "unix:/x.sock:80"],
+            "a socket path is not a listen address",
+        ),
+        (
+            &["run", "--tls-address", "https://127.0.0.1:3443"],
+            "a URL is not a listen address",
+        ),
     ] {
         let out = cli(args);
         assert_eq!(out.code, 2, "{args:?}: {}", out.all());
@@ -363,6 +383,34 @@ fn committed_completions_and_man_pages_are_fresh() {
     assert!(page.contains("DIAGNOSTIC CODES") && page.contains("EPD03"));
 }
 
+/// Every page renders without a troff warning at a usual and at a narrow width (a word troff
+/// cannot break, such as a long comma-joined default, warns and fails scripts/check-package).
+#[test]
+fn man_pages_render_without_warnings_at_any_width() {
+    use std::io::Write;
+    for (name, contents) in healthcheck::generated::man_pages() {
+        for width in ["80", "60"] {
+            let mut child = std::process::Command::new("man")
+                .args(["-l", "-"])
+                .env("MANWIDTH", width)
+                .env("MANPAGER", "cat")
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("man (man-db) is installed by scripts/setup");
+            child.stdin.take().unwrap().write_all(&contents).unwrap();
+            let out = child.wait_with_output().unwrap();
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(
+                out.status.success() && stderr.is_empty(),
+                "man {name} at MANWIDTH={width}: {stderr}"
+            );
+            assert!(String::from_utf8_lossy(&out.stdout).contains("NAME"));
+        }
+    }
+}
+
 #[test]
 fn man_and_completions_commands_write_the_same_files() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -409,6 +457,12 @@ fn man_and_completions_commands_write_the_same_files() {
 /// Runs `healthcheck ARGS` on a pseudo-terminal (util-linux `script`) and returns what the
 /// terminal showed.
 fn on_a_terminal(args: &str) -> String {
+    // `script` passes on the command's exit status: these runs have findings, so 1.
+    on_a_terminal_exiting(args, 1)
+}
+
+/// As [`on_a_terminal`], for a command that exits with `status`.
+fn on_a_terminal_exiting(args: &str, status: i32) -> String {
     let dir = temp_dir("hc-pty-");
     let log = dir.join("typescript");
     let command = format!("{} {args}", env!("CARGO_BIN_EXE_healthcheck"));
@@ -425,12 +479,12 @@ fn on_a_terminal(args: &str) -> String {
             None => script.env_remove(key),
         };
     }
+    let status_wanted = status;
     let status = script
         .stdout(std::process::Stdio::null())
         .status()
         .expect("run script");
-    // `script` passes on the command's exit status: these runs have findings, so 1.
-    assert_eq!(status.code(), Some(1), "{args}");
+    assert_eq!(status.code(), Some(status_wanted), "{args}");
     String::from_utf8_lossy(&std::fs::read(&log).unwrap()).into_owned()
 }
 
@@ -483,4 +537,141 @@ fn server_supplied_text_cannot_inject_terminal_escapes() {
     assert!(out.stdout.contains("EVIL"), "{}", out.stdout);
     assert!(!out.stdout.contains('\u{1b}'), "{}", out.stdout);
     assert!(!out.stdout.contains('\u{7}'), "{}", out.stdout);
+}
+
+/// `coder login`'s config directory is the last place the access URL and token come from; the
+/// header says so, and a flag still wins.
+#[test]
+fn coder_login_supplies_url_and_token_and_a_flag_still_wins() {
+    let good = coder_like("v2.18.1");
+    let config = temp_dir("hc-login-");
+    let token = "Lgn-sEss10n-t0ken-77";
+    std::fs::write(config.join("url"), format!("http://127.0.0.1:{good}\n")).unwrap();
+    std::fs::write(config.join("session"), format!("{token}\n")).unwrap();
+
+    let mut cmd = healthcheck();
+    cmd.args(["run", "--only", "access-url"])
+        .env("CODER_CONFIG_DIR", &config);
+    let out = run(cmd);
+    assert_eq!(out.code, 0, "{}", out.all());
+    let header = out.stdout.lines().next().unwrap_or_default();
+    assert!(
+        header.contains(&format!("http://127.0.0.1:{good} (from coder login)")),
+        "{header}"
+    );
+    assert!(!out.all().contains(token));
+
+    let mut cmd = healthcheck();
+    cmd.args(["run", "--json", "--only", "access-url", "--access-url"])
+        .arg("http://127.0.0.1:1")
+        .env("CODER_CONFIG_DIR", &config);
+    assert_eq!(
+        run(cmd).json()["access_url"]["access_url"],
+        "http://127.0.0.1:1",
+        "the flag beats coder login"
+    );
+}
+
+/// `healthcheck man` on a terminal says how to read the page; into a pipe it writes roff alone.
+#[test]
+fn man_on_a_terminal_hints_how_to_read_it() {
+    let shown = on_a_terminal_exiting("man", 0);
+    assert!(shown.contains("| man -l -"), "{shown}");
+    assert!(shown.contains(".TH healthcheck 1"));
+    let piped = cli(&["man"]);
+    assert_eq!(piped.code, 0);
+    assert!(piped.stderr.is_empty(), "{}", piped.stderr);
+}
+
+/// `codes` keeps its columns aligned whatever the length of a code (EUNKNOWN has eight letters).
+#[test]
+fn codes_are_listed_in_aligned_columns() {
+    let out = cli(&["codes"]);
+    let starts: std::collections::BTreeSet<usize> = out
+        .stdout
+        .lines()
+        .map(|line| {
+            let code_end = line.find(' ').unwrap();
+            code_end + line[code_end..].find(|c: char| c != ' ').unwrap()
+        })
+        .collect();
+    assert_eq!(starts.len(), 1, "the section column starts at {starts:?}");
+    assert!(out.stdout.contains("EUNKNOWN"));
+}
+
+/// Our own codes link to the project's repository, and name the README the package installs.
+#[test]
+fn our_codes_link_to_the_repository_and_name_the_installed_readme() {
+    let out = cli(&["explain", "ETLS01"]);
+    let docs = out.stdout.lines().find(|l| l.starts_with("Docs:")).unwrap();
+    assert!(
+        docs.contains(&format!(
+            "{}/blob/main/README.md#etls01",
+            env!("CARGO_PKG_REPOSITORY")
+        )),
+        "{docs}"
+    );
+    assert!(docs.contains("https://"), "{docs}");
+    assert!(out
+        .stdout
+        .contains("Offline:  /usr/share/doc/healthcheck/README.md"));
+    // Coder's codes link to Coder's docs only.
+    assert!(!cli(&["explain", "EACS03"]).stdout.contains("Offline:"));
+}
+
+/// Completion offers the section names after --only, --skip and --dismiss.
+#[test]
+fn completions_offer_section_names() {
+    let bash = String::from_utf8(healthcheck::generated::completion(
+        clap_complete::Shell::Bash,
+    ))
+    .unwrap();
+    for flag in ["--only", "--skip", "--dismiss"] {
+        let case = bash
+            .split(&format!("                {flag})"))
+            .nth(1)
+            .unwrap_or_else(|| panic!("{flag} has no case in the bash completion"));
+        let case = &case[..case.find(";;").unwrap()];
+        assert!(
+            case.contains("access-url websocket database derp"),
+            "{flag}: {case}"
+        );
+    }
+}
+
+/// An access URL typed without its scheme gets the URL it most likely means.
+#[test]
+fn an_access_url_without_a_scheme_gets_a_suggestion() {
+    let out = run_json(&["--only", "access-url", "--access-url", "localhost:37699"]);
+    let error = out.json()["access_url"]["error"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(error.starts_with("EACS02: "), "{error}");
+    assert!(
+        error.ends_with("did you mean http://localhost:37699?"),
+        "{error}"
+    );
+}
+
+/// A database threshold under 1 ms in Coder's own configuration is judged as Coder judges it
+/// (15 ms), and the run says so on stderr; typed as a flag it is a usage error (see above).
+#[test]
+fn a_sub_millisecond_threshold_from_coders_configuration_is_noted() {
+    let mut cmd = healthcheck();
+    cmd.args(["run", "--json", "--only", "access-url"])
+        .env("CODER_HEALTH_CHECK_THRESHOLD_DATABASE", "500us");
+    let out = run(cmd);
+    assert_eq!(
+        out.json()["access_url"]["severity"],
+        "error",
+        "the run goes on"
+    );
+    assert!(
+        out.stderr.contains(
+            "healthcheck: note: CODER_HEALTH_CHECK_THRESHOLD_DATABASE is 500µs, under 1ms"
+        ),
+        "{}",
+        out.stderr
+    );
 }

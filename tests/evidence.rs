@@ -268,3 +268,27 @@ fn a_relay_port_with_nothing_listening_is_refused() {
     assert_eq!(evidence["kind"], "refused", "{evidence}");
     assert_eq!(evidence["address"], format!("127.0.0.1:{port}"));
 }
+
+#[test]
+fn coderd_down_on_its_own_listener_has_refused_evidence_on_elst02() {
+    let (access, listener) = (free_port(), free_port());
+    let url = format!("http://127.0.0.1:{access}");
+    let address = format!("127.0.0.1:{listener}");
+    let out = run_json(&[
+        "--only",
+        "access-url",
+        "--access-url",
+        &url,
+        "--http-address",
+        &address,
+    ]);
+    let json = out.json();
+    let warning = &json["access_url"]["warnings"][0];
+    assert_eq!(warning["code"], "ELST02", "{warning}");
+    assert_eq!(warning["evidence"]["kind"], "refused");
+    assert_eq!(warning["evidence"]["address"], address);
+    assert_eq!(
+        json["access_url"]["local_listener"]["evidence"]["kind"],
+        "refused"
+    );
+}

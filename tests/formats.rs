@@ -176,14 +176,13 @@ fn settings(args: &[&str]) -> Settings {
     let argv = ["healthcheck", "run"]
         .into_iter()
         .chain(args.iter().copied());
-    let (cli, matches) = healthcheck::cli::parse_from(argv).unwrap();
+    let (cli, _) = healthcheck::cli::parse_from(argv).unwrap();
     let healthcheck::cli::Command::Run(run_args) = cli.command else {
         unreachable!()
     };
-    let (_, run_matches) = matches.subcommand().unwrap();
     let env: HashMap<String, String> = HashMap::new();
     let files: HashMap<PathBuf, String> = HashMap::new();
-    Settings::resolve(&run_args, run_matches, &env, &files, Terminal::default()).unwrap()
+    Settings::resolve(&run_args, &env, &files, Terminal::default()).unwrap()
 }
 
 #[test]

@@ -332,3 +332,32 @@ fn usage_errors_never_quote_a_secret() {
         "only {quoted} of {count} quoted a secret"
     );
 }
+
+/// A value of the env file is a candidate secret, as a flag's is: an error about a value in the
+/// wrong key quotes it scrubbed, and a token in a wrong key is not printed either.
+#[test]
+fn usage_errors_about_env_file_values_never_quote_a_secret() {
+    let dsn = format!("postgres://coder:{URL_PW}@db:5432");
+    let cases = [
+        format!("CODER_HTTP_ADDRESS={dsn}\n"),
+        format!("CODER_TLS_ADDRESS='{dsn}'\n"),
+        format!("CODER_SESSION_TOKEN={TOKEN}\nCODER_DERP_SERVER_ENABLE={TOKEN}\n"),
+        format!("CODER_SESSION_TOKEN={TOKEN}\nCODER_HEALTH_CHECK_THRESHOLD_DATABASE={TOKEN}\n"),
+        format!("CODER_DERP_SERVER_STUN_ADDRESSES=https://admin:{URL_PW}@stun.example\n"),
+    ];
+    for text in cases {
+        let path = temp_dir("hc-secrets-envfile-").join("coder.env");
+        std::fs::write(&path, &text).unwrap();
+        let mut cmd = healthcheck();
+        cmd.args(["run", "--env-file"]).arg(&path);
+        let out = run(cmd);
+        assert_eq!(out.code, 2, "{text}: {}", out.all());
+        assert_clean(&text, &out);
+        assert!(out.stderr.contains("[REDACTED]"), "{text}: {}", out.stderr);
+        assert!(
+            out.stderr.contains("coder.env"),
+            "names the file: {}",
+            out.stderr
+        );
+    }
+}

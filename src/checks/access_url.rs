@@ -100,7 +100,7 @@ fn judge_local(
     report: &mut AccessUrlReport,
     listener: &Listener,
     answer: &Result<Answer, String>,
-    evidence: Option<crate::report::Evidence>,
+    no_answer: Option<Evidence>,
 ) {
     let address = listener.healthz_url();
     let setting = listener.setting;
@@ -119,7 +119,7 @@ fn judge_local(
                 );
             }
         }
-        Ok(answer) => report.base.warn_beyond_coder(
+        Ok(answer) => report.base.warn_beyond_coder_with(
             Severity::Error,
             Code::Elst02,
             format!(
@@ -136,12 +136,16 @@ fn judge_local(
                 },
                 snippet(&answer.body, SNIPPET_CHARS)
             ),
+            Evidence::HttpStatus {
+                status: answer.status,
+                body_start: snippet(&answer.body, SNIPPET_CHARS),
+            },
         ),
         Err(why) => report.base.warn_beyond_coder_with(
             Severity::Error,
             Code::Elst02,
             format!("coderd does not answer on its own listener {address} ({setting}): {why}"),
-            evidence,
+            no_answer,
         ),
     }
 }

@@ -7,7 +7,7 @@ use crate::checks::Context;
 use crate::coder_db::DbError;
 use crate::defaults;
 use crate::duration::go_string;
-use crate::report::database::{DatabaseReport, DsnSource, PINGS};
+use crate::report::database::{DatabaseReport, SettingSource, PINGS};
 use crate::report::{Code, Severity};
 use crate::settings::CheckSettings;
 
@@ -15,7 +15,7 @@ use crate::settings::CheckSettings;
 pub struct Options {
     pub threshold: Duration,
     /// Where the DSN came from, for the report.
-    pub source: Option<DsnSource>,
+    pub source: Option<SettingSource>,
     pub sslmode: Option<&'static str>,
 }
 

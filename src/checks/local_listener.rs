@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use crate::net::conn::{self, DialError, LookupError};
 use crate::report::access_url::LocalListener;
+use crate::report::{Evidence, Phase};
 use crate::settings::Listener;
 
 /// `/healthz` answers two bytes; anything past this is not read.
@@ -38,30 +39,35 @@ pub fn probe(listener: &Listener, deadline: Instant) -> (LocalListener, Result<A
         address: listener.healthz_url(),
         ..LocalListener::default()
     };
-    // The dial's failure as data (refused, no answer) for ELST02 and the diagnosis.
-    let dialed = dial(listener, deadline);
-    if let Err(e) = &dialed {
-        report.evidence = e.evidence(&listener.host, listener.port);
-    }
-    let answer = dialed
-        .map_err(|e| describe(&e))
-        .and_then(|stream| get(listener, stream));
-    match &answer {
+    let answer = match get(listener, deadline) {
         Ok(a) => {
             report.reachable = true;
             report.status_code = a.status;
+            Ok(a)
         }
-        Err(e) => report.error = Some(e.clone()),
-    }
+        Err((why, evidence)) => {
+            report.error = Some(why.clone());
+            report.evidence = evidence;
+            Err(why)
+        }
+    };
     (report, answer)
 }
 
-fn dial(listener: &Listener, deadline: Instant) -> Result<conn::Conn, DialError> {
-    let tls = listener.tls.then(crate::net::tls::unverified_config);
-    conn::dial(&listener.host, listener.port, tls, deadline)
-}
+/// Why the listener gave no answer: words, and what was observed.
+type Failed = (String, Option<Evidence>);
 
-fn get(listener: &Listener, mut stream: conn::Conn) -> Result<Answer, String> {
+fn get(listener: &Listener, deadline: Instant) -> Result<Answer, Failed> {
+    let tls = listener.tls.then(crate::net::tls::unverified_config);
+    let address = format!("{}:{}", listener.host, listener.port);
+    let io_failed = |doing: &str, e: &std::io::Error| {
+        (
+            io_words(doing, e),
+            conn::io_evidence(&address, e, Phase::Answer),
+        )
+    };
+    let mut stream = conn::dial(&listener.host, listener.port, tls, deadline)
+        .map_err(|e| (describe(&e), e.evidence(&listener.host, listener.port)))?;
     let host = if listener.host.contains(':') {
         format!("[{}]:{}", listener.host, listener.port)
     } else {
@@ -74,7 +80,7 @@ fn get(listener: &Listener, mut stream: conn::Conn) -> Result<Answer, String> {
     stream
         .write_all(request.as_bytes())
         .and_then(|_| stream.flush())
-        .map_err(|e| io_words("sending the request", &e))?;
+        .map_err(|e| io_failed("sending the request", &e))?;
     let mut bytes = Vec::new();
     let mut chunk = [0u8; 4096];
     loop {
@@ -88,10 +94,10 @@ fn get(listener: &Listener, mut stream: conn::Conn) -> Result<Answer, String> {
             }
             // A TLS peer that closes without close_notify still said what it had to say.
             Err(e) if !bytes.is_empty() && e.kind() == std::io::ErrorKind::UnexpectedEof => break,
-            Err(e) => return Err(io_words("reading the answer", &e)),
+            Err(e) => return Err(io_failed("reading the answer", &e)),
         }
     }
-    parse(&bytes)
+    parse(&bytes).map_err(|why| (why, None))
 }
 
 /// Whether a response head plus its Content-Length worth of body has arrived.

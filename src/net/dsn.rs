@@ -243,15 +243,61 @@ impl Dsn {
                 self.connect_timeout = (secs > 0).then(|| Duration::from_secs(secs as u64));
             }
             other if IGNORED_KEYWORDS.contains(&other) => {}
-            // The text is not quoted: with an unquoted space, it may be part of a password.
-            _ => {
-                return Err("invalid connection option (a keyword libpq does not know; \
-                     quote values that contain spaces)"
-                    .to_string())
+            // The text is quoted only when it is a near miss of a keyword: with an unquoted
+            // space, other text may be part of a password.
+            other => {
+                return Err(match closest_keyword(other) {
+                    Some(keyword) => format!(
+                        "invalid connection option {other:?}: libpq has no such keyword; \
+                         did you mean {keyword}?"
+                    ),
+                    None => "invalid connection option (a keyword libpq does not know; \
+                             quote values that contain spaces)"
+                        .to_string(),
+                });
             }
         }
         Ok(())
     }
+}
+
+/// The keyword a mistyped one was meant to be: one or two edits away (`sslmod`, `sslmdoe`).
+fn closest_keyword(typed: &str) -> Option<&'static str> {
+    if typed.len() < 4 || !typed.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') {
+        return None;
+    }
+    KNOWN_KEYWORDS
+        .iter()
+        .chain(IGNORED_KEYWORDS)
+        .map(|keyword| (edit_distance(typed, keyword), *keyword))
+        .filter(|(distance, _)| *distance <= 2)
+        .min()
+        .map(|(_, keyword)| keyword)
+}
+
+/// Levenshtein distance, with a swap of two neighbours counted as one edit.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let mut rows = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in rows.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for (j, cell) in rows[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (rows[i - 1][j] + 1)
+                .min(rows[i][j - 1] + 1)
+                .min(rows[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(rows[i - 2][j - 2] + 1);
+            }
+            rows[i][j] = best;
+        }
+    }
+    rows[a.len()][b.len()]
 }
 
 /// The password in a DSN, if any, without failing on DSNs that do not parse.
@@ -536,6 +582,21 @@ mod tests {
             .unwrap_err()
             .contains("invalid connection option"));
         assert!(Dsn::parse("mysql://h/db").unwrap_err().contains("scheme"));
+        // A near miss of a keyword is named, with the keyword meant.
+        for typo in ["host=h sslmod=disable", "postgres://h/db?sslmod=disable"] {
+            let e = Dsn::parse(typo).unwrap_err();
+            assert!(
+                e.starts_with("invalid connection option \"sslmod\"")
+                    && e.contains("did you mean sslmode?"),
+                "{e}"
+            );
+        }
+        assert!(Dsn::parse("host=h connect_timout=5")
+            .unwrap_err()
+            .contains("did you mean connect_timeout?"));
+        assert!(!Dsn::parse("host=h frobnicate=1")
+            .unwrap_err()
+            .contains("frobnicate"));
         assert!(Dsn::parse("postgres://h:notaport/db")
             .unwrap_err()
             .contains("invalid port"));

@@ -16,6 +16,9 @@ pub fn explain(code: Code, docs_url: &str) -> String {
     let _ = writeln!(out, "Problem:  {}", info.problem);
     let _ = writeln!(out, "Solution: {}", info.solution);
     let _ = writeln!(out, "Docs:     {}", code.docs_url(docs_url));
+    if let Some(readme) = code.offline_docs() {
+        let _ = writeln!(out, "Offline:  {readme} (installed with the package)");
+    }
     out
 }
 
@@ -41,14 +44,22 @@ pub fn diagnosis_rules() -> String {
     out
 }
 
+/// One line per code, in columns as wide as their longest entry.
 pub fn codes_text() -> String {
+    let section = |info: &crate::codes::CodeInfo| info.section.unwrap_or("any");
+    let width =
+        |f: &dyn Fn(&crate::codes::CodeInfo) -> usize| CATALOGUE.iter().map(f).max().unwrap_or(0);
+    let code_width = width(&|i| i.code.as_str().len());
+    let section_width = width(&|i| section(i).len());
+    let severity_width = width(&|i| i.severity.as_str().len());
     let mut out = String::new();
     for info in CATALOGUE {
+        // `as_str`: `Code`'s Display ignores a width.
         let _ = writeln!(
             out,
-            "{:<9} {:<20} {:<8} {}",
-            info.code,
-            info.section.unwrap_or("any"),
+            "{:<code_width$}  {:<section_width$}  {:<severity_width$}  {}",
+            info.code.as_str(),
+            section(info),
             info.severity.as_str(),
             info.title
         );

@@ -40,7 +40,11 @@ impl RenderOptions {
             color: output.color,
             verbose: output.verbose,
             docs_url: output.docs_url.clone(),
-            access_url: settings.checks.access_url.as_ref().map(AccessUrl::shown),
+            access_url: settings
+                .checks
+                .access_url
+                .as_ref()
+                .map(AccessUrl::for_header),
             dsn_source: settings
                 .checks
                 .postgres

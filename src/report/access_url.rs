@@ -34,7 +34,7 @@ pub struct LocalListener {
     pub status_code: u16,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
-    /// The dial's failure as data (refused, timeout), for ELST02 and the diagnosis.
-    #[serde(skip)]
+    /// Additive: what was observed when it gave no answer.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub evidence: Option<super::Evidence>,
 }

@@ -27,7 +27,7 @@ pub struct DatabaseReport {
         skip_serializing_if = "Option::is_none",
         serialize_with = "source_name"
     )]
-    pub source: Option<DsnSource>,
+    pub source: Option<SettingSource>,
     #[serde(skip)]
     pub endpoint: String,
     /// The DSN's `sslmode` (libpq's spelling), for the diagnosis: a server that requires TLS
@@ -37,28 +37,34 @@ pub struct DatabaseReport {
 }
 
 fn source_name<S: serde::Serializer>(
-    source: &Option<DsnSource>,
+    source: &Option<SettingSource>,
     serializer: S,
 ) -> Result<S::Ok, S::Error> {
-    serializer.serialize_str(source.map(DsnSource::describe).unwrap_or_default())
+    serializer.serialize_str(source.map(SettingSource::describe).unwrap_or_default())
 }
 
-/// Where the database DSN came from; reported, never the DSN itself.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum DsnSource {
+/// Where a setting's value came from (the DSN, the access URL, coderd's listener); reported,
+/// never the value itself. Declared in precedence order: a source beats the ones after it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum SettingSource {
     Flag,
     Environment,
     EnvFile,
+    /// `coder login`'s config directory (the access URL and the session token).
+    CoderLogin,
+    /// Found on the Coder host (the built-in PostgreSQL).
     Discovered,
 }
 
-impl DsnSource {
+impl SettingSource {
+    /// The source of the DSN, as the report names it.
     pub fn describe(self) -> &'static str {
         match self {
-            DsnSource::Flag => "--postgres-url",
-            DsnSource::Environment => "CODER_PG_CONNECTION_URL",
-            DsnSource::EnvFile => "env file",
-            DsnSource::Discovered => "discovered built-in PostgreSQL",
+            SettingSource::Flag => "--postgres-url",
+            SettingSource::Environment => "CODER_PG_CONNECTION_URL",
+            SettingSource::EnvFile => "env file",
+            SettingSource::CoderLogin => "coder login",
+            SettingSource::Discovered => "discovered built-in PostgreSQL",
         }
     }
 }

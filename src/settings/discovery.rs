@@ -1,9 +1,10 @@
-//! The built-in PostgreSQL that `coder server` starts for the current user when it is given no
-//! DSN: its config dir holds `postgres/password` and `postgres/port`; user and database are
-//! `coder` on localhost.
+//! What a Coder host's config directory tells: the built-in PostgreSQL that `coder server` starts
+//! for the current user when it is given no DSN (`postgres/password` and `postgres/port`; user
+//! and database are `coder` on localhost), and what `coder login` saved (`url`, `session`).
 
 use std::path::PathBuf;
 
+use super::defs::Login;
 use super::sources::{Environment, FileSystem};
 
 /// The password and port files are a few bytes.
@@ -22,6 +23,52 @@ pub fn builtin_postgres(env: &dyn Environment, fs: &dyn FileSystem) -> Option<St
     url.set_password(Some(password.trim())).ok()?;
     url.set_port(Some(port)).ok()?;
     Some(url.to_string())
+}
+
+/// `coder login`'s URL and session token, when the CLI's config directory has them.
+#[derive(Debug, Default)]
+pub struct CoderLogin {
+    dir: Option<PathBuf>,
+    url: Option<String>,
+    session: Option<String>,
+}
+
+/// A URL or a session token is a line; anything larger is not what `coder login` wrote.
+const MAX_LOGIN_FILE_BYTES: u64 = 64 * 1024;
+
+impl CoderLogin {
+    /// Reads the files if they are there; a missing or unreadable one is simply not a source.
+    pub fn load(env: &dyn Environment, fs: &dyn FileSystem) -> CoderLogin {
+        let Some(dir) = coder_config_dir(env) else {
+            return CoderLogin::default();
+        };
+        let read = |login: Login| {
+            fs.read_to_string(&dir.join(login.file_name()), MAX_LOGIN_FILE_BYTES)
+                .ok()
+                .map(|text| text.trim().to_string())
+                .filter(|text| !text.is_empty())
+        };
+        CoderLogin {
+            url: read(Login::Url),
+            session: read(Login::Session),
+            dir: Some(dir),
+        }
+    }
+
+    pub fn get(&self, login: Login) -> Option<String> {
+        match login {
+            Login::Url => self.url.clone(),
+            Login::Session => self.session.clone(),
+        }
+    }
+
+    /// The file a value came from, for messages.
+    pub fn path(&self, login: Login) -> String {
+        match &self.dir {
+            Some(dir) => dir.join(login.file_name()).display().to_string(),
+            None => login.file_name().to_string(),
+        }
+    }
 }
 
 /// `$CODER_CONFIG_DIR`, else the user config dir (`$XDG_CONFIG_HOME` or `~/.config`) + `coderv2`.

@@ -42,10 +42,19 @@ impl EnvFile {
         self.values.get(key).filter(|v| !v.is_empty()).cloned()
     }
 
-    /// An error naming the key and the file.
-    pub fn bad_value(&self, key: &str, why: &str) -> String {
+    /// `KEY in /etc/coder.d/coder.env`, for messages about a value.
+    pub fn key_in_file(&self, key: &str) -> String {
         let path = self.path.as_deref().unwrap_or(Path::new("env file"));
-        format!("{key} in {}: {why}", path.display())
+        format!("{key} in {}", path.display())
+    }
+
+    /// Every `KEY=value` pair, for the candidate secrets: a value given under the wrong key is
+    /// still a secret to keep out of messages.
+    pub fn pairs(&self) -> Vec<(String, String)> {
+        self.values
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
     }
 }
 

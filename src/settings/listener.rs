@@ -16,7 +16,16 @@ impl Listener {
     /// Parses Go's listen form, `host:port` or `:port`; `setting` names it in errors.
     pub fn parse(value: &str, tls: bool, setting: &'static str) -> Result<Listener, String> {
         let value = value.trim();
-        let bad = |why: &str| format!("invalid {setting} {value:?}: {why} (expected HOST:PORT)");
+        let bad = |why: &str| {
+            format!("invalid {setting} {value:?}: {why} (expected HOST:PORT, e.g. 0.0.0.0:3000)")
+        };
+        // Forms that are not listen addresses, named as what they are.
+        if value.contains("://") {
+            return Err(bad("a URL is not a listen address"));
+        }
+        if value.contains('/') {
+            return Err(bad("a socket path is not a listen address"));
+        }
         let (host, port) = match value.strip_prefix('[') {
             Some(rest) => {
                 let (host, tail) = rest.split_once(']').ok_or_else(|| bad("unclosed ["))?;
@@ -28,7 +37,11 @@ impl Listener {
         if host.contains(':') && !value.starts_with('[') {
             return Err(bad("an IPv6 address needs brackets"));
         }
-        let port: u16 = port.parse().map_err(|_| bad("the port is not a number"))?;
+        let port: u16 = match port.parse::<u64>() {
+            Ok(n) if n <= u64::from(u16::MAX) => n as u16,
+            Ok(n) => return Err(bad(&format!("port {n} is out of range (1-65535)"))),
+            Err(_) => return Err(bad("the port is not a number")),
+        };
         if port == 0 {
             return Err(bad("port 0 is not a fixed port"));
         }
@@ -77,6 +90,23 @@ mod tests {
         for bad in ["3000", "host:", "host:http", "::1:3000", "[::1", ":0"] {
             let e = Listener::parse(bad, false, "--http-address").unwrap_err();
             assert!(e.starts_with("invalid --http-address"), "{bad}: {e}");
+        }
+        // Each names what was wrong and what is expected.
+        for (bad, why) in [
+            (":99999", "port 99999 is out of range (1-65535)"),
+            ("http://127.0.0.1:80", "a URL is not a listen address"),
+            ("https://[::1]:3443/", "a URL is not a listen address"),
+            (
+                "unix:/run/coder.sock:80",
+                "a socket path is not a listen address",
+            ),
+            ("/run/coder.sock", "a socket path is not a listen address"),
+        ] {
+            let e = Listener::parse(bad, false, "--http-address").unwrap_err();
+            assert!(
+                e.contains(why) && e.ends_with("(expected HOST:PORT, e.g. 0.0.0.0:3000)"),
+                "{bad}: {e}"
+            );
         }
     }
 }

@@ -1,10 +1,12 @@
-//! Typed settings, resolved from flag > environment > env file > Coder-host discovery > default.
-//! The command line comes from clap's matches (which say whether a value was typed or is the
-//! default); the environment and the file system are parameters, so precedence is unit-tested.
+//! Typed settings, resolved from flag > environment > env file > `coder login` or Coder-host
+//! discovery > default, as each setting's definition in `defs` declares. The environment and the
+//! file system are parameters, so precedence is unit-tested.
 
 pub mod access_url;
+pub mod defs;
 pub mod discovery;
 pub mod env_file;
+pub mod layers;
 pub mod listener;
 pub mod sources;
 
@@ -12,26 +14,26 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use clap::parser::ValueSource;
-use clap::ArgMatches;
-
-use crate::cli::{env_var, parse_bool, ColorWhen, FailOn, FormatArg, RunArgs};
 use crate::defaults;
+use crate::duration;
 use crate::files::open_regular;
 use crate::net::proxy::ProxyConfig;
 use crate::redact::Secrets;
-use crate::report::database::DsnSource;
+use crate::report::database::SettingSource;
 use crate::report::{SectionId, Severity};
 
 pub use access_url::AccessUrl;
+pub use defs::RunArgs;
+use discovery::CoderLogin;
 pub use env_file::EnvFile;
+use layers::Layers;
 pub use listener::Listener;
 use sources::{Environment, FileSystem};
 
 #[derive(Clone, Debug)]
 pub struct DsnSetting {
     pub dsn: String,
-    pub source: DsnSource,
+    pub source: SettingSource,
 }
 
 /// What the checks are given: the deployment's coordinates and Coder's own options.
@@ -48,6 +50,12 @@ pub struct CheckSettings {
     pub local_listener: Option<Listener>,
     /// ETLS01 for certificates expiring within this.
     pub cert_expiry_warning: Duration,
+    /// Connections in use at or above this percentage of `max_connections` are a warning (1..=100).
+    pub db_connections_warning_percent: u8,
+    /// A provisioner job pending longer than this is a warning.
+    pub job_pending_warning: Duration,
+    /// A license expiring within this is a warning.
+    pub license_expiry_warning: Duration,
 }
 
 /// Coder's DERP and STUN options.
@@ -132,47 +140,27 @@ pub struct Settings {
     pub secrets: Secrets,
     /// Forward proxies from the environment (HTTPS_PROXY, HTTP_PROXY, NO_PROXY).
     pub proxy: ProxyConfig,
+    /// What resolution changed that the user should know, for stderr (a value Coder's own
+    /// configuration holds that Coder, and so this run, reads differently).
+    pub notes: Vec<String>,
 }
 
 impl Default for Settings {
+    /// The settings of `healthcheck run` with nothing given: every default, from `defs`.
     fn default() -> Self {
-        Settings {
-            checks: CheckSettings {
-                access_url: None,
-                postgres: None,
-                token: None,
-                derp: DerpSettings {
-                    server_enable: defaults::DERP_SERVER_ENABLE,
-                    stun_addresses: defaults::STUN_ADDRESSES
-                        .iter()
-                        .map(|s| s.to_string())
-                        .collect(),
-                    config_path: None,
-                    config_url: None,
-                    block_direct: defaults::BLOCK_DIRECT,
-                },
-                db_threshold: defaults::DB_THRESHOLD,
-                local_listener: None,
-                cert_expiry_warning: defaults::CERT_EXPIRY_WARNING,
-            },
-            output: OutputSettings {
-                format: OutputFormat::Table,
-                fail_on: Severity::Error,
-                color: false,
-                spinner: false,
-                docs_url: defaults::DOCS_URL.to_string(),
-                verbose: false,
-                file: None,
-                watch: None,
-                terminal: false,
-            },
-            selection: Selection::default(),
-            timeout: defaults::TIMEOUT,
-            ca_certs: Vec::new(),
-            env_file: None,
-            secrets: Secrets::default(),
-            proxy: ProxyConfig::default(),
-        }
+        let run = <RunArgs as clap::Args>::augment_args(clap::Command::new("run"));
+        let matches = run
+            .try_get_matches_from(["run"])
+            .expect("`run` alone parses");
+        let nothing: std::collections::HashMap<String, String> = Default::default();
+        let no_files: std::collections::HashMap<PathBuf, String> = Default::default();
+        Settings::resolve(
+            &RunArgs { matches },
+            &nothing,
+            &no_files,
+            Terminal::default(),
+        )
+        .expect("the defaults resolve")
     }
 }
 
@@ -183,288 +171,355 @@ pub struct Terminal {
     pub stderr: bool,
 }
 
-/// The places one setting can come from, highest first.
-struct Layers<'a> {
-    matches: &'a ArgMatches,
-    env: &'a dyn Environment,
-    file: &'a EnvFile,
-}
-
-impl Layers<'_> {
-    /// Whether the flag was typed on the command line (not clap's default).
-    fn typed(&self, id: &str) -> bool {
-        self.matches.value_source(id) == Some(ValueSource::CommandLine)
-    }
-
-    /// The value of a setting that has a default: the typed flag, else the environment, else
-    /// (for Coder's own `CODER_*` variables) the env file, else the default clap filled in.
-    fn value<T: Clone>(
-        &self,
-        id: &str,
-        flag_or_default: &T,
-        parse: impl Fn(&str) -> Result<T, String>,
-    ) -> Result<T, String> {
-        if self.typed(id) {
-            return Ok(flag_or_default.clone());
-        }
-        Ok(self
-            .text(id, parse)?
-            .unwrap_or_else(|| flag_or_default.clone()))
-    }
-
-    /// A setting from the environment or the env file, parsed; errors name where it came from.
-    fn text<T>(
-        &self,
-        id: &str,
-        parse: impl Fn(&str) -> Result<T, String>,
-    ) -> Result<Option<T>, String> {
-        let Some(var) = env_var(id) else {
-            return Ok(None);
-        };
-        if let Some(value) = self.env.var(var) {
-            return parse(&value).map(Some).map_err(|e| format!("{var}: {e}"));
-        }
-        if var.starts_with("CODER_") {
-            if let Some(value) = self.file.get(var) {
-                return parse(&value)
-                    .map(Some)
-                    .map_err(|e| self.file.bad_value(var, &e));
-            }
-        }
-        Ok(None)
-    }
-
-    /// A text setting without a default; empty counts as unset at every level.
-    fn string(
-        &self,
-        id: &str,
-        flag: Option<&String>,
-    ) -> Result<Option<(String, DsnSource)>, String> {
-        if let Some(v) = flag.filter(|v| !v.trim().is_empty()) {
-            return Ok(Some((v.clone(), DsnSource::Flag)));
-        }
-        let Some(var) = env_var(id) else {
-            return Ok(None);
-        };
-        if let Some(v) = self.env.var(var).filter(|v| !v.trim().is_empty()) {
-            return Ok(Some((v, DsnSource::Environment)));
-        }
-        Ok(self
-            .file
-            .get(var)
-            .filter(|v| var.starts_with("CODER_") && !v.trim().is_empty())
-            .map(|v| (v, DsnSource::EnvFile)))
-    }
+/// `--color`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ColorWhen {
+    Auto,
+    Always,
+    Never,
 }
 
 impl Settings {
-    /// Resolves `healthcheck run`'s settings. `matches` are the `run` subcommand's matches.
+    /// Resolves `healthcheck run`'s settings from its command line, the environment and files.
     pub fn resolve(
         args: &RunArgs,
-        matches: &ArgMatches,
         env: &dyn Environment,
         fs: &dyn FileSystem,
         terminal: Terminal,
     ) -> Result<Settings, String> {
-        let env_file_path = match args.env_file.clone() {
-            Some(path) => Some(path),
-            None => env.var("HEALTHCHECK_ENV_FILE").map(PathBuf::from),
-        };
-        let file = EnvFile::load(env_file_path.as_deref(), Path::new(defaults::ENV_FILE), fs)?;
+        let file = env_file(args, env, fs)?;
+        // Every value of the env file is a candidate secret, as the command line's are: an
+        // error may quote one that was given under the wrong key.
+        let file_secrets =
+            Secrets::from_raw_input(&[], &file.pairs(), crate::net::dsn::password_of);
+        let login = CoderLogin::load(env, fs);
         let layers = Layers {
-            matches,
+            matches: &args.matches,
             env,
             file: &file,
+            login: &login,
+            fs,
         };
-        let mut settings = Settings {
-            env_file: file.path.clone(),
-            ..Settings::default()
-        };
-        let checks = &mut settings.checks;
-
-        checks.access_url = layers
-            .string("access_url", args.access_url.as_ref())?
-            .map(|(raw, _)| AccessUrl::new(&raw));
-        checks.postgres = match layers.string("postgres_url", args.postgres_url.as_ref())? {
-            Some((dsn, source)) => Some(DsnSetting { dsn, source }),
-            None => discovery::builtin_postgres(env, fs).map(|dsn| DsnSetting {
-                dsn,
-                source: DsnSource::Discovered,
-            }),
-        };
-        checks.token = layers
-            .string("token", args.token.as_ref())?
-            .map(|(t, _)| t.trim().to_string())
-            .filter(|t| !t.is_empty());
-        checks.derp.server_enable =
-            layers.value("derp_server_enable", &args.derp_server_enable, parse_bool)?;
-        checks.derp.block_direct = layers.value(
-            "block_direct_connections",
-            &args.block_direct_connections,
-            parse_bool,
-        )?;
-        let stun = layers.value(
-            "derp_server_stun_addresses",
-            &args.derp_server_stun_addresses,
-            |s| Ok(s.to_string()),
-        )?;
-        checks.derp.stun_addresses = parse_stun_list(&stun)?;
-        checks.derp.config_path = layers
-            .string(
-                "derp_config_path",
-                args.derp_config_path.as_deref().map(path_text).as_ref(),
-            )?
-            .map(|(p, _)| PathBuf::from(p));
-        checks.derp.config_url = layers
-            .string("derp_config_url", args.derp_config_url.as_ref())?
-            .map(|(u, _)| u);
-        checks.db_threshold = layers.value(
-            "health_check_threshold_database",
-            &args.health_check_threshold_database,
-            crate::duration::parse,
-        )?;
-
-        let tls_address = layers.string("tls_address", args.tls_address.as_ref())?;
-        let http_address = layers.string("http_address", args.http_address.as_ref())?;
-        // The address from the higher source wins (a typed --http-address beats the env file's
-        // CODER_TLS_ADDRESS); from the same source the TLS one does, since with TLS on coderd's
-        // HTTP listener only redirects.
-        let tls_wins = match (&tls_address, &http_address) {
-            (Some((_, tls)), Some((_, http))) => rank(*tls) <= rank(*http),
-            (tls, _) => tls.is_some(),
-        };
-        let chosen = if tls_wins {
-            tls_address.map(|(v, s)| (v, s, true, "--tls-address", "CODER_TLS_ADDRESS"))
-        } else {
-            http_address.map(|(v, s)| (v, s, false, "--http-address", "CODER_HTTP_ADDRESS"))
-        };
-        checks.local_listener = match chosen {
-            Some((value, source, tls, flag, var)) => Some(
-                Listener::parse(&value, tls, setting_name(source, flag, var)).map_err(
-                    |e| match (source, &file.path) {
-                        (DsnSource::EnvFile, Some(path)) => format!("{e} (in {})", path.display()),
-                        _ => e,
-                    },
-                )?,
-            ),
-            None => None,
-        };
-        checks.cert_expiry_warning = args.cert_expiry_warning;
-
-        settings.timeout = layers.value("timeout", &args.timeout, crate::duration::parse)?;
-        if settings.timeout.is_zero() {
-            let name = if layers.typed("timeout") {
-                "--timeout"
-            } else {
-                "HEALTHCHECK_TIMEOUT"
-            };
-            return Err(format!("invalid {name}: must be greater than zero"));
-        }
-        settings.output.docs_url = layers
-            .value("docs_url", &args.docs_url, |s| Ok(s.to_string()))?
-            .trim()
-            .to_string();
-        if settings.output.docs_url.is_empty() {
-            settings.output.docs_url = defaults::DOCS_URL.to_string();
-        }
-        settings.selection = Selection {
-            only: args.only.iter().copied().collect(),
-            skip: args.skip.iter().copied().collect(),
-            dismiss: args.dismiss.iter().copied().collect(),
-        };
-        if let Some(path) = &settings.checks.derp.config_path {
-            // Read by the DERP section; here only to fail early with a usage error.
-            open_regular(path)
-                .map_err(|e| format!("cannot read DERP map file {}: {e}", path.display()))?;
-        }
-        for path in &args.ca_cert {
-            open_regular(path)
-                .map_err(|e| format!("cannot read --ca-cert {}: {e}", path.display()))?;
-        }
-        settings.ca_certs = args.ca_cert.clone();
-        let format = output_format(args.json, args.format)?;
-        settings.output.format = format;
-        settings.output.verbose = args.verbose;
-        settings.output.file = args.output.clone();
-        settings.output.watch = args.watch;
-        if args.watch.is_some_and(|every| every.is_zero()) {
-            return Err("invalid --watch: must be greater than zero".to_string());
-        }
-        // Repeated whole documents on stdout would be one unreadable stream.
-        if args.watch.is_some()
-            && args.output.is_none()
-            && matches!(format, OutputFormat::Prometheus | OutputFormat::Junit)
-        {
-            return Err(format!(
-                "--watch with --format {} rewrites a file each run: add --output FILE",
-                format.name()
-            ));
-        }
-        let on_terminal = terminal.stdout && args.output.is_none();
-        settings.output.terminal = on_terminal;
-        settings.output.fail_on = match args.fail_on {
-            FailOn::Error => Severity::Error,
-            FailOn::Warning => Severity::Warning,
-        };
-        settings.output.color = resolve_color(args.color, env, on_terminal);
-        // Watch mode redraws the screen itself; a spinner would fight it.
-        settings.output.spinner = format == OutputFormat::Table
-            && args.watch.is_none()
-            && terminal.stderr
-            && env.var("CI").is_none();
-
-        settings.proxy = ProxyConfig::from_env(&|name| env.var(name))?;
-
-        let checks = &settings.checks;
-        let dsn_password = checks
-            .postgres
-            .as_ref()
-            .and_then(|p| crate::net::dsn::password_of(&p.dsn));
-        let raw_token = args
-            .token
-            .clone()
-            .or_else(|| env.var("CODER_SESSION_TOKEN"));
-        settings.secrets = Secrets::collect(
-            dsn_password.as_deref(),
-            [checks.token.as_deref(), raw_token.as_deref()],
-            [
-                checks.access_url.as_ref().map(AccessUrl::raw),
-                checks.derp.config_url.as_deref(),
-            ],
-        );
-        for password in settings.proxy.passwords() {
-            settings.secrets.add(&password);
-        }
+        let mut settings = resolve_layers(&layers, terminal).map_err(|e| file_secrets.scrub(&e))?;
+        settings.env_file = file.path.clone();
+        settings.secrets.extend(&file_secrets);
         Ok(settings)
     }
 }
 
-/// The flag or the variable, for messages about a value.
-/// Flag first: the order in which sources win.
-fn rank(source: DsnSource) -> u8 {
-    match source {
-        DsnSource::Flag => 0,
-        DsnSource::Environment => 1,
-        DsnSource::EnvFile => 2,
-        DsnSource::Discovered => 3,
+/// The env file named by `--env-file` or its variable, else the default one if readable.
+fn env_file(args: &RunArgs, env: &dyn Environment, fs: &dyn FileSystem) -> Result<EnvFile, String> {
+    let none = EnvFile::default();
+    let no_login = CoderLogin::default();
+    let layers = Layers {
+        matches: &args.matches,
+        env,
+        file: &none,
+        login: &no_login,
+        fs,
+    };
+    let named = layers.path(&defs::ENV_FILE).map(|(path, _)| path);
+    EnvFile::load(named.as_deref(), Path::new(defaults::ENV_FILE), fs)
+}
+
+fn resolve_layers(layers: &Layers, terminal: Terminal) -> Result<Settings, String> {
+    let mut notes = Vec::new();
+    let checks = check_settings(layers, &mut notes)?;
+    let proxy = ProxyConfig::from_env(&|name| layers.env.var(name))?;
+    let secrets = secrets(layers, &checks, &proxy);
+    Ok(Settings {
+        checks,
+        output: output_settings(layers, terminal)?,
+        selection: selection(layers),
+        timeout: timeout(layers)?,
+        ca_certs: ca_certs(layers)?,
+        env_file: None,
+        secrets,
+        proxy,
+        notes,
+    })
+}
+
+/// What the sections are given.
+fn check_settings(layers: &Layers, notes: &mut Vec<String>) -> Result<CheckSettings, String> {
+    Ok(CheckSettings {
+        access_url: layers
+            .get(&defs::ACCESS_URL, |s| Ok(s.to_string()))?
+            .map(|(raw, source)| AccessUrl::from_source(&raw, source)),
+        postgres: postgres(layers)?,
+        token: layers
+            .get(&defs::TOKEN, |s| Ok(s.trim().to_string()))?
+            .map(|(token, _)| token),
+        derp: derp(layers)?,
+        db_threshold: db_threshold(layers, notes)?,
+        local_listener: local_listener(layers)?,
+        cert_expiry_warning: layers.value(&defs::CERT_EXPIRY_WARNING, duration::parse_with_days)?,
+        db_connections_warning_percent: layers.value(&defs::DB_CONNECTIONS_WARNING, percent)?,
+        job_pending_warning: layers.value(&defs::JOB_PENDING_WARNING, duration::parse)?,
+        license_expiry_warning: layers
+            .value(&defs::LICENSE_EXPIRY_WARNING, duration::parse_with_days)?,
+    })
+}
+
+/// The DSN from a setting, else the built-in PostgreSQL of `coder server` if it is there.
+fn postgres(layers: &Layers) -> Result<Option<DsnSetting>, String> {
+    Ok(
+        match layers.get(&defs::POSTGRES_URL, |s| Ok(s.to_string()))? {
+            Some((dsn, source)) => Some(DsnSetting { dsn, source }),
+            None => discovery::builtin_postgres(layers.env, layers.fs).map(|dsn| DsnSetting {
+                dsn,
+                source: SettingSource::Discovered,
+            }),
+        },
+    )
+}
+
+fn derp(layers: &Layers) -> Result<DerpSettings, String> {
+    let config_path = layers.path(&defs::DERP_CONFIG_PATH).map(|(path, _)| path);
+    if let Some(path) = &config_path {
+        // Read by the DERP section; here only to fail early with a usage error.
+        open_regular(path)
+            .map_err(|e| format!("cannot read DERP map file {}: {e}", path.display()))?;
+    }
+    Ok(DerpSettings {
+        server_enable: layers.value(&defs::DERP_SERVER_ENABLE, parse_bool)?,
+        stun_addresses: layers.value(&defs::STUN_ADDRESSES, parse_stun_list)?,
+        config_path,
+        config_url: layers
+            .get(&defs::DERP_CONFIG_URL, |s| Ok(s.to_string()))?
+            .map(|(url, _)| url),
+        block_direct: layers.value(&defs::BLOCK_DIRECT, parse_bool)?,
+    })
+}
+
+/// coderd's own listener. The address from the higher source wins (a typed --http-address beats
+/// the env file's CODER_TLS_ADDRESS); from the same source the TLS one does, since with TLS on
+/// coderd's HTTP listener only redirects.
+fn local_listener(layers: &Layers) -> Result<Option<Listener>, String> {
+    let tls = layers.text(&defs::TLS_ADDRESS);
+    let http = layers.text(&defs::HTTP_ADDRESS);
+    let tls_wins = match (&tls, &http) {
+        (Some((_, tls)), Some((_, http))) => tls <= http,
+        (tls, _) => tls.is_some(),
+    };
+    let (def, chosen) = if tls_wins {
+        (&defs::TLS_ADDRESS, tls)
+    } else {
+        (&defs::HTTP_ADDRESS, http)
+    };
+    let Some((value, source)) = chosen else {
+        return Ok(None);
+    };
+    let setting = match (source, def.env) {
+        (SettingSource::Flag, _) | (_, None) => def.flag,
+        (_, Some(var)) => var,
+    };
+    Listener::parse(&value, tls_wins, setting)
+        .map(Some)
+        .map_err(|e| match (source, &layers.file.path) {
+            (SettingSource::EnvFile, Some(path)) => format!("{e} (in {})", path.display()),
+            _ => e,
+        })
+}
+
+/// The run's one deadline; zero would end every section before it starts.
+fn timeout(layers: &Layers) -> Result<Duration, String> {
+    let (timeout, source) = layers.value_from(&defs::TIMEOUT, duration::parse)?;
+    if timeout.is_zero() {
+        let name = layers.name(&defs::TIMEOUT, source.unwrap_or(SettingSource::Flag));
+        return Err(format!("invalid {name}: must be greater than zero"));
+    }
+    Ok(timeout)
+}
+
+fn selection(layers: &Layers) -> Selection {
+    Selection {
+        only: layers.sections(&defs::ONLY).collect(),
+        skip: layers.sections(&defs::SKIP).collect(),
+        dismiss: layers.sections(&defs::DISMISS).collect(),
     }
 }
 
-fn setting_name(source: DsnSource, flag: &'static str, var: &'static str) -> &'static str {
-    match source {
-        DsnSource::Flag => flag,
-        _ => var,
+/// Extra trust roots, checked for readability here so that a typo is a usage error.
+fn ca_certs(layers: &Layers) -> Result<Vec<PathBuf>, String> {
+    let paths = layers.paths(&defs::CA_CERT);
+    for path in &paths {
+        open_regular(path).map_err(|e| format!("cannot read --ca-cert {}: {e}", path.display()))?;
+    }
+    Ok(paths)
+}
+
+/// Format, destination, verdict threshold, colour and the spinner.
+fn output_settings(layers: &Layers, terminal: Terminal) -> Result<OutputSettings, String> {
+    let format = output_format(
+        layers.switch(&defs::JSON),
+        layers.get(&defs::FORMAT, format_name)?.map(|(f, _)| f),
+    )?;
+    let file = layers.path(&defs::OUTPUT).map(|(path, _)| path);
+    let watch = layers.get(&defs::WATCH, duration::parse)?.map(|(d, _)| d);
+    if watch.is_some_and(|every| every.is_zero()) {
+        return Err("invalid --watch: must be greater than zero".to_string());
+    }
+    // Repeated whole documents on stdout would be one unreadable stream.
+    if watch.is_some()
+        && file.is_none()
+        && matches!(format, OutputFormat::Prometheus | OutputFormat::Junit)
+    {
+        return Err(format!(
+            "--watch with --format {} rewrites a file each run: add --output FILE",
+            format.name()
+        ));
+    }
+    let on_terminal = terminal.stdout && file.is_none();
+    let color = layers.value(&defs::COLOR, color_when)?;
+    Ok(OutputSettings {
+        format,
+        fail_on: layers.value(&defs::FAIL_ON, severity_name)?,
+        color: resolve_color(color, layers.env, on_terminal),
+        // Watch mode redraws the screen itself; a spinner would fight it.
+        spinner: format == OutputFormat::Table
+            && watch.is_none()
+            && terminal.stderr
+            && layers.env.var("CI").is_none(),
+        docs_url: layers.value(&defs::DOCS_URL, |s| Ok(s.trim().to_string()))?,
+        verbose: layers.switch(&defs::VERBOSE),
+        file,
+        watch,
+        terminal: on_terminal,
+    })
+}
+
+/// The secrets to scrub from every output: the DSN's password, the token as given and as sent,
+/// URL credentials and the proxies' passwords.
+fn secrets(layers: &Layers, checks: &CheckSettings, proxy: &ProxyConfig) -> Secrets {
+    let dsn_password = checks
+        .postgres
+        .as_ref()
+        .and_then(|p| crate::net::dsn::password_of(&p.dsn));
+    let raw_token = layers.text(&defs::TOKEN).map(|(token, _)| token);
+    let mut secrets = Secrets::collect(
+        dsn_password.as_deref(),
+        [checks.token.as_deref(), raw_token.as_deref()],
+        [
+            checks.access_url.as_ref().map(AccessUrl::raw),
+            checks.derp.config_url.as_deref(),
+        ],
+    );
+    for password in proxy.passwords() {
+        secrets.add(&password);
+    }
+    secrets
+}
+
+/// `--docs-url` of `explain` and `codes`: the flag, else its variable, else the default.
+pub fn docs_url(flag: Option<String>, env: &dyn Environment) -> String {
+    flag.filter(|url| !url.trim().is_empty())
+        .or_else(|| defs::DOCS_URL.env.and_then(|var| env.var(var)))
+        .or_else(|| defs::DOCS_URL.default.text())
+        .unwrap_or_default()
+}
+
+/// Coder's database threshold. Zero is Coder's "unset" (its 15 ms default). Under a millisecond
+/// Coder silently uses 15 ms too: typed on our command line that is a mistake to fix now (a usage
+/// error); in Coder's own configuration it is what Coder runs with, so this run judges as Coder
+/// does, and says so.
+fn db_threshold(layers: &Layers, notes: &mut Vec<String>) -> Result<Duration, String> {
+    let def = &defs::DB_THRESHOLD;
+    let (threshold, source) = layers.value_from(def, duration::parse)?;
+    if threshold.is_zero() {
+        return Ok(defaults::DB_THRESHOLD);
+    }
+    if threshold >= Duration::from_millis(1) {
+        return Ok(threshold);
+    }
+    let source = source.unwrap_or(SettingSource::Flag);
+    let given = duration::go_string(threshold);
+    let fallback = duration::go_string(defaults::DB_THRESHOLD);
+    let name = layers.name(def, source);
+    if source == SettingSource::Flag {
+        return Err(format!(
+            "{name}: {given} is under 1ms; Coder compares whole milliseconds and would use its \
+             {fallback} default instead (expected at least 1ms, or 0 for the default)"
+        ));
+    }
+    notes.push(format!(
+        "{name} is {given}, under 1ms: Coder compares whole milliseconds and uses its {fallback} \
+         default instead, and so does this run"
+    ));
+    Ok(defaults::DB_THRESHOLD)
+}
+
+/// `80%` or `80`, from 1 to 100.
+pub fn percent(text: &str) -> Result<u8, String> {
+    let digits = text.trim().strip_suffix('%').unwrap_or(text.trim()).trim();
+    match digits.parse::<u8>() {
+        Ok(p) if (1..=100).contains(&p) => Ok(p),
+        _ => Err(format!(
+            "invalid percentage {text:?} (expected 1 to 100, e.g. 80% or 80)"
+        )),
+    }
+}
+
+/// One of a choice flag's names (clap has checked a typed one; this also reads the default).
+fn choose<T: Copy>(name: &str, options: &[(&str, T)]) -> Result<T, String> {
+    options
+        .iter()
+        .find(|(option, _)| *option == name)
+        .map(|(_, value)| *value)
+        .ok_or_else(|| {
+            let names: Vec<&str> = options.iter().map(|(option, _)| *option).collect();
+            format!(
+                "invalid value {name:?} (expected one of {})",
+                names.join(", ")
+            )
+        })
+}
+
+fn format_name(name: &str) -> Result<OutputFormat, String> {
+    use OutputFormat::*;
+    choose(
+        name,
+        &[
+            ("table", Table),
+            ("json", Json),
+            ("prometheus", Prometheus),
+            ("junit", Junit),
+        ],
+    )
+}
+
+fn severity_name(name: &str) -> Result<Severity, String> {
+    choose(
+        name,
+        &[("error", Severity::Error), ("warning", Severity::Warning)],
+    )
+}
+
+fn color_when(name: &str) -> Result<ColorWhen, String> {
+    use ColorWhen::*;
+    choose(
+        name,
+        &[("auto", Auto), ("always", Always), ("never", Never)],
+    )
+}
+
+/// Go's `strconv.ParseBool` spellings, which Coder's flags accept.
+pub fn parse_bool(s: &str) -> Result<bool, String> {
+    match s.trim() {
+        "1" | "t" | "T" | "true" | "TRUE" | "True" => Ok(true),
+        "0" | "f" | "F" | "false" | "FALSE" | "False" => Ok(false),
+        other => Err(format!(
+            "invalid boolean {other:?} (expected true or false)"
+        )),
     }
 }
 
 /// `--json` is `--format json`; both together must agree.
-fn output_format(json: bool, format: Option<FormatArg>) -> Result<OutputFormat, String> {
+fn output_format(json: bool, format: Option<OutputFormat>) -> Result<OutputFormat, String> {
     let chosen = match format {
         None if json => return Ok(OutputFormat::Json),
-        None | Some(FormatArg::Table) => OutputFormat::Table,
-        Some(FormatArg::Json) => OutputFormat::Json,
-        Some(FormatArg::Prometheus) => OutputFormat::Prometheus,
-        Some(FormatArg::Junit) => OutputFormat::Junit,
+        None => OutputFormat::Table,
+        Some(format) => format,
     };
     if json && chosen != OutputFormat::Json {
         return Err(format!(
@@ -473,10 +528,6 @@ fn output_format(json: bool, format: Option<FormatArg>) -> Result<OutputFormat, 
         ));
     }
     Ok(chosen)
-}
-
-fn path_text(path: &Path) -> String {
-    path.to_string_lossy().into_owned()
 }
 
 pub fn parse_stun_list(list: &str) -> Result<Vec<String>, String> {

@@ -12,7 +12,7 @@ fn resolve(
     let argv = std::iter::once("healthcheck")
         .chain(std::iter::once("run"))
         .chain(args.iter().copied());
-    let (cli, matches) = parse_from(argv).map_err(|e| e.to_string())?;
+    let (cli, _) = parse_from(argv).map_err(|e| e.to_string())?;
     let Command::Run(run) = cli.command else {
         unreachable!("the run subcommand was parsed")
     };
@@ -24,8 +24,7 @@ fn resolve(
         .iter()
         .map(|(k, v)| (PathBuf::from(k), v.to_string()))
         .collect();
-    let (_, run_matches) = matches.subcommand().expect("run");
-    Settings::resolve(&run, run_matches, &env, &fs, Terminal::default())
+    Settings::resolve(&run, &env, &fs, Terminal::default())
 }
 
 const ENV_FILE: &str = "/etc/coder.d/coder.env";
@@ -91,10 +90,10 @@ fn dsn_source_names_where_it_came_from() {
     let env = [("CODER_PG_CONNECTION_URL", dsn)];
     assert_eq!(
         source(&["--postgres-url", dsn], &env, &file),
-        Some(DsnSource::Flag)
+        Some(SettingSource::Flag)
     );
-    assert_eq!(source(&[], &env, &file), Some(DsnSource::Environment));
-    assert_eq!(source(&[], &[], &file), Some(DsnSource::EnvFile));
+    assert_eq!(source(&[], &env, &file), Some(SettingSource::Environment));
+    assert_eq!(source(&[], &[], &file), Some(SettingSource::EnvFile));
     let discovered = [("CODER_CONFIG_DIR", "/cfg")];
     let files = [
         ("/cfg/postgres/password", "pw"),
@@ -102,7 +101,7 @@ fn dsn_source_names_where_it_came_from() {
     ];
     assert_eq!(
         source(&[], &discovered, &files),
-        Some(DsnSource::Discovered)
+        Some(SettingSource::Discovered)
     );
     assert_eq!(source(&[], &[], &[]), None);
 }
@@ -180,22 +179,30 @@ fn stun_list() {
 
 #[test]
 fn help_shows_defaults_and_variables_from_one_place() {
-    let cmd = crate::cli::command();
-    let run = cmd.find_subcommand("run").unwrap();
+    let run = crate::cli::run_command();
     let arg = |id: &str| run.get_arguments().find(|a| a.get_id() == id).unwrap();
-    let timeout = arg("timeout");
-    assert_eq!(
-        timeout.get_default_values(),
-        [crate::duration::go_string(defaults::TIMEOUT).as_str()]
-    );
     let help = |id: &str| arg(id).get_help().unwrap().to_string();
+    assert!(help("timeout").contains(&format!(
+        "[default: {}]",
+        crate::duration::go_string(defaults::TIMEOUT)
+    )));
     assert!(help("env_file").contains(&format!("[default: {}]", defaults::ENV_FILE)));
-    for (id, var) in crate::cli::ENV_VARS {
-        assert!(
-            help(id).ends_with(&format!("[env: {var}]")),
-            "{id}: {}",
-            help(id)
-        );
+    for def in defs::RUN {
+        if let Some(var) = def.env {
+            assert!(
+                help(def.id).contains(&format!("[env: {var}")),
+                "{}",
+                help(def.id)
+            );
+        }
+        if let Some(default) = def.default.text() {
+            assert!(help(def.id).contains(&format!("[default: {default}]")));
+        }
+        assert_eq!(arg(def.id).get_long(), Some(&def.flag[2..]));
+    }
+    // Every `run` argument is declared in `defs` (clap's own --help aside).
+    for a in run.get_arguments().filter(|a| a.get_id() != "help") {
+        assert!(defs::by_id(a.get_id().as_str()).is_some(), "{}", a.get_id());
     }
 }
 
@@ -313,18 +320,166 @@ fn watch_needs_a_file_for_whole_documents_and_a_positive_interval() {
 #[test]
 fn output_file_is_not_a_terminal() {
     let argv = ["healthcheck", "run", "--output", "/tmp/report.txt"];
-    let (cli, matches) = parse_from(argv).unwrap();
+    let (cli, _) = parse_from(argv).unwrap();
     let Command::Run(run) = cli.command else {
         unreachable!()
     };
-    let (_, run_matches) = matches.subcommand().unwrap();
     let env: HashMap<String, String> = HashMap::new();
     let fs: HashMap<PathBuf, String> = HashMap::new();
     let terminal = Terminal {
         stdout: true,
         stderr: true,
     };
-    let s = Settings::resolve(&run, run_matches, &env, &fs, terminal).unwrap();
+    let s = Settings::resolve(&run, &env, &fs, terminal).unwrap();
     assert!(!s.output.terminal);
     assert!(!s.output.color, "no colour in a file unless --color always");
+}
+
+#[test]
+fn coder_login_is_the_lowest_source_of_access_url_and_token() {
+    let login = [
+        ("/cfg/url", "https://login.example\n"),
+        ("/cfg/session", "Lgn-sEss10n-t0ken\n"),
+    ];
+    let env = [("CODER_CONFIG_DIR", "/cfg")];
+    let s = resolve(&[], &env, &login).unwrap();
+    let url = s.checks.access_url.as_ref().unwrap();
+    assert_eq!(url.raw(), "https://login.example");
+    assert_eq!(url.source(), SettingSource::CoderLogin);
+    assert_eq!(url.for_header(), "https://login.example (from coder login)");
+    assert_eq!(s.checks.token.as_deref(), Some("Lgn-sEss10n-t0ken"));
+    assert_eq!(s.secrets.scrub("x Lgn-sEss10n-t0ken y"), "x [REDACTED] y");
+    // The flag beats the login, and so do the environment and the env file.
+    let s = resolve(
+        &[
+            "--access-url",
+            "https://flag.example",
+            "--token",
+            "flag-token",
+        ],
+        &env,
+        &login,
+    )
+    .unwrap();
+    let url = s.checks.access_url.unwrap();
+    assert_eq!(
+        (url.raw(), url.source()),
+        ("https://flag.example", SettingSource::Flag)
+    );
+    assert_eq!(url.for_header(), "https://flag.example");
+    assert_eq!(s.checks.token.as_deref(), Some("flag-token"));
+    let env_too = [
+        ("CODER_CONFIG_DIR", "/cfg"),
+        ("CODER_ACCESS_URL", "https://env.example"),
+    ];
+    let s = resolve(&[], &env_too, &login).unwrap();
+    assert_eq!(s.checks.access_url.unwrap().raw(), "https://env.example");
+    let mut files = login.to_vec();
+    files.push((ENV_FILE, "CODER_SESSION_TOKEN=file-token\n"));
+    let s = resolve(&[], &env, &files).unwrap();
+    assert_eq!(s.checks.token.as_deref(), Some("file-token"));
+    // Without CODER_CONFIG_DIR: ~/.config/coderv2.
+    let home_login = [("/home/u/.config/coderv2/url", "https://home.example")];
+    let s = resolve(&[], &[("HOME", "/home/u")], &home_login).unwrap();
+    assert_eq!(s.checks.access_url.unwrap().raw(), "https://home.example");
+    // Nothing there: no access URL, no token.
+    let s = resolve(&[], &env, &[]).unwrap();
+    assert!(s.checks.access_url.is_none() && s.checks.token.is_none());
+}
+
+#[test]
+fn thresholds_for_connections_pending_jobs_and_licenses() {
+    let s = resolve(&[], &[], &[]).unwrap();
+    assert_eq!(s.checks.db_connections_warning_percent, 80);
+    assert_eq!(s.checks.job_pending_warning, Duration::from_secs(300));
+    assert_eq!(
+        s.checks.license_expiry_warning,
+        Duration::from_secs(30 * 86_400)
+    );
+    let s = resolve(
+        &[
+            "--db-connections-warning",
+            "90%",
+            "--job-pending-warning",
+            "90s",
+            "--license-expiry-warning",
+            "7d",
+        ],
+        &[],
+        &[],
+    )
+    .unwrap();
+    assert_eq!(s.checks.db_connections_warning_percent, 90);
+    assert_eq!(s.checks.job_pending_warning, Duration::from_secs(90));
+    assert_eq!(
+        s.checks.license_expiry_warning,
+        Duration::from_secs(7 * 86_400)
+    );
+    let percent = |v: &str| {
+        resolve(&["--db-connections-warning", v], &[], &[])
+            .map(|s| s.checks.db_connections_warning_percent)
+    };
+    assert_eq!(percent("100"), Ok(100));
+    assert_eq!(percent("1%"), Ok(1));
+    for bad in ["0", "101%", "80 percent", "0.5", "%"] {
+        let e = percent(bad).unwrap_err();
+        assert!(
+            e.starts_with("--db-connections-warning: invalid percentage")
+                && e.contains("expected 1 to 100"),
+            "{bad}: {e}"
+        );
+    }
+    let e = resolve(&["--job-pending-warning", "soon"], &[], &[]).unwrap_err();
+    assert!(
+        e.starts_with("--job-pending-warning: invalid duration"),
+        "{e}"
+    );
+    let e = resolve(&["--license-expiry-warning", "1month"], &[], &[]).unwrap_err();
+    assert!(e.starts_with("--license-expiry-warning:"), "{e}");
+}
+
+#[test]
+fn a_database_threshold_under_a_millisecond_is_refused_or_said() {
+    let e = resolve(&["--health-check-threshold-database", "1us"], &[], &[]).unwrap_err();
+    assert!(
+        e.starts_with("--health-check-threshold-database: 1µs is under 1ms"),
+        "{e}"
+    );
+    // In Coder's own configuration: judged as Coder judges it (15ms), and said.
+    let file = [(ENV_FILE, "CODER_HEALTH_CHECK_THRESHOLD_DATABASE=500us\n")];
+    let s = resolve(&[], &[], &file).unwrap();
+    assert_eq!(s.checks.db_threshold, defaults::DB_THRESHOLD);
+    assert_eq!(
+        s.notes,
+        ["CODER_HEALTH_CHECK_THRESHOLD_DATABASE in /etc/coder.d/coder.env is 500µs, under 1ms: \
+          Coder compares whole milliseconds and uses its 15ms default instead, and so does this run"]
+    );
+    let s = resolve(
+        &[],
+        &[("CODER_HEALTH_CHECK_THRESHOLD_DATABASE", "1ns")],
+        &[],
+    )
+    .unwrap();
+    assert_eq!(s.checks.db_threshold, defaults::DB_THRESHOLD);
+    assert!(s.notes[0].starts_with("CODER_HEALTH_CHECK_THRESHOLD_DATABASE is 1ns"));
+    assert!(resolve(&[], &[], &[]).unwrap().notes.is_empty());
+    // Zero is Coder's "unset": its default.
+    let s = resolve(&["--health-check-threshold-database", "0s"], &[], &[]).unwrap();
+    assert_eq!(s.checks.db_threshold, defaults::DB_THRESHOLD);
+    let s = resolve(&["--health-check-threshold-database", "1ms"], &[], &[]).unwrap();
+    assert_eq!(s.checks.db_threshold, Duration::from_millis(1));
+}
+
+#[test]
+fn every_default_parses_as_its_setting() {
+    // Settings::default() resolves from nothing: every declared default went through its parser.
+    let s = Settings::default();
+    assert_eq!(
+        s.checks.derp.stun_addresses.len(),
+        defaults::STUN_ADDRESSES.len()
+    );
+    assert_eq!(s.checks.cert_expiry_warning, defaults::CERT_EXPIRY_WARNING);
+    assert_eq!(s.output.docs_url, defaults::DOCS_URL);
+    assert_eq!(s.output.fail_on, Severity::Error);
+    assert_eq!(s.output.format, OutputFormat::Table);
 }

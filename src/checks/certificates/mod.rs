@@ -53,7 +53,8 @@ struct Registry {
 }
 
 impl Registry {
-    /// Files `endpoint`; true when it is new and should be read.
+    /// Files `endpoint`: the index of its new entry, to be read; `None` when it was already
+    /// filed (its user is added to that entry).
     fn add(&self, endpoint: &Endpoint) -> Option<usize> {
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         let same = entries.iter_mut().enumerate().find(|(_, e)| {
