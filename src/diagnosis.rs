@@ -168,10 +168,10 @@ fn restate(report: &Report, id: SectionId) -> Option<Diagnosis> {
     let (code, severity, message, evidence) = match worst {
         Some(s) => (s.code, s.severity, s.message.to_string(), s.evidence),
         None if base.severity > Severity::Ok => {
-            let detail = relays::first_node_error(report)
+            let (detail, evidence) = relays::first_failing_node(report)
                 .filter(|_| id == SectionId::Derp)
-                .unwrap_or_else(|| "see the section".to_string());
-            (None, base.severity, detail, None)
+                .unwrap_or_else(|| ("see the section's rows".to_string(), None));
+            (None, base.severity, detail, evidence)
         }
         None => return None,
     };

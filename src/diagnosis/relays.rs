@@ -15,9 +15,24 @@ fn nodes(report: &Report) -> impl Iterator<Item = (bool, &NodeReport)> {
         .flat_map(|r| r.node_reports.iter().map(|n| (r.region.embedded_relay, n)))
 }
 
-/// The first node error, for restating a DERP failure no rule explains.
-pub fn first_node_error(report: &Report) -> Option<String> {
-    nodes(report).find_map(|(_, n)| n.error.clone())
+/// The first failing node, for restating a DERP failure no rule explains: where it is, in
+/// words that do not repeat its row, and what was observed.
+pub fn first_failing_node(report: &Report) -> Option<(String, Option<&Evidence>)> {
+    let (embedded, node) = nodes(report).find(|(_, n)| n.error.is_some())?;
+    let what = if node.node.stun_only {
+        format!("STUN server {} does not work", stun_at(node))
+    } else {
+        format!(
+            "relay node {} at {} cannot exchange messages",
+            node.node.name,
+            relay_at(report, embedded, node)
+        )
+    };
+    let evidence = node.evidence.as_ref().or(node.stun.evidence.as_ref());
+    Some((
+        format!("{what} (its row says how): check that server and the path to it"),
+        evidence,
+    ))
 }
 
 /// Where a relay node is, as `host:port` (the access URL's for the embedded relay).
