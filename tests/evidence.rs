@@ -292,3 +292,42 @@ fn coderd_down_on_its_own_listener_has_refused_evidence_on_elst02() {
         "refused"
     );
 }
+
+#[test]
+fn a_proxy_that_refuses_connect_is_proxy_refused_with_its_status() {
+    const HOST: &str = "coder.proxy-only.test";
+    let proxy = support::tinyproxy::Tinyproxy::start(&[HOST], "hcproxy", "Pr0xy-Secret-77");
+    let wrong = format!("http://hcproxy:Wr0ng-Pa55word@127.0.0.1:{}", proxy.port);
+    let mut cmd = support::healthcheck();
+    cmd.env("HTTPS_PROXY", &wrong).args([
+        "run",
+        "--json",
+        "--only",
+        "websocket",
+        "--access-url",
+        &format!("https://{HOST}:8443"),
+        "--timeout",
+        "3s",
+    ]);
+    let out = support::run(cmd);
+    assert!(!out.all().contains("Wr0ng-Pa55word"));
+    let json = out.json();
+    let evidence = &json["websocket"]["error_evidence"];
+    assert_eq!(evidence["kind"], "proxy_refused", "{evidence}");
+    // tinyproxy answers 401 where the standard says 407.
+    assert_eq!(evidence["status"], 401);
+    assert_eq!(
+        evidence["proxy"],
+        format!("http://hcproxy:[REDACTED]@127.0.0.1:{}", proxy.port)
+    );
+}
+
+#[test]
+fn a_server_that_accepts_but_never_answers_is_a_timeout_waiting_for_the_answer() {
+    let port = support::http::stall_server();
+    let url = format!("http://127.0.0.1:{port}");
+    let evidence = access_url_evidence(&["--access-url", &url]);
+    assert_eq!(evidence["kind"], "timeout", "{evidence}");
+    assert_eq!(evidence["phase"], "answer");
+    assert_eq!(evidence["address"], format!("127.0.0.1:{port}"));
+}

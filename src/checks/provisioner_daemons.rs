@@ -10,7 +10,7 @@ use crate::checks::versions::{
 use crate::checks::{Context, REPORT_MARGIN};
 use crate::coder_db::{DaemonRow, Daemons};
 use crate::report::provisioner_daemons::{DaemonItem, ProvisionerDaemon, ProvisionerDaemonsReport};
-use crate::report::{Code, Message, Severity};
+use crate::report::{BaseReport, Code, Message, Severity};
 
 /// What the daemons are compared with.
 #[derive(Clone, Debug)]
@@ -35,6 +35,91 @@ impl Server {
                 version_error: Some(why.clone()),
                 api_major: server_api_major(None),
             },
+        }
+    }
+}
+
+/// A live daemon's version against the server's (EUNKNOWN when invalid, EPD02 when it differs):
+/// the section's finding names the daemon; Coder's own item-level warning goes to `warnings`.
+fn judge_version(
+    base: &mut BaseReport,
+    daemon: &DaemonRow,
+    server: &Server,
+    warnings: &mut Vec<Message>,
+) {
+    let name = &daemon.name;
+    let v = daemon.version.as_deref().unwrap_or_default();
+    if !is_valid(v) {
+        base.warn(
+            Severity::Error,
+            Code::Eunknown,
+            format!(
+                "Some provisioner daemons report invalid version information: {name} ({})",
+                go_quote(v)
+            ),
+        );
+        warnings.push(Message::new(
+            Code::Eunknown,
+            format!("Invalid version {}", go_quote(v)),
+        ));
+    } else if let Some(server_version) = &server.version {
+        if !versions_match(server_version, v) {
+            base.warn(
+                Severity::Warning,
+                Code::Epd02,
+                format!("Some provisioner daemons report mismatched versions: {name} ({v})"),
+            );
+            warnings.push(Message::new(
+                Code::Epd02,
+                format!("Mismatched version {}", go_quote(v)),
+            ));
+        }
+    }
+}
+
+/// A live daemon's provisioner API version against the server's major (EUNKNOWN when invalid,
+/// EPD03 when the major differs), reported as `judge_version` does.
+fn judge_api_version(
+    base: &mut BaseReport,
+    daemon: &DaemonRow,
+    server: &Server,
+    warnings: &mut Vec<Message>,
+) {
+    let name = &daemon.name;
+    let api = daemon.api_version.as_deref().unwrap_or_default();
+    match parse_api_version(api) {
+        Err(e) => {
+            base.warn(
+                Severity::Error,
+                Code::Eunknown,
+                format!(
+                    "Some provisioner daemons report invalid API version information: \
+                     {name} ({e})"
+                ),
+            );
+            warnings.push(Message::new(
+                Code::Eunknown,
+                format!("Invalid API version: {e}"),
+            ));
+        }
+        Ok((major, _)) => {
+            if let Ok(server_major) = server.api_major {
+                if major != server_major {
+                    base.warn(
+                        Severity::Warning,
+                        Code::Epd03,
+                        format!(
+                            "Some provisioner daemons report deprecated major API \
+                             versions: {name} (API {api}). Consider upgrading!"
+                        ),
+                    );
+                    // Coder names the server's current major here, not the daemon's.
+                    warnings.push(Message::new(
+                        Code::Epd03,
+                        format!("Deprecated major API version {server_major}."),
+                    ));
+                }
+            }
         }
     }
 }
@@ -86,78 +171,13 @@ pub fn judge(report: &mut ProvisionerDaemonsReport, daemons: Daemons, server: &S
         .into_iter()
         .map(|d| (d.name, d.last_seen_at.and(d.age_micros)))
         .collect();
-    let base = &mut report.base;
     for daemon in recent {
         let mut warnings = Vec::new();
-        let name = &daemon.name;
         if daemons.has_version {
-            let v = daemon.version.as_deref().unwrap_or_default();
-            if !is_valid(v) {
-                base.warn(
-                    Severity::Error,
-                    Code::Eunknown,
-                    format!(
-                        "Some provisioner daemons report invalid version information: {name} ({})",
-                        go_quote(v)
-                    ),
-                );
-                warnings.push(Message::new(
-                    Code::Eunknown,
-                    format!("Invalid version {}", go_quote(v)),
-                ));
-            } else if let Some(server_version) = &server.version {
-                if !versions_match(server_version, v) {
-                    base.warn(
-                        Severity::Warning,
-                        Code::Epd02,
-                        format!(
-                            "Some provisioner daemons report mismatched versions: {name} ({v})"
-                        ),
-                    );
-                    warnings.push(Message::new(
-                        Code::Epd02,
-                        format!("Mismatched version {}", go_quote(v)),
-                    ));
-                }
-            }
+            judge_version(&mut report.base, &daemon, server, &mut warnings);
         }
         if daemons.has_api_version {
-            let api = daemon.api_version.as_deref().unwrap_or_default();
-            match parse_api_version(api) {
-                Err(e) => {
-                    base.warn(
-                        Severity::Error,
-                        Code::Eunknown,
-                        format!(
-                            "Some provisioner daemons report invalid API version information: \
-                             {name} ({e})"
-                        ),
-                    );
-                    warnings.push(Message::new(
-                        Code::Eunknown,
-                        format!("Invalid API version: {e}"),
-                    ));
-                }
-                Ok((major, _)) => {
-                    if let Ok(server_major) = server.api_major {
-                        if major != server_major {
-                            base.warn(
-                                Severity::Warning,
-                                Code::Epd03,
-                                format!(
-                                    "Some provisioner daemons report deprecated major API \
-                                     versions: {name} (API {api}). Consider upgrading!"
-                                ),
-                            );
-                            // Coder names the server's current major here, not the daemon's.
-                            warnings.push(Message::new(
-                                Code::Epd03,
-                                format!("Deprecated major API version {server_major}."),
-                            ));
-                        }
-                    }
-                }
-            }
+            judge_api_version(&mut report.base, &daemon, server, &mut warnings);
         }
         report.view.ages.push(daemon.age_micros);
         report.items.push(DaemonItem {

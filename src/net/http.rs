@@ -407,7 +407,8 @@ fn classify_transport(t: &ureq::Transport, timeout: Duration, peer: &Peer) -> Ht
             detail: t.to_string(),
             evidence: Some(Evidence::ProxyRefused {
                 proxy: proxy.clone(),
-                status: (t.kind() == K::ProxyUnauthorized).then_some(407),
+                // ureq does not keep the status (401 and 407 alike mean credentials).
+                status: None,
             }),
         };
     }

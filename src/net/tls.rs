@@ -499,3 +499,61 @@ fn rfc3339(at: UnixTime) -> Option<String> {
     at.format(&time::format_description::well_known::Rfc3339)
         .ok()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cert(e: CertificateError) -> rustls::Error {
+        rustls::Error::InvalidCertificate(e)
+    }
+
+    #[test]
+    fn tls_problems_keep_their_kind_and_dates() {
+        let not_after = UnixTime::since_unix_epoch(std::time::Duration::from_secs(1_798_859_045));
+        assert_eq!(
+            tls_problem(&cert(CertificateError::ExpiredContext {
+                time: UnixTime::now(),
+                not_after,
+            })),
+            TlsProblem::Expired {
+                not_after: Some("2027-01-02T03:04:05Z".to_string())
+            }
+        );
+        assert_eq!(
+            tls_problem(&cert(CertificateError::NotValidForName)),
+            TlsProblem::NameMismatch
+        );
+        let leaf_only = |self_issued, intermediates| {
+            cert(CertificateError::Other(rustls::OtherError(Arc::new(
+                UnknownIssuer {
+                    intermediates,
+                    self_issued,
+                    issuer: "CN=R11".to_string(),
+                },
+            ))))
+        };
+        assert_eq!(
+            tls_problem(&leaf_only(false, 0)),
+            TlsProblem::IncompleteChain {
+                issuer: "CN=R11".to_string()
+            }
+        );
+        assert!(matches!(
+            tls_problem(&leaf_only(true, 0)),
+            TlsProblem::Untrusted { .. }
+        ));
+        assert!(matches!(
+            tls_problem(&leaf_only(false, 1)),
+            TlsProblem::Untrusted { .. }
+        ));
+        // The words stay those of an unknown authority either way.
+        assert!(describe_tls_error(&leaf_only(false, 0)).contains("unknown authority"));
+        assert_eq!(
+            tls_problem(&rustls::Error::InvalidMessage(
+                rustls::InvalidMessage::InvalidContentType
+            )),
+            TlsProblem::NotTls
+        );
+    }
+}
