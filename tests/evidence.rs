@@ -331,3 +331,19 @@ fn a_server_that_accepts_but_never_answers_is_a_timeout_waiting_for_the_answer()
     assert_eq!(evidence["phase"], "answer");
     assert_eq!(evidence["address"], format!("127.0.0.1:{port}"));
 }
+
+#[test]
+fn a_database_host_that_does_not_resolve_is_dns() {
+    let out = run_json(&[
+        "--only",
+        "database",
+        "--postgres-url",
+        "postgres://coder:pw@db.invalid:5432/coder?sslmode=disable",
+        "--timeout",
+        "2s",
+    ]);
+    let json = out.json();
+    let evidence = &json["database"]["error_evidence"];
+    assert_eq!(evidence["kind"], "dns", "{evidence}");
+    assert_eq!(evidence["host"], "db.invalid");
+}

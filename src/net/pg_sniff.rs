@@ -20,6 +20,8 @@ const MAX_HEARD: usize = 64;
 pub enum Heard {
     /// No connection (or no TCP endpoint to try, e.g. a Unix socket).
     NoConnection,
+    /// The host name does not resolve; the resolver's words.
+    Unresolved { host: String, detail: String },
     /// Connected; nothing came back before the deadline.
     Nothing,
     /// `S`, `N` or an error message: PostgreSQL's answers.
@@ -38,8 +40,22 @@ pub fn sniff(dsn: &Dsn, deadline: Instant) -> Heard {
         Some(addr) => addr.to_string(),
         None => dsn.hosts.first().cloned().unwrap_or("localhost".into()),
     };
-    let Ok(addrs) = crate::net::conn::resolve(&host, port, deadline) else {
-        return Heard::NoConnection;
+    use crate::net::conn::LookupError;
+    let addrs = match crate::net::conn::resolve(&host, port, deadline) {
+        Ok(addrs) => addrs,
+        Err(LookupError::Failed(e)) => {
+            return Heard::Unresolved {
+                host,
+                detail: e.to_string(),
+            }
+        }
+        Err(LookupError::NoAddresses) => {
+            return Heard::Unresolved {
+                host,
+                detail: "the name has no addresses".to_string(),
+            }
+        }
+        Err(LookupError::TimedOut) => return Heard::NoConnection,
     };
     let left = deadline.saturating_duration_since(Instant::now());
     if left.is_zero() {

@@ -45,6 +45,9 @@ impl Dsn {
                 let until = deadline.min(Instant::now() + SNIFF_MARGIN);
                 return Err(match crate::net::pg_sniff::sniff(self, until) {
                     heard @ crate::net::pg_sniff::Heard::Other(_) => ConnectError::NoStartup(heard),
+                    crate::net::pg_sniff::Heard::Unresolved { host, detail } => {
+                        ConnectError::Unresolved(e, host, detail)
+                    }
                     _ => ConnectError::Postgres(e),
                 });
             }
@@ -267,6 +270,9 @@ pub enum ConnectError {
     /// The start-up did not finish in time; what the server said to an SSLRequest.
     NoStartup(crate::net::pg_sniff::Heard),
     Postgres(postgres::Error),
+    /// The driver failed and the host name does not resolve (found out afterwards with our
+    /// own resolver): the driver's error, the host and the resolver's words.
+    Unresolved(postgres::Error, String, String),
 }
 
 impl ConnectError {
@@ -292,9 +298,14 @@ impl ConnectError {
                          start-up did not finish within the deadline"
                     ),
                     Heard::NoConnection => format!("timed out connecting to {endpoint}"),
+                    Heard::Unresolved { detail, .. } => {
+                        format!("DNS lookup failed for {endpoint}: {detail}")
+                    }
                 }
             }
-            ConnectError::Postgres(e) => describe_pg_error(e, dsn),
+            ConnectError::Postgres(e) | ConnectError::Unresolved(e, ..) => {
+                describe_pg_error(e, dsn)
+            }
         }
     }
 }
@@ -318,6 +329,11 @@ impl ConnectError {
                 phase: Phase::Answer,
             }),
             ConnectError::Postgres(e) => pg_evidence(e, &address),
+            ConnectError::Unresolved(_, host, detail)
+            | ConnectError::NoStartup(Heard::Unresolved { host, detail }) => Some(Evidence::Dns {
+                host: host.clone(),
+                detail: detail.clone(),
+            }),
         }
     }
 }
