@@ -247,10 +247,16 @@ fn tunnel(
             Err(e) => return Err(failed("waiting for the answer to CONNECT", e)),
         }
     }
-    let mut headers = [httparse::EMPTY_HEADER; 32];
+    let mut headers = [httparse::EMPTY_HEADER; crate::net::proxy::client::MAX_HEADERS];
     let mut response = httparse::Response::new(&mut headers);
     let status = match response.parse(&head) {
         Ok(httparse::Status::Complete(_)) => response.code.unwrap_or(0),
+        Err(httparse::Error::TooManyHeaders) => {
+            return Err(DialError::Proxy(format!(
+                "proxy {shown}: the answer to CONNECT has more than {} headers",
+                crate::net::proxy::client::MAX_HEADERS
+            )))
+        }
         _ => {
             return Err(DialError::Proxy(format!(
                 "proxy {shown}: the answer to CONNECT is not HTTP"

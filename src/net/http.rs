@@ -9,6 +9,7 @@ use crate::net::tls::{describe_tls_error, find_tls_error, Tls};
 
 /// Go's default client stops at the tenth redirect; so do we.
 pub const MAX_REDIRECTS: u32 = 10;
+const USER_AGENT: &str = concat!("healthcheck/", env!("CARGO_PKG_VERSION"));
 /// Bodies are read up to this size; health endpoints answer a few bytes.
 pub const MAX_BODY_BYTES: u64 = 1024 * 1024;
 
@@ -36,6 +37,22 @@ impl HttpResponse {
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// One answer's status, headers and body reader, from ureq or from our proxy client.
+struct Reply {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Box<dyn Read + Send>,
+}
+
+impl Reply {
+    fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
@@ -115,8 +132,7 @@ impl HttpClient {
         self
     }
 
-    /// An agent for one request: its name lookups end at the request's deadline too, and it
-    /// goes through the proxy the environment names for `url`, if any.
+    /// An agent for one direct request: its name lookups end at the request's deadline too.
     fn agent(&self, deadline: Instant, url: &str) -> ureq::Agent {
         let mut builder = ureq::AgentBuilder::new().resolver(BoundedResolver { deadline });
         // Only HTTPS reads the trust store (see `Tls`); each hop of a redirect gets its own agent.
@@ -126,16 +142,95 @@ impl HttpClient {
         {
             builder = builder.tls_config(self.tls.config());
         }
-        let builder = builder
+        builder
             // We follow redirects ourselves (`follow`): ureq 2 panics on a Location without a
             // host (`file:`, `data:`, `mailto:`).
             .redirects(0)
-            .user_agent(concat!("healthcheck/", env!("CARGO_PKG_VERSION")));
-        match crate::net::proxy::ureq_proxy(&self.proxy, &self.routes, url) {
-            Some(proxy) => builder.proxy(proxy),
-            None => builder,
+            .user_agent(USER_AGENT)
+            .build()
+    }
+
+    /// One GET, without following redirects: direct with ureq, or through the proxy the
+    /// environment names for `url` with our own client (ureq 2's proxy support can panic,
+    /// cannot reach an IPv6 proxy and lets the TLS handshake outlive the deadline).
+    fn hop(
+        &self,
+        url: &str,
+        deadline: Deadline,
+        headers: &[(&str, &str)],
+    ) -> Result<Reply, HttpError> {
+        let parsed = url::Url::parse(url).ok();
+        if let Some(parsed) = &parsed {
+            let route = self.proxy.route_for_url(parsed);
+            self.routes
+                .note(&self.proxy, &format!("GET {}", shown(url)), &route);
+            if let crate::net::proxy::Route::Proxy(proxy) = route {
+                return self.via_proxy(proxy, parsed, deadline, headers);
+            }
         }
-        .build()
+        let mut request = self
+            .agent(deadline.at(), url)
+            .get(url)
+            .timeout(deadline.remaining());
+        for (name, value) in headers {
+            request = request.set(name, value);
+        }
+        let response = match request.call() {
+            Ok(response) => response,
+            Err(ureq::Error::Status(_, response)) => response,
+            Err(ureq::Error::Transport(transport)) => {
+                // ureq's texts quote the URL; a URL from the database may carry credentials.
+                // The run's budget, not the time left: `4.998123s` says nothing.
+                let mut error = classify_transport(&transport, deadline.budget());
+                error.detail = error.detail.replace(url, &shown(url));
+                return Err(error);
+            }
+        };
+        let headers = response
+            .headers_names()
+            .into_iter()
+            .filter_map(|name| {
+                let value = response.header(&name)?.to_string();
+                Some((name, value))
+            })
+            .collect();
+        Ok(Reply {
+            status: response.status(),
+            headers,
+            body: Box::new(response.into_reader()),
+        })
+    }
+
+    fn via_proxy(
+        &self,
+        proxy: &crate::net::proxy::ProxyUrl,
+        url: &url::Url,
+        deadline: Deadline,
+        headers: &[(&str, &str)],
+    ) -> Result<Reply, HttpError> {
+        use crate::net::proxy::client::{self, Failure};
+        let config = self.tls.config();
+        match client::get(proxy, url, headers, config, deadline.at()) {
+            Ok((head, body)) => Ok(Reply {
+                status: head.status,
+                headers: head.headers,
+                body,
+            }),
+            Err(Failure::Dial(e)) => Err(classify_dial(&e, deadline.budget())),
+            Err(Failure::Proxy(why)) => Err(HttpError {
+                kind: HttpErrorKind::Other,
+                detail: why,
+            }),
+            Err(Failure::Io(e, doing)) => {
+                let mut error = classify_io(&e, deadline.budget(), doing);
+                error.detail = format!("{} (through proxy {})", error.detail, proxy.shown());
+                Err(error)
+            }
+            Err(Failure::Protocol(why)) => Err(HttpError {
+                kind: HttpErrorKind::Other,
+                detail: format!("{why} (through proxy {})", proxy.shown()),
+            }),
+        }
     }
 
     /// GET under a deadline; any HTTP status is a response, not an error.
@@ -152,21 +247,14 @@ impl HttpClient {
                 detail: "no time left before the deadline".to_string(),
             });
         }
-        let (response, final_url) = self.follow(url, deadline, headers)?;
-        let status = response.status();
-        let headers = response
-            .headers_names()
-            .into_iter()
-            .filter_map(|name| {
-                let value = response.header(&name)?.to_string();
-                Some((name, value))
-            })
-            .collect();
+        let (reply, final_url) = self.follow(url, deadline, headers)?;
+        let Reply {
+            status,
+            headers,
+            body,
+        } = reply;
         let mut bytes = Vec::new();
-        let read = response
-            .into_reader()
-            .take(MAX_BODY_BYTES + 1)
-            .read_to_end(&mut bytes);
+        let read = body.take(MAX_BODY_BYTES + 1).read_to_end(&mut bytes);
         if let Err(e) = read {
             return Err(classify_io(
                 &e,
@@ -210,7 +298,7 @@ impl HttpClient {
         url: &str,
         deadline: Deadline,
         headers: &[(&str, &str)],
-    ) -> Result<(ureq::Response, String), HttpError> {
+    ) -> Result<(Reply, String), HttpError> {
         let first_host = url::Url::parse(url)
             .ok()
             .and_then(|u| u.host_str().map(str::to_ascii_lowercase));
@@ -236,38 +324,26 @@ impl HttpClient {
                 .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
                 .zip(first_host.as_deref())
                 .is_some_and(|(host, first)| host == first || host.ends_with(&format!(".{first}")));
+            // The headers of this hop: sensitive ones only while on the first site.
+            let hop_headers: Vec<(&str, &str)> = headers
+                .iter()
+                .filter(|(name, _)| {
+                    same_site || !SENSITIVE_HEADERS.contains(&name.to_ascii_lowercase().as_str())
+                })
+                .copied()
+                .collect();
             // Each hop goes through the proxy the environment names for it (or direct).
-            let mut request = self
-                .agent(deadline.at(), &current)
-                .get(&current)
-                .timeout(remaining);
-            for (name, value) in headers {
-                if same_site || !SENSITIVE_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
-                    request = request.set(name, value);
-                }
-            }
-            // Plain-http requests through an authenticating proxy carry its credentials (ureq
-            // sends them only on CONNECT); computed per hop, so they never reach an origin.
-            if let Some(auth) = crate::net::proxy::plain_http_authorization(&self.proxy, &current) {
-                request = request.set("Proxy-Authorization", &auth);
-            }
-            let response = match request.call() {
-                Ok(response) => response,
-                Err(ureq::Error::Status(_, response)) => response,
-                Err(ureq::Error::Transport(transport)) => {
-                    // ureq's texts quote the URL; a URL from the database may carry credentials.
-                    // The run's budget, not the time left: `4.998123s` says nothing.
-                    let mut error = classify_transport(&transport, deadline.budget());
-                    error.detail = error.detail.replace(&current, &shown(&current));
+            let response = self
+                .hop(&current, deadline, &hop_headers)
+                .map_err(|mut error| {
                     if hop > 0 {
                         error.detail =
                             format!("after a redirect to {}: {}", shown(&current), error.detail);
                     }
-                    return Err(error);
-                }
-            };
+                    error
+                })?;
             let location = response.header("Location").map(str::to_string);
-            let (true, Some(location)) = (is_redirect(response.status()), location) else {
+            let (true, Some(location)) = (is_redirect(response.status), location) else {
                 return Ok((response, current));
             };
             // Go counts the redirects received and refuses to follow the tenth.
@@ -280,7 +356,7 @@ impl HttpClient {
                     ),
                 });
             }
-            current = next_hop(&current, &location, response.status())?;
+            current = next_hop(&current, &location, response.status)?;
             hop += 1;
         }
     }
@@ -370,6 +446,42 @@ fn classify_transport(t: &ureq::Transport, timeout: Duration) -> HttpError {
         _ => (HttpErrorKind::Other, t.to_string()),
     };
     HttpError { kind, detail }
+}
+
+/// A failure of the tunnel through a proxy, or of the TLS handshake inside it.
+fn classify_dial(e: &crate::net::conn::DialError, timeout: Duration) -> HttpError {
+    use crate::net::conn::{is_timeout, DialError};
+    match e {
+        DialError::Tls(io) if is_timeout(io) => HttpError {
+            kind: HttpErrorKind::Timeout,
+            detail: format!(
+                "timed out in the TLS handshake through the proxy (the {} deadline)",
+                crate::duration::go_string(timeout)
+            ),
+        },
+        DialError::Tls(io) => classify_io(io, timeout, "in the TLS handshake through the proxy"),
+        DialError::TlsName(why) => HttpError {
+            kind: HttpErrorKind::InvalidUrl,
+            detail: format!("not a TLS server name: {why}"),
+        },
+        // The tunnel's own words name the proxy (credentials hidden) and what it answered.
+        DialError::Proxy(why) => HttpError {
+            kind: if why.ends_with("timed out") {
+                HttpErrorKind::Timeout
+            } else {
+                HttpErrorKind::Other
+            },
+            detail: why.clone(),
+        },
+        DialError::Deadline => HttpError {
+            kind: HttpErrorKind::Timeout,
+            detail: "no time left before the deadline".to_string(),
+        },
+        other => HttpError {
+            kind: HttpErrorKind::Other,
+            detail: format!("{other:?}"),
+        },
+    }
 }
 
 fn classify_io(io: &std::io::Error, timeout: Duration, doing: &str) -> HttpError {
