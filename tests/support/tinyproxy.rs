@@ -16,6 +16,11 @@ pub struct Tinyproxy {
 impl Tinyproxy {
     /// Starts tinyproxy on a free loopback port; `names` resolve to 127.0.0.1 for it alone.
     pub fn start(names: &[&str], user: &str, password: &str) -> Tinyproxy {
+        Tinyproxy::start_on("127.0.0.1", names, user, password)
+    }
+
+    /// As `start`, listening on `listen` (`127.0.0.1` or `::1`).
+    pub fn start_on(listen: &str, names: &[&str], user: &str, password: &str) -> Tinyproxy {
         let dir = temp_dir("hc-tinyproxy-");
         let _ = std::process::Command::new("chmod")
             .arg("777")
@@ -30,7 +35,7 @@ impl Tinyproxy {
         std::fs::write(&hosts_path, hosts).unwrap();
         let d = dir.display();
         let conf = format!(
-            "User nobody\nGroup nogroup\nPort {port}\nListen 127.0.0.1\nTimeout 30\n\
+            "User nobody\nGroup nogroup\nPort {port}\nListen {listen}\nTimeout 30\n\
              LogFile \"{d}/tinyproxy.log\"\nLogLevel Info\nPidFile \"{d}/tinyproxy.pid\"\n\
              MaxClients 20\nBasicAuth {user} {password}\nDisableViaHeader Yes\n"
         );
@@ -46,7 +51,19 @@ impl Tinyproxy {
             &format!("unshare --mount sh -c {}", shell_quote(&inner)),
             &log,
         );
-        wait_for_port(port, "tinyproxy", &log);
+        if listen == "127.0.0.1" {
+            wait_for_port(port, "tinyproxy", &log);
+        } else {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+            while std::net::TcpStream::connect((listen, port)).is_err() {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "tinyproxy did not start on [{listen}]:{port}; log:\n{}",
+                    std::fs::read_to_string(&log).unwrap_or_default()
+                );
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+        }
         Tinyproxy {
             port,
             user: user.to_string(),
