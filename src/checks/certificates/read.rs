@@ -187,6 +187,10 @@ fn time_field(input: &[u8]) -> Result<(OffsetDateTime, &[u8]), String> {
 /// also with a `+hhmm`/`-hhmm` offset instead of `Z`, as BER allows.
 fn parse_time(text: &str, year_digits: usize) -> Result<OffsetDateTime, String> {
     let bad = || format!("not a valid time: {:?}", crate::text::snippet(text, 40));
+    // Both forms are ASCII; checking it first keeps every slice below on a char boundary.
+    if !text.is_ascii() {
+        return Err(bad());
+    }
     let (main, offset) = if let Some(main) = text.strip_suffix('Z') {
         (main, 0i64)
     } else if text.len() > 5 && matches!(text.as_bytes()[text.len() - 5], b'+' | b'-') {
@@ -275,6 +279,28 @@ mod tests {
             "500101000000",
         ] {
             assert!(parse_time(bad, 2).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn mangled_certificates_are_errors_not_panics() {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let params = rcgen::CertificateParams::new(vec!["coder.example".to_string()]).unwrap();
+        let der = params.self_signed(&key).unwrap().der().to_vec();
+        let leaf = parse(&der).unwrap();
+        assert_eq!(leaf.subject, leaf.issuer);
+        assert!(parse_time("+0\u{e9}0", 2).is_err());
+        assert!(parse_time("50010100\u{e9}+0\u{e9}0", 2).is_err());
+        // Every truncation, and each byte flipped in turn: an answer, never a panic.
+        let mut seed = 0x2545_f491_u32;
+        for cut in 0..der.len() {
+            let _ = parse(&der[..cut]);
+            let mut mangled = der.clone();
+            seed ^= seed << 13;
+            seed ^= seed >> 17;
+            seed ^= seed << 5;
+            mangled[cut] ^= (seed as u8) | 1;
+            let _ = parse(&mangled);
         }
     }
 
