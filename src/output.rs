@@ -103,40 +103,71 @@ impl Destination {
     }
 }
 
-/// The file a path names, following symbolic links at the final name only while this user or
-/// root owns them: a link another user planted (in a sticky world-writable folder, or a
-/// folder of theirs) would otherwise let them choose which file we replace.
+/// The file a path names, resolved component by component as the kernel would, following a
+/// symbolic link only while this user or root owns it: a link another user planted (in a
+/// sticky world-writable folder such as /tmp, or in a folder of theirs), at the final name or
+/// as a folder on the way, would otherwise let them choose which file we replace.
 fn follow_own_links(start: &Path) -> Result<PathBuf, String> {
+    use std::collections::VecDeque;
+    use std::path::Component;
     // SAFETY: geteuid has no preconditions and cannot fail.
     let me = unsafe { libc::geteuid() };
-    let mut path = start.to_path_buf();
-    for _ in 0..MAX_LINKS {
-        let meta = match fs::symlink_metadata(&path) {
-            Ok(meta) => meta,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(path),
-            Err(e) => return Err(format!("{}: {e}", path.display())),
-        };
-        if !meta.file_type().is_symlink() {
-            return Ok(path);
+    let absolute = if start.is_absolute() {
+        start.to_path_buf()
+    } else {
+        std::env::current_dir()
+            .map_err(|e| format!("the current folder: {e}"))?
+            .join(start)
+    };
+    let owned = |c: Component<'_>| c.as_os_str().to_os_string();
+    let mut pending: VecDeque<OsString> = absolute.components().map(owned).collect();
+    let mut resolved = PathBuf::from("/");
+    let mut links = 0;
+    while let Some(part) = pending.pop_front() {
+        match Path::new(&part).components().next() {
+            Some(Component::RootDir) => resolved = PathBuf::from("/"),
+            Some(Component::ParentDir) => {
+                resolved.pop();
+            }
+            Some(Component::Normal(name)) => {
+                let candidate = resolved.join(name);
+                let meta = match fs::symlink_metadata(&candidate) {
+                    Ok(meta) => meta,
+                    // What does not exist yet is created (the file) or reported later (a folder).
+                    Err(_) => {
+                        resolved = candidate;
+                        continue;
+                    }
+                };
+                if !meta.file_type().is_symlink() {
+                    resolved = candidate;
+                    continue;
+                }
+                if meta.uid() != me && meta.uid() != 0 {
+                    return Err(format!(
+                        "{} is a symbolic link owned by another user (uid {}; this is uid {me}), \
+                         which is not followed: remove it, or give the path of the file itself",
+                        candidate.display(),
+                        meta.uid()
+                    ));
+                }
+                links += 1;
+                if links > MAX_LINKS {
+                    return Err(format!(
+                        "more than {MAX_LINKS} symbolic links in {}",
+                        start.display()
+                    ));
+                }
+                let to = fs::read_link(&candidate)
+                    .map_err(|e| format!("{}: {e}", candidate.display()))?;
+                for part in to.components().rev() {
+                    pending.push_front(owned(part));
+                }
+            }
+            _ => {}
         }
-        if meta.uid() != me && meta.uid() != 0 {
-            return Err(format!(
-                "{} is a symbolic link owned by another user (uid {}; this is uid {me}), \
-                 which is not followed: remove it, or give the path of the file itself",
-                path.display(),
-                meta.uid()
-            ));
-        }
-        let to = fs::read_link(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-        path = match path.parent() {
-            Some(parent) if to.is_relative() => parent.join(to),
-            _ => to,
-        };
     }
-    Err(format!(
-        "more than {MAX_LINKS} symbolic links from {}",
-        start.display()
-    ))
+    Ok(resolved)
 }
 
 /// A temporary file that is removed when dropped, unless it was renamed into place.

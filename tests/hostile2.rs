@@ -688,6 +688,24 @@ fn output_never_follows_a_symlink_another_user_planted() {
         assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
         assert!(std::fs::symlink_metadata(&link).unwrap().is_symlink());
     }
+    // A planted link to a folder is not followed either.
+    let folder_link = sticky.join("reports");
+    as_nobody(&format!(
+        "ln -s {} {}",
+        support::shell_quote(&victims.display().to_string()),
+        support::shell_quote(&folder_link.display().to_string())
+    ));
+    let out = quick_run_to(&folder_link.join("precious.conf"));
+    assert_eq!(out.code, 2, "{}", out.all());
+    assert!(
+        out.stderr.contains(&format!(
+            "{} is a symbolic link owned by another user",
+            folder_link.display()
+        )),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
     // A link of our own is still followed (the report lands in the file it names).
     let ours = sticky.join("ours.prom");
     let real = victims.join("real.prom");
