@@ -759,3 +759,50 @@ fn output_takes_a_250_character_file_name() {
         .collect();
     assert_eq!(left.len(), 1, "{left:?}");
 }
+
+// ---- Issue 22, defect 6: a certificates section that read nothing is not OK.
+
+#[test]
+fn a_certificates_section_that_read_nothing_is_skipped_with_the_reason() {
+    let closed = support::free_port();
+    let out = run_with(
+        &[],
+        &[
+            "--json",
+            "--only",
+            "certificates",
+            "--access-url",
+            &format!("https://127.0.0.1:{closed}"),
+        ],
+    );
+    let section = &out.json()["certificates"];
+    assert_eq!(section["skipped"], true, "{section:#}");
+    let reason = section["skip_reason"].as_str().unwrap();
+    assert!(
+        reason.starts_with(&format!(
+            "no certificate could be read: 127.0.0.1:{closed} (access URL"
+        )),
+        "{reason}"
+    );
+    assert!(
+        reason.contains(&format!(
+            "connect to 127.0.0.1:{closed}: Connection refused"
+        )),
+        "{reason}"
+    );
+    assert_eq!(
+        section["unread"][0]["endpoint"],
+        format!("127.0.0.1:{closed}")
+    );
+    // The table shows it skipped, not OK.
+    let mut cmd = healthcheck();
+    cmd.args(["run", "--only", "certificates", "--access-url"])
+        .arg(format!("https://127.0.0.1:{closed}"));
+    let table = run(cmd);
+    let line = table
+        .stdout
+        .lines()
+        .find(|l| l.contains("TLS Certificates"))
+        .unwrap_or_else(|| panic!("{}", table.stdout));
+    assert!(!line.contains("OK"), "{line}\n{}", table.stdout);
+}
