@@ -2,13 +2,17 @@
 //! in the same directory, written and fsynced, then renamed over FILE, then the directory
 //! fsynced), so a reader such as node_exporter's textfile collector sees the old file or the
 //! new one, never half of one. The temporary file is removed on every failure path.
+//!
+//! Run as root into a folder others can write, `--output` must not become a way to overwrite
+//! any file: the temporary file has a random name and is created with `O_EXCL|O_NOFOLLOW`, a
+//! symbolic link at FILE is followed only when this user (or root) owns it, and the report gets
+//! mode 0644 minus the umask (an existing file of ours keeps its permission bits), never set-id.
 
 use std::ffi::OsString;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Where the report is written.
 #[derive(Debug)]
@@ -22,14 +26,16 @@ pub enum Destination {
 pub struct Target {
     /// As the user gave it, for messages.
     shown: PathBuf,
-    /// The file replaced: a symlink's target, so the link keeps pointing at the report.
+    /// The file replaced: a symlink's target (ours only), so the link keeps pointing at the
+    /// report.
     path: PathBuf,
     dir: PathBuf,
-    name: OsString,
 }
 
-/// Makes temporary names unique within the process (watch mode writes repeatedly).
-static SERIAL: AtomicU64 = AtomicU64::new(0);
+/// Random temporary names tried before giving up (a collision means someone plants names).
+const TEMP_TRIES: usize = 8;
+/// Symbolic links followed at the final name, as the kernel's own limit.
+const MAX_LINKS: usize = 40;
 
 impl Destination {
     /// Checks `--output` before anything runs: the directory must exist and take a new file,
@@ -42,19 +48,17 @@ impl Destination {
         if shown.as_os_str().is_empty() || shown.to_string_lossy().ends_with('/') {
             return Err(bad("not a file name".to_string()));
         }
-        let path = match fs::metadata(shown) {
+        let path = follow_own_links(shown).map_err(bad)?;
+        match fs::metadata(&path) {
             Ok(meta) if !meta.is_file() => {
                 // Renaming over a device or directory would replace it, not write to it.
                 return Err(bad("it exists and is not a regular file".to_string()));
             }
-            Ok(_) => fs::canonicalize(shown).map_err(|e| bad(e.to_string()))?,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => shown.to_path_buf(),
-            Err(e) => return Err(bad(e.to_string())),
-        };
-        let name = path
-            .file_name()
-            .ok_or_else(|| bad("not a file name".to_string()))?
-            .to_os_string();
+            Ok(_) | Err(_) => {}
+        }
+        if path.file_name().is_none() {
+            return Err(bad("not a file name".to_string()));
+        }
         let dir = match path.parent() {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
             _ => PathBuf::from("."),
@@ -71,11 +75,10 @@ impl Destination {
             shown: shown.to_path_buf(),
             path,
             dir,
-            name,
         };
         // The only sure test of "can I create a file here" (permissions, read-only mounts,
         // ACLs, root) is to create one.
-        let (probe, _) = target.create_temp().map_err(|e| bad(e.to_string()))?;
+        let (probe, _) = target.create_temp().map_err(bad)?;
         drop(probe);
         Ok(Destination::File(target))
     }
@@ -100,7 +103,75 @@ impl Destination {
     }
 }
 
+/// The file a path names, resolved component by component as the kernel would, following a
+/// symbolic link only while this user or root owns it: a link another user planted (in a
+/// sticky world-writable folder such as /tmp, or in a folder of theirs), at the final name or
+/// as a folder on the way, would otherwise let them choose which file we replace.
+fn follow_own_links(start: &Path) -> Result<PathBuf, String> {
+    use std::collections::VecDeque;
+    use std::path::Component;
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let me = unsafe { libc::geteuid() };
+    let absolute = if start.is_absolute() {
+        start.to_path_buf()
+    } else {
+        std::env::current_dir()
+            .map_err(|e| format!("the current folder: {e}"))?
+            .join(start)
+    };
+    let owned = |c: Component<'_>| c.as_os_str().to_os_string();
+    let mut pending: VecDeque<OsString> = absolute.components().map(owned).collect();
+    let mut resolved = PathBuf::from("/");
+    let mut links = 0;
+    while let Some(part) = pending.pop_front() {
+        match Path::new(&part).components().next() {
+            Some(Component::RootDir) => resolved = PathBuf::from("/"),
+            Some(Component::ParentDir) => {
+                resolved.pop();
+            }
+            Some(Component::Normal(name)) => {
+                let candidate = resolved.join(name);
+                let meta = match fs::symlink_metadata(&candidate) {
+                    Ok(meta) => meta,
+                    // What does not exist yet is created (the file) or reported later (a folder).
+                    Err(_) => {
+                        resolved = candidate;
+                        continue;
+                    }
+                };
+                if !meta.file_type().is_symlink() {
+                    resolved = candidate;
+                    continue;
+                }
+                if meta.uid() != me && meta.uid() != 0 {
+                    return Err(format!(
+                        "{} is a symbolic link owned by another user (uid {}; this is uid {me}), \
+                         which is not followed: remove it, or give the path of the file itself",
+                        candidate.display(),
+                        meta.uid()
+                    ));
+                }
+                links += 1;
+                if links > MAX_LINKS {
+                    return Err(format!(
+                        "more than {MAX_LINKS} symbolic links in {}",
+                        start.display()
+                    ));
+                }
+                let to = fs::read_link(&candidate)
+                    .map_err(|e| format!("{}: {e}", candidate.display()))?;
+                for part in to.components().rev() {
+                    pending.push_front(owned(part));
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(resolved)
+}
+
 /// A temporary file that is removed when dropped, unless it was renamed into place.
+#[derive(Debug)]
 struct TempFile {
     path: PathBuf,
     kept: bool,
@@ -114,28 +185,77 @@ impl Drop for TempFile {
     }
 }
 
-impl Target {
-    /// A new file beside the target, hidden and not ending in the target's extension, so
-    /// collectors that read `*.prom` never pick it up.
-    fn create_temp(&self) -> io::Result<(TempFile, File)> {
-        let serial = SERIAL.fetch_add(1, Ordering::Relaxed);
-        let mut name = OsString::from(".");
-        name.push(&self.name);
-        name.push(format!(".{}.{serial}.tmp", std::process::id()));
-        let path = self.dir.join(name);
-        let file = OpenOptions::new()
+/// A hidden name that never ends in the target's extension (collectors that read `*.prom`
+/// never pick it up) and stays short whatever the target's length.
+fn temp_name() -> OsString {
+    let mut random = [0u8; 8];
+    // Without randomness, the time and the process still make collisions unlikely; O_EXCL
+    // makes them harmless.
+    if getrandom::getrandom(&mut random).is_err() {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or_default();
+        random = (nanos ^ u64::from(std::process::id()).rotate_left(32)).to_le_bytes();
+    }
+    let hex: String = random.iter().map(|b| format!("{b:02x}")).collect();
+    OsString::from(format!(".healthcheck-{hex}.tmp"))
+}
+
+/// Creates a new file named by `names` in `dir`: `O_EXCL|O_NOFOLLOW` (a planted file or link
+/// is never opened), mode 0644 before the umask. A taken name moves on to the next one.
+fn create_in(
+    dir: &Path,
+    names: impl IntoIterator<Item = OsString>,
+) -> Result<(TempFile, File), String> {
+    let mut taken = Vec::new();
+    for name in names {
+        let path = dir.join(&name);
+        let opened = OpenOptions::new()
             .write(true)
             .create_new(true)
-            .open(&path)?;
-        Ok((TempFile { path, kept: false }, file))
+            .mode(0o644)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(&path);
+        match opened {
+            Ok(file) => return Ok((TempFile { path, kept: false }, file)),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => taken.push(path),
+            Err(e) => {
+                return Err(format!(
+                    "cannot create a temporary file in {}: {e}",
+                    dir.display()
+                ))
+            }
+        }
+    }
+    Err(format!(
+        "cannot create a temporary file in {}: each name tried already exists ({}); \
+         another process may be planting files there",
+        dir.display(),
+        taken
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    ))
+}
+
+impl Target {
+    fn create_temp(&self) -> Result<(TempFile, File), String> {
+        create_in(&self.dir, (0..TEMP_TRIES).map(|_| temp_name()))
     }
 
     fn replace(&self, bytes: &[u8]) -> io::Result<()> {
-        let (mut temp, mut file) = self.create_temp()?;
-        // A file that is already there keeps its permissions (a collector may need them).
+        let (mut temp, mut file) = self.create_temp().map_err(io::Error::other)?;
+        // A file of ours that is already there keeps its permission bits (a collector may need
+        // them), never set-id or sticky ones; anyone else's file gets the mode a new one has.
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        let me = unsafe { libc::geteuid() };
         if let Ok(meta) = fs::metadata(&self.path) {
-            let mode = meta.permissions().mode() & 0o7777;
-            file.set_permissions(fs::Permissions::from_mode(mode))?;
+            if meta.uid() == me {
+                let mode = meta.permissions().mode() & 0o777;
+                file.set_permissions(fs::Permissions::from_mode(mode))?;
+            }
         }
         file.write_all(bytes)?;
         file.sync_all()?;
@@ -189,6 +309,38 @@ mod tests {
             .file_type()
             .is_symlink());
         assert_eq!(fs::read_to_string(&real).unwrap(), "new");
+    }
+
+    #[test]
+    fn a_long_name_fits_and_planted_temporary_names_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        // 240 characters: valid (the limit is 255), and the temporary name stays short.
+        let long = dir.path().join(format!("{}.prom", "r".repeat(235)));
+        Destination::prepare(Some(&long))
+            .unwrap()
+            .write(b"ok\n")
+            .unwrap();
+        assert_eq!(fs::read_to_string(&long).unwrap(), "ok\n");
+        let planted = OsString::from(".planted.tmp");
+        std::os::unix::fs::symlink("/etc/passwd", dir.path().join(&planted)).unwrap();
+        let err = create_in(dir.path(), [planted.clone(), planted]).unwrap_err();
+        assert!(err.contains("each name tried already exists"), "{err}");
+        assert!(err.contains(".planted.tmp"), "{err}");
+        assert!(leftovers(dir.path()).iter().all(|n| n == ".planted.tmp"));
+    }
+
+    #[test]
+    fn set_id_bits_never_survive() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("report.prom");
+        fs::write(&file, "old").unwrap();
+        fs::set_permissions(&file, fs::Permissions::from_mode(0o6755)).unwrap();
+        Destination::prepare(Some(&file))
+            .unwrap()
+            .write(b"new")
+            .unwrap();
+        let mode = fs::metadata(&file).unwrap().permissions().mode() & 0o7777;
+        assert_eq!(mode, 0o755);
     }
 
     #[test]

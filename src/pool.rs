@@ -1,9 +1,10 @@
 //! A fixed number of worker threads for a list of jobs, so that a long list (a DERP map can name
 //! thousands of nodes) never means thousands of threads.
 
+use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Condvar, Mutex};
 
 /// Runs `job(i)` for every `i` in `0..count` on at most `workers` threads named `name-N`, and
 /// returns the results in index order; `None` where a job panicked. If no thread can be started
@@ -43,9 +44,95 @@ pub fn map<T: Send>(
         .collect()
 }
 
+/// A list of jobs that grows while workers take from it (the certificates section learns its
+/// endpoints in batches, some only after a database query or a DERP map download). Workers
+/// call `next` until it returns `None`: the feed is closed and empty.
+pub struct Feed<T> {
+    state: Mutex<FeedState<T>>,
+    ready: Condvar,
+}
+
+struct FeedState<T> {
+    jobs: VecDeque<T>,
+    closed: bool,
+}
+
+impl<T> Default for Feed<T> {
+    fn default() -> Self {
+        Feed {
+            state: Mutex::new(FeedState {
+                jobs: VecDeque::new(),
+                closed: false,
+            }),
+            ready: Condvar::new(),
+        }
+    }
+}
+
+impl<T> Feed<T> {
+    pub fn push(&self, job: T) {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.jobs.push_back(job);
+        self.ready.notify_one();
+    }
+
+    /// No more jobs will come; workers finish what is queued and stop.
+    pub fn close(&self) {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.closed = true;
+        self.ready.notify_all();
+    }
+
+    /// The next job, waiting for one while the feed is open.
+    pub fn next(&self) -> Option<T> {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            if let Some(job) = state.jobs.pop_front() {
+                return Some(job);
+            }
+            if state.closed {
+                return None;
+            }
+            state = self.ready.wait(state).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+}
+
+/// Closes a feed when dropped, so workers stop even if the code feeding it panics.
+pub struct CloseOnDrop<'a, T>(pub &'a Feed<T>);
+
+impl<T> Drop for CloseOnDrop<'_, T> {
+    fn drop(&mut self) {
+        self.0.close();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_feed_serves_jobs_pushed_while_workers_wait_and_ends_when_closed() {
+        let feed = Feed::default();
+        let done = Mutex::new(Vec::new());
+        std::thread::scope(|scope| {
+            for _ in 0..3 {
+                scope.spawn(|| {
+                    while let Some(job) = feed.next() {
+                        done.lock().unwrap().push(job);
+                    }
+                });
+            }
+            let _closer = CloseOnDrop(&feed);
+            for i in 0..10 {
+                feed.push(i);
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+        });
+        let mut done = done.into_inner().unwrap();
+        done.sort();
+        assert_eq!(done, (0..10).collect::<Vec<_>>());
+    }
 
     #[test]
     fn every_job_runs_once_in_order_on_few_threads() {

@@ -88,6 +88,12 @@ impl Secrets {
             self.add(&password);
         }
         self.add_url(value);
+        // A value without a scheme (`user:pw@proxy:3128`, read as http:// by Go) or one that
+        // does not parse still has its userinfo.
+        if let Some(password) = userinfo_password(value) {
+            self.add(password);
+            self.add(&percent_decode(password));
+        }
         for word in value.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-')) {
             if looks_like_coder_token(word) {
                 self.add(word);
@@ -95,12 +101,20 @@ impl Secrets {
         }
     }
 
-    /// The password (raw and decoded) and the query of a URL.
+    /// The password (raw and decoded) of a URL, and its secret query: for a PostgreSQL URL
+    /// only the values of `password` and `sslpassword` (`sslmode`, `sslrootcert`,
+    /// `connect_timeout` name what a user must fix and stay readable); for any other URL the
+    /// whole query (a presigned URL carries its signature there).
     fn add_url(&mut self, url: &str) {
         let Ok(parsed) = url::Url::parse(url.trim()) else {
             return;
         };
-        if let Some(query) = parsed.query() {
+        if is_postgres(&parsed) {
+            for (raw, decoded) in secret_query_values(&parsed) {
+                self.add(&raw);
+                self.add(&decoded);
+            }
+        } else if let Some(query) = parsed.query() {
             self.add(query);
         }
         if let Some(password) = parsed.password() {
@@ -282,8 +296,84 @@ fn percent_encode_all_reserved(s: &str) -> String {
         .collect()
 }
 
-/// A URL with its password replaced, for display.
+/// PostgreSQL's URL schemes.
+fn is_postgres(url: &url::Url) -> bool {
+    matches!(url.scheme(), "postgres" | "postgresql")
+}
+
+/// Query keys of a PostgreSQL URL whose values are secrets.
+const SECRET_DSN_KEYS: &[&str] = &["password", "sslpassword"];
+
+/// The secret query values of a PostgreSQL URL, each as written and decoded.
+fn secret_query_values(url: &url::Url) -> Vec<(String, String)> {
+    url.query()
+        .unwrap_or_default()
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .filter(|(key, _)| SECRET_DSN_KEYS.contains(&key.to_ascii_lowercase().as_str()))
+        .map(|(_, value)| {
+            let decoded = url::form_urlencoded::parse(format!("v={value}").as_bytes())
+                .next()
+                .map(|(_, v)| v.into_owned())
+                .unwrap_or_default();
+            (value.to_string(), decoded)
+        })
+        .collect()
+}
+
+/// The password in `user:password@` of a value that may have no scheme or not parse: the text
+/// between the first `:` and the last `@` of the authority (after `://`, if any).
+fn userinfo_password(value: &str) -> Option<&str> {
+    let rest = match value.find("://") {
+        Some(i) => &value[i + 3..],
+        None => value,
+    };
+    let at = rest.rfind('@')?;
+    let (_, password) = rest[..at].split_once(':')?;
+    (!password.is_empty()).then_some(password)
+}
+
+fn percent_decode(s: &str) -> String {
+    url::form_urlencoded::parse(format!("v={}", s.replace('+', "%2B")).as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default()
+}
+
+/// A PostgreSQL URL's query with the values of secret keys replaced, the rest kept.
+fn redact_dsn_query(query: &str) -> String {
+    query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((key, _)) if SECRET_DSN_KEYS.contains(&key.to_ascii_lowercase().as_str()) => {
+                format!("{key}={REDACTED}")
+            }
+            _ => pair.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// A URL with its password replaced, for display. The query of a PostgreSQL URL keeps its
+/// settings and loses only its passwords; any other URL's query is hidden whole.
 pub fn redact_url(raw: &str) -> String {
+    if let Ok(url) = url::Url::parse(raw) {
+        if is_postgres(&url) {
+            let mut url = url;
+            if url.password().is_some() {
+                let _ = url.set_password(Some("redacted-marker"));
+            }
+            let query = url.query().map(redact_dsn_query);
+            let mut out = url.to_string().replacen("redacted-marker", REDACTED, 1);
+            if let (Some(query), Some(q)) = (query, out.find('?')) {
+                let fragment = out[q..].find('#').map(|f| out[q + f..].to_string());
+                out.truncate(q + 1);
+                out.push_str(&query);
+                out.push_str(&fragment.unwrap_or_default());
+            }
+            return out;
+        }
+    }
     match url::Url::parse(raw) {
         Ok(mut url) if url.password().is_some() || url.query().is_some() => {
             // The url crate percent-encodes brackets, so put plain markers in first. Query
@@ -435,6 +525,45 @@ mod tests {
             "[REDACTED]@relay.example"
         );
         assert_eq!(redact_host("relay.example"), "relay.example");
+    }
+
+    #[test]
+    fn dsn_settings_stay_readable_and_only_passwords_are_hidden() {
+        let dsn = "postgres://coder:Pw-Secret-9@db:5432/coder?sslmode=require&sslrootcert=/etc/ca.pem&password=Qry-Secret-8&connect_timeout=5&application_name=hc";
+        assert_eq!(
+            redact_url(dsn),
+            "postgres://coder:[REDACTED]@db:5432/coder?sslmode=require&sslrootcert=/etc/ca.pem&password=[REDACTED]&connect_timeout=5&application_name=hc"
+        );
+        let secrets = Secrets::from_raw_input(
+            &["--postgres-url".to_string(), dsn.to_string()],
+            &[],
+            crate::net::dsn::password_of,
+        );
+        let message =
+            "the server at db:5432 does not support TLS, but sslmode=require requires it \
+                       (sslrootcert=/etc/ca.pem, connect_timeout=5, application_name=hc)";
+        assert_eq!(secrets.scrub(message), message);
+        for secret in ["Pw-Secret-9", "Qry-Secret-8"] {
+            assert_eq!(secrets.scrub(secret), REDACTED, "{secret}");
+        }
+    }
+
+    #[test]
+    fn scheme_less_and_broken_userinfo_is_a_secret() {
+        for value in [
+            "pxuser:Form-Secret-1@proxy.corp.test:99999",
+            "pxuser:Form-Secret-1@proxy corp.test:3128",
+            "pxuser:Form-Secret-1@[fd00::1:3128",
+            "pxuser:Form-Secret-1@",
+            "http://pxuser:Form-Secret-1@:3128",
+            "pxuser:Form%2DSecret-1@proxy:3128",
+        ] {
+            let env = vec![("HTTPS_PROXY".to_string(), value.to_string())];
+            let secrets = Secrets::from_raw_input(&[], &env, crate::net::dsn::password_of);
+            let shown = secrets.scrub(&format!("HTTPS_PROXY: bad: {value}; Form-Secret-1"));
+            assert!(!shown.contains("Form-Secret-1"), "{value}: {shown}");
+            assert!(!shown.contains("Form%2DSecret-1"), "{value}: {shown}");
+        }
     }
 
     #[test]

@@ -361,3 +361,88 @@ fn usage_errors_about_env_file_values_never_quote_a_secret() {
         );
     }
 }
+
+// ---- Proxy values (issue 23, defects 1 and 9): a proxy variable that is not a usable URL is a
+// usage error that names the variable and what is expected, and never prints the userinfo,
+// also when the value has no scheme (read as `http://VALUE`, as Go does) or does not parse.
+
+const PROXY_PW: &str = "Form-Secret-1";
+
+fn run_with_proxy(name: &str, value: &str) -> Output {
+    let mut cmd = healthcheck();
+    cmd.args(["run", "--json", "--only", "access-url"])
+        .args(["--access-url", "https://coder.example.test"])
+        .env(name, value);
+    run(cmd)
+}
+
+#[test]
+fn scheme_less_proxy_values_with_typos_never_print_the_password() {
+    for (value, why) in [
+        (
+            "pxuser:Form-Secret-1@proxy.corp.test:99999",
+            "invalid port number",
+        ),
+        ("pxuser:Form-Secret-1@proxy corp.test:3128", "invalid"),
+        (
+            "pxuser:Form-Secret-1@[fd77::20:3128",
+            "invalid IPv6 address",
+        ),
+        ("pxuser:Form-Secret-1@:3128", "host"),
+        ("pxuser:Form-Secret-1@", "host"),
+        (
+            "http://pxuser:Form-Secret-1@proxy.corp.test:99999",
+            "invalid port number",
+        ),
+    ] {
+        for name in ["HTTPS_PROXY", "http_proxy"] {
+            let out = run_with_proxy(name, value);
+            let all = out.all();
+            assert_eq!(out.code, 2, "{name}={value}: {all}");
+            assert!(!all.contains(PROXY_PW), "{name}={value}: {all}");
+            assert!(
+                out.stderr
+                    .contains(&format!("{name}: not a usable proxy URL")),
+                "{name}={value}: {all}"
+            );
+            assert!(out.stderr.contains(why), "{name}={value}: {all}");
+            assert!(
+                out.stderr.contains("pxuser:[REDACTED]@"),
+                "{name}={value}: {all}"
+            );
+            assert!(
+                out.stderr.contains("expected http://"),
+                "{name}={value}: {all}"
+            );
+        }
+    }
+}
+
+#[test]
+fn proxy_url_errors_name_the_problem() {
+    for (value, why) in [
+        ("http://proxy.corp.test:99999", "invalid port number"),
+        ("http://proxy.corp.test:abc", "invalid port number"),
+        ("http://", "host"),
+        // An unencoded `#` in the password: the rest would silently become a fragment.
+        (
+            "http://pxuser:Form#Secret-1@proxy.corp.test:3128",
+            "invalid port number",
+        ),
+        (
+            "http://pxuser#Form-Secret-1@proxy.corp.test:3128",
+            "percent-encode",
+        ),
+    ] {
+        let out = run_with_proxy("HTTPS_PROXY", value);
+        let all = out.all();
+        assert_eq!(out.code, 2, "{value}: {all}");
+        assert!(
+            out.stderr.contains("HTTPS_PROXY: not a usable proxy URL"),
+            "{value}: {all}"
+        );
+        assert!(out.stderr.contains(why), "{value}: {all}");
+        assert!(!all.contains("proxies are not supported"), "{value}: {all}");
+        assert!(!all.contains("Secret-1"), "{value}: {all}");
+    }
+}

@@ -260,12 +260,8 @@ fn tunnel(
     deadline: Instant,
 ) -> Result<DeadlineStream, DialError> {
     let shown = proxy.shown();
-    let mut tcp = connect_tcp(&proxy.host, proxy.port, deadline).map_err(|e| {
-        DialError::Proxy(ProxyError {
-            message: format!("cannot reach proxy {shown}: {}", describe_short(&e)),
-            evidence: e.evidence(&proxy.host, proxy.port),
-        })
-    })?;
+    let mut tcp = connect_tcp(&proxy.host, proxy.port, deadline)
+        .map_err(|e| DialError::Proxy(unreachable_proxy(proxy, &e)))?;
     let bare = host.trim_start_matches('[').trim_end_matches(']');
     let authority = if bare.contains(':') {
         format!("[{bare}]:{port}")
@@ -330,10 +326,19 @@ fn tunnel(
             Err(e) => return Err(failed("waiting for the answer to CONNECT", e)),
         }
     }
-    let mut headers = [httparse::EMPTY_HEADER; 32];
+    let mut headers = [httparse::EMPTY_HEADER; crate::net::proxy::client::MAX_HEADERS];
     let mut response = httparse::Response::new(&mut headers);
     let status = match response.parse(&head) {
         Ok(httparse::Status::Complete(_)) => response.code.unwrap_or(0),
+        Err(httparse::Error::TooManyHeaders) => {
+            return Err(refused(
+                format!(
+                    "proxy {shown}: the answer to CONNECT has more than {} headers",
+                    crate::net::proxy::client::MAX_HEADERS
+                ),
+                None,
+            ))
+        }
         _ => {
             return Err(refused(
                 format!("proxy {shown}: the answer to CONNECT is not HTTP"),
@@ -365,12 +370,25 @@ fn tunnel(
     }
 }
 
+/// Why the proxy itself (which we connect to directly) could not be reached.
+pub(crate) fn unreachable_proxy(proxy: &ProxyUrl, e: &DialError) -> ProxyError {
+    ProxyError {
+        message: format!(
+            "cannot reach proxy {}: {}",
+            proxy.shown(),
+            describe_short(e)
+        ),
+        evidence: e.evidence(&proxy.host, proxy.port),
+    }
+}
+
 fn describe_short(e: &DialError) -> String {
     match e {
         DialError::Lookup(LookupError::TimedOut) => "name lookup timed out".to_string(),
         DialError::Lookup(LookupError::NoAddresses) => "name has no addresses".to_string(),
         DialError::Lookup(LookupError::Failed(e)) => format!("name lookup failed: {e}"),
-        DialError::Deadline => "deadline reached".to_string(),
+        DialError::Deadline => "no time left before the deadline".to_string(),
+        DialError::Connect(addr, e) if is_timeout(e) => format!("connect to {addr}: timed out"),
         DialError::Connect(addr, e) => format!("connect to {addr}: {e}"),
         DialError::TlsName(e) => e.clone(),
         DialError::Proxy(e) => e.message.clone(),

@@ -10,6 +10,7 @@ use crate::report::{Evidence, Phase};
 
 /// Go's default client stops at the tenth redirect; so do we.
 pub const MAX_REDIRECTS: u32 = 10;
+const USER_AGENT: &str = concat!("healthcheck/", env!("CARGO_PKG_VERSION"));
 /// Bodies are read up to this size; health endpoints answer a few bytes.
 pub const MAX_BODY_BYTES: u64 = 1024 * 1024;
 
@@ -37,6 +38,22 @@ impl HttpResponse {
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// One answer's status, headers and body reader, from ureq or from our proxy client.
+struct Reply {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Box<dyn Read + Send>,
+}
+
+impl Reply {
+    fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
@@ -164,8 +181,7 @@ impl HttpClient {
         self
     }
 
-    /// An agent for one request: its name lookups end at the request's deadline too, and it
-    /// goes through the proxy the environment names for `url`, if any.
+    /// An agent for one direct request: its name lookups end at the request's deadline too.
     fn agent(&self, deadline: Instant, url: &str) -> ureq::Agent {
         let mut builder = ureq::AgentBuilder::new().resolver(BoundedResolver { deadline });
         // Only HTTPS reads the trust store (see `Tls`); each hop of a redirect gets its own agent.
@@ -175,19 +191,97 @@ impl HttpClient {
         {
             builder = builder.tls_config(self.tls.config());
         }
-        let builder = builder
+        builder
             // ureq's own connect limit (30 s) would outlast the run: a SYN that gets no answer
             // must fail at the deadline, in time for the check to report it.
             .timeout_connect(deadline.saturating_duration_since(Instant::now()))
             // We follow redirects ourselves (`follow`): ureq 2 panics on a Location without a
             // host (`file:`, `data:`, `mailto:`).
             .redirects(0)
-            .user_agent(concat!("healthcheck/", env!("CARGO_PKG_VERSION")));
-        match crate::net::proxy::ureq_proxy(&self.proxy, &self.routes, url) {
-            Some(proxy) => builder.proxy(proxy),
-            None => builder,
+            .user_agent(USER_AGENT)
+            .build()
+    }
+
+    /// One GET, without following redirects: direct with ureq, or through the proxy the
+    /// environment names for `url` with our own client (ureq 2's proxy support can panic,
+    /// cannot reach an IPv6 proxy and lets the TLS handshake outlive the deadline).
+    fn hop(
+        &self,
+        url: &str,
+        deadline: Deadline,
+        headers: &[(&str, &str)],
+    ) -> Result<Reply, HttpError> {
+        let parsed = url::Url::parse(url).ok();
+        if let Some(parsed) = &parsed {
+            let route = self.proxy.route_for_url(parsed);
+            self.routes
+                .note(&self.proxy, &format!("GET {}", shown(url)), &route);
+            if let crate::net::proxy::Route::Proxy(proxy) = route {
+                return self.via_proxy(proxy, parsed, deadline, headers);
+            }
         }
-        .build()
+        let mut request = self
+            .agent(deadline.at(), url)
+            .get(url)
+            .timeout(deadline.remaining());
+        for (name, value) in headers {
+            request = request.set(name, value);
+        }
+        let response = match request.call() {
+            Ok(response) => response,
+            Err(ureq::Error::Status(_, response)) => response,
+            Err(ureq::Error::Transport(transport)) => {
+                // ureq's texts quote the URL; a URL from the database may carry credentials.
+                // The run's budget, not the time left: `4.998123s` says nothing.
+                let peer = Peer::of(url, &self.proxy);
+                let mut error = classify_transport(&transport, deadline.budget(), &peer);
+                error.detail = error.detail.replace(url, &shown(url));
+                return Err(error);
+            }
+        };
+        let headers = response
+            .headers_names()
+            .into_iter()
+            .filter_map(|name| {
+                let value = response.header(&name)?.to_string();
+                Some((name, value))
+            })
+            .collect();
+        Ok(Reply {
+            status: response.status(),
+            headers,
+            body: Box::new(response.into_reader()),
+        })
+    }
+
+    fn via_proxy(
+        &self,
+        proxy: &crate::net::proxy::ProxyUrl,
+        url: &url::Url,
+        deadline: Deadline,
+        headers: &[(&str, &str)],
+    ) -> Result<Reply, HttpError> {
+        use crate::net::proxy::client::{self, Failure};
+        let config = self.tls.config();
+        let peer = Peer::of(url.as_str(), &self.proxy);
+        match client::get(proxy, url, headers, config, deadline.at()) {
+            Ok((head, body)) => Ok(Reply {
+                status: head.status,
+                headers: head.headers,
+                body,
+            }),
+            Err(Failure::Dial(e)) => Err(classify_dial(e, deadline.budget(), &peer)),
+            Err(Failure::Proxy(why)) => Err(proxy_error(why)),
+            Err(Failure::Io(e, doing)) => {
+                let mut error = classify_io(&e, deadline.budget(), doing, &peer, Phase::Answer);
+                error.detail = format!("{} (through proxy {})", error.detail, proxy.shown());
+                Err(error)
+            }
+            Err(Failure::Protocol(why)) => Err(HttpError::new(
+                HttpErrorKind::Other,
+                format!("{why} (through proxy {})", proxy.shown()),
+            )),
+        }
     }
 
     /// GET under a deadline; any HTTP status is a response, not an error.
@@ -204,21 +298,14 @@ impl HttpClient {
                 "no time left before the deadline".to_string(),
             ));
         }
-        let (response, final_url) = self.follow(url, deadline, headers)?;
-        let status = response.status();
-        let headers = response
-            .headers_names()
-            .into_iter()
-            .filter_map(|name| {
-                let value = response.header(&name)?.to_string();
-                Some((name, value))
-            })
-            .collect();
+        let (reply, final_url) = self.follow(url, deadline, headers)?;
+        let Reply {
+            status,
+            headers,
+            body,
+        } = reply;
         let mut bytes = Vec::new();
-        let read = response
-            .into_reader()
-            .take(MAX_BODY_BYTES + 1)
-            .read_to_end(&mut bytes);
+        let read = body.take(MAX_BODY_BYTES + 1).read_to_end(&mut bytes);
         if let Err(e) = read {
             let peer = Peer::of(&final_url, &self.proxy);
             return Err(classify_io(
@@ -265,7 +352,7 @@ impl HttpClient {
         url: &str,
         deadline: Deadline,
         headers: &[(&str, &str)],
-    ) -> Result<(ureq::Response, String), HttpError> {
+    ) -> Result<(Reply, String), HttpError> {
         let first_host = url::Url::parse(url)
             .ok()
             .and_then(|u| u.host_str().map(str::to_ascii_lowercase));
@@ -291,39 +378,26 @@ impl HttpClient {
                 .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
                 .zip(first_host.as_deref())
                 .is_some_and(|(host, first)| host == first || host.ends_with(&format!(".{first}")));
+            // The headers of this hop: sensitive ones only while on the first site.
+            let hop_headers: Vec<(&str, &str)> = headers
+                .iter()
+                .filter(|(name, _)| {
+                    same_site || !SENSITIVE_HEADERS.contains(&name.to_ascii_lowercase().as_str())
+                })
+                .copied()
+                .collect();
             // Each hop goes through the proxy the environment names for it (or direct).
-            let mut request = self
-                .agent(deadline.at(), &current)
-                .get(&current)
-                .timeout(remaining);
-            for (name, value) in headers {
-                if same_site || !SENSITIVE_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
-                    request = request.set(name, value);
-                }
-            }
-            // Plain-http requests through an authenticating proxy carry its credentials (ureq
-            // sends them only on CONNECT); computed per hop, so they never reach an origin.
-            if let Some(auth) = crate::net::proxy::plain_http_authorization(&self.proxy, &current) {
-                request = request.set("Proxy-Authorization", &auth);
-            }
-            let response = match request.call() {
-                Ok(response) => response,
-                Err(ureq::Error::Status(_, response)) => response,
-                Err(ureq::Error::Transport(transport)) => {
-                    // ureq's texts quote the URL; a URL from the database may carry credentials.
-                    // The run's budget, not the time left: `4.998123s` says nothing.
-                    let peer = Peer::of(&current, &self.proxy);
-                    let mut error = classify_transport(&transport, deadline.budget(), &peer);
-                    error.detail = error.detail.replace(&current, &shown(&current));
+            let response = self
+                .hop(&current, deadline, &hop_headers)
+                .map_err(|mut error| {
                     if hop > 0 {
                         error.detail =
                             format!("after a redirect to {}: {}", shown(&current), error.detail);
                     }
-                    return Err(error);
-                }
-            };
+                    error
+                })?;
             let location = response.header("Location").map(str::to_string);
-            let (true, Some(location)) = (is_redirect(response.status()), location) else {
+            let (true, Some(location)) = (is_redirect(response.status), location) else {
                 return Ok((response, current));
             };
             // Go counts the redirects received and refuses to follow the tenth.
@@ -336,7 +410,7 @@ impl HttpClient {
                     ),
                 ));
             }
-            current = next_hop(&current, &location, response.status())?;
+            current = next_hop(&current, &location, response.status)?;
             hop += 1;
         }
     }
@@ -401,17 +475,6 @@ fn classify_transport(t: &ureq::Transport, timeout: Duration, peer: &Peer) -> Ht
             }),
         };
     }
-    if let (K::ProxyConnect | K::ProxyUnauthorized, Some(proxy)) = (t.kind(), &peer.proxy) {
-        return HttpError {
-            kind: HttpErrorKind::Other,
-            detail: t.to_string(),
-            evidence: Some(Evidence::ProxyRefused {
-                proxy: proxy.clone(),
-                // ureq does not keep the status (401 and 407 alike mean credentials).
-                status: None,
-            }),
-        };
-    }
     let source_io = std::error::Error::source(t).and_then(|s| s.downcast_ref::<std::io::Error>());
     if let Some(io) = source_io {
         // ureq reports a failed connect as ConnectionFailed; anything later as Io.
@@ -456,6 +519,56 @@ fn tls_error(tls: &rustls::Error, peer: &Peer) -> HttpError {
             address: peer.address.clone(),
             problem: tls_problem(tls),
         }),
+    }
+}
+
+/// A failure of the tunnel through a proxy, or of the TLS handshake inside it.
+fn classify_dial(e: crate::net::conn::DialError, timeout: Duration, peer: &Peer) -> HttpError {
+    use crate::net::conn::{is_timeout, DialError};
+    match e {
+        DialError::Tls(io) if is_timeout(&io) => HttpError {
+            kind: HttpErrorKind::Timeout,
+            detail: format!(
+                "timed out in the TLS handshake through the proxy (the {} deadline)",
+                crate::duration::go_string(timeout)
+            ),
+            evidence: Some(Evidence::Timeout {
+                address: peer.address.clone(),
+                phase: Phase::Tls,
+            }),
+        },
+        DialError::Tls(io) => classify_io(
+            &io,
+            timeout,
+            "in the TLS handshake through the proxy",
+            peer,
+            Phase::Tls,
+        ),
+        DialError::TlsName(why) => HttpError::new(
+            HttpErrorKind::InvalidUrl,
+            format!("not a TLS server name: {why}"),
+        ),
+        // The tunnel's own words name the proxy (credentials hidden) and what it answered.
+        DialError::Proxy(why) => proxy_error(why),
+        DialError::Deadline => HttpError::new(
+            HttpErrorKind::Timeout,
+            "no time left before the deadline".to_string(),
+        ),
+        other => HttpError::new(HttpErrorKind::Other, format!("{other:?}")),
+    }
+}
+
+fn proxy_error(why: crate::net::conn::ProxyError) -> HttpError {
+    let timed_out = matches!(why.evidence, Some(Evidence::Timeout { .. }))
+        || why.message.ends_with("timed out");
+    HttpError {
+        kind: if timed_out {
+            HttpErrorKind::Timeout
+        } else {
+            HttpErrorKind::Other
+        },
+        detail: why.message,
+        evidence: why.evidence,
     }
 }
 

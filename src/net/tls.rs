@@ -423,6 +423,20 @@ pub fn describe_tls_error(err: &rustls::Error) -> String {
             format!("TLS certificate verification failed: {why}")
         }
         E::AlertReceived(alert) => format!("TLS handshake failed: the server sent alert {alert:?}"),
+        // A plain-text answer to our ClientHello: its first byte is not a TLS record type.
+        E::InvalidMessage(rustls::InvalidMessage::InvalidContentType) => {
+            "TLS handshake failed: the server answered in plain text, not TLS; it looks like a \
+             plain-HTTP port (for an https:// URL, try http:// instead, or the server's TLS port)"
+                .to_string()
+        }
+        E::InvalidMessage(
+            rustls::InvalidMessage::HandshakePayloadTooLarge
+            | rustls::InvalidMessage::CertificatePayloadTooLarge
+            | rustls::InvalidMessage::MessageTooLarge,
+        ) => "TLS handshake failed: the server's handshake message (its certificate chain) is \
+              larger than TLS clients accept (64 KiB); use a certificate with a shorter subject \
+              and fewer names, or a shorter chain"
+            .to_string(),
         E::InvalidMessage(_)
         | E::InappropriateMessage { .. }
         | E::InappropriateHandshakeMessage { .. } => {

@@ -22,6 +22,21 @@ impl Tinyproxy {
     /// `start`, with more lines for tinyproxy.conf (`ConnectPort 443` refuses CONNECT to any
     /// other port).
     pub fn start_with(names: &[&str], user: &str, password: &str, extra: &str) -> Tinyproxy {
+        Tinyproxy::start_on_with("127.0.0.1", names, user, password, extra)
+    }
+
+    /// As `start`, listening on `listen` (`127.0.0.1` or `::1`).
+    pub fn start_on(listen: &str, names: &[&str], user: &str, password: &str) -> Tinyproxy {
+        Tinyproxy::start_on_with(listen, names, user, password, "")
+    }
+
+    fn start_on_with(
+        listen: &str,
+        names: &[&str],
+        user: &str,
+        password: &str,
+        extra: &str,
+    ) -> Tinyproxy {
         let dir = temp_dir("hc-tinyproxy-");
         let _ = std::process::Command::new("chmod")
             .arg("777")
@@ -36,7 +51,7 @@ impl Tinyproxy {
         std::fs::write(&hosts_path, hosts).unwrap();
         let d = dir.display();
         let conf = format!(
-            "User nobody\nGroup nogroup\nPort {port}\nListen 127.0.0.1\nTimeout 30\n\
+            "User nobody\nGroup nogroup\nPort {port}\nListen {listen}\nTimeout 30\n\
              LogFile \"{d}/tinyproxy.log\"\nLogLevel Info\nPidFile \"{d}/tinyproxy.pid\"\n\
              MaxClients 20\nBasicAuth {user} {password}\nDisableViaHeader Yes\n{extra}"
         );
@@ -52,7 +67,19 @@ impl Tinyproxy {
             &format!("unshare --mount sh -c {}", shell_quote(&inner)),
             &log,
         );
-        wait_for_port(port, "tinyproxy", &log);
+        if listen == "127.0.0.1" {
+            wait_for_port(port, "tinyproxy", &log);
+        } else {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+            while std::net::TcpStream::connect((listen, port)).is_err() {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "tinyproxy did not start on [{listen}]:{port}; log:\n{}",
+                    std::fs::read_to_string(&log).unwrap_or_default()
+                );
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+        }
         Tinyproxy {
             port,
             user: user.to_string(),

@@ -7,12 +7,14 @@
 mod endpoints;
 pub mod read;
 
+use std::cell::Cell;
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use time::OffsetDateTime;
 
 use crate::checks::{derp, Context, REPORT_MARGIN};
+use crate::pool::{CloseOnDrop, Feed};
 use crate::report::certificates::{Certificate, CertificatesReport, Unread};
 use crate::report::Code;
 use crate::settings::{AccessUrl, CheckSettings};
@@ -82,33 +84,79 @@ impl Registry {
     }
 }
 
+/// Handshakes in flight at once; further endpoints wait for a free worker (a DERP map or the
+/// workspace proxies can name thousands, and a thread each would exhaust a service's task
+/// limit).
+const WORKERS: usize = 64;
+
 pub fn run(options: &Options, ctx: &Context) -> CertificatesReport {
     let deadline = ctx.deadline.less(REPORT_MARGIN).at();
     let registry = Registry::default();
+    let feed: Feed<(usize, Endpoint)> = Feed::default();
     let mut notes = Vec::new();
     std::thread::scope(|scope| {
         let registry = &registry;
+        let feed = &feed;
+        let net = &ctx.net;
+        let work = move || {
+            while let Some((index, endpoint)) = feed.next() {
+                let outcome = if Instant::now() >= deadline {
+                    Err(read::Unread::Failed(
+                        "not read: no time left before the deadline".to_string(),
+                    ))
+                } else {
+                    read::read(&endpoint, net, deadline)
+                };
+                registry.settle(index, outcome);
+            }
+        };
+        // Closed however this closure ends, so the workers stop and the scope can end.
+        let _closer = CloseOnDrop(feed);
+        let workers = Cell::new(0);
         let file = |found: Vec<Endpoint>| {
             for endpoint in found {
                 if let Some(index) = registry.add(&endpoint) {
-                    let net = &ctx.net;
-                    scope.spawn(move || {
-                        registry.settle(index, read::read(&endpoint, net, deadline));
-                    });
+                    feed.push((index, endpoint));
+                    // One more worker while there are fewer than WORKERS; a thread that cannot
+                    // be started only means fewer at once.
+                    if workers.get() < WORKERS
+                        && std::thread::Builder::new()
+                            .name(format!("check-certificates-{}", workers.get()))
+                            .spawn_scoped(scope, work)
+                            .is_ok()
+                    {
+                        workers.set(workers.get() + 1);
+                    }
                 }
             }
         };
         file(endpoints::access_url(options.access_url.as_ref()));
         file(endpoints::postgres(options.dsn.as_deref()));
         // These two need the network or the database first; each files its endpoints when it
-        // has them, so a slow one holds up nobody.
-        let derp_job = scope.spawn(|| endpoints::derp(&options.derp, ctx));
-        let proxies_job = scope.spawn(|| endpoints::workspace_proxies(ctx));
-        file(derp_job.join().unwrap_or_default());
-        match proxies_job.join() {
-            Ok(Ok(found)) => file(found),
-            Ok(Err(why)) => notes.push(why),
-            Err(_) => notes.push("reading the workspace proxies failed".to_string()),
+        // has them, so a slow one holds up nobody. Without a thread, they run here.
+        let derp_job = spawn_or_run(
+            scope,
+            "check-certificates-derp",
+            Box::new(|| Found::Derp(endpoints::derp(&options.derp, ctx))),
+        );
+        let proxies_job = spawn_or_run(
+            scope,
+            "check-certificates-proxies",
+            Box::new(|| Found::Proxies(endpoints::workspace_proxies(ctx))),
+        );
+        for job in [derp_job, proxies_job] {
+            match job.join() {
+                Some(Found::Derp(found)) => file(found),
+                Some(Found::Proxies(Ok(found))) => file(found),
+                Some(Found::Proxies(Err(why))) => notes.push(why),
+                None => {
+                    notes.push("listing the DERP nodes or workspace proxies failed".to_string())
+                }
+            }
+        }
+        drop(_closer);
+        if workers.get() == 0 {
+            work();
         }
     });
     let entries = registry
@@ -118,6 +166,51 @@ pub fn run(options: &Options, ctx: &Context) -> CertificatesReport {
     let mut report = judge(entries, options.warning, OffsetDateTime::now_utc());
     report.notes = notes;
     report
+}
+
+/// What a listing job found.
+enum Found {
+    Derp(Vec<Endpoint>),
+    Proxies(Result<Vec<Endpoint>, String>),
+}
+
+type Job<'scope> = Box<dyn FnOnce() -> Found + Send + 'scope>;
+
+/// Runs `job` on a thread of its own, or here when no thread can be started.
+fn spawn_or_run<'scope>(
+    scope: &'scope std::thread::Scope<'scope, '_>,
+    name: &str,
+    job: Job<'scope>,
+) -> Pending<'scope> {
+    // The job stays reachable here when the thread cannot start (its closure is dropped).
+    let slot = std::sync::Arc::new(Mutex::new(Some(job)));
+    let take = |slot: &Mutex<Option<Job<'scope>>>| {
+        slot.lock().ok().and_then(|mut j| j.take()).map(|job| job())
+    };
+    let theirs = slot.clone();
+    match std::thread::Builder::new()
+        .name(name.to_string())
+        .spawn_scoped(scope, move || take(&theirs))
+    {
+        Ok(handle) => Pending::Thread(handle),
+        Err(_) => Pending::Here(take(&slot)),
+    }
+}
+
+/// A listing job on its own thread, or already done on this one.
+enum Pending<'scope> {
+    Thread(std::thread::ScopedJoinHandle<'scope, Option<Found>>),
+    Here(Option<Found>),
+}
+
+impl Pending<'_> {
+    /// `None` when the job panicked.
+    fn join(self) -> Option<Found> {
+        match self {
+            Pending::Thread(handle) => handle.join().ok().flatten(),
+            Pending::Here(found) => found,
+        }
+    }
 }
 
 /// Files each certificate and its ETLS finding; endpoints without one are listed as unread.
@@ -176,6 +269,23 @@ fn judge(entries: Vec<Entry>, warning: Duration, now: OffsetDateTime) -> Certifi
         report
             .base
             .skip("no endpoint of this run uses TLS (the access URL, DERP nodes, workspace proxies and PostgreSQL are plain or not configured)");
+    } else if report.certificates.is_empty() {
+        // A section that checked nothing is never shown as OK: say why nothing was read.
+        let first = &report.unread[0];
+        let more = match report.unread.len() {
+            1 => String::new(),
+            n => format!(
+                " (and {} more endpoint{})",
+                n - 1,
+                if n == 2 { "" } else { "s" }
+            ),
+        };
+        report.base.skip(format!(
+            "no certificate could be read: {} ({}): {}{more}",
+            first.endpoint,
+            first.used_by.join(", "),
+            first.error
+        ));
     }
     report
 }
@@ -325,8 +435,32 @@ mod tests {
             outcome: Some(Err(read::Unread::Failed("refused".into()))),
         };
         let report = judge(vec![entry], FOURTEEN_DAYS, OffsetDateTime::now_utc());
+        // Nothing read is not OK (issue 22): skipped, with the reason.
+        assert!(report.base.skipped);
+        assert_eq!(
+            report.base.skip_reason.as_deref(),
+            Some("no certificate could be read: coder.example.com:443 (access URL): refused")
+        );
+        assert_eq!(report.unread[0].endpoint, "coder.example.com:443");
+        // One read and one not: the section judged something.
+        let read = Entry {
+            endpoint: endpoints::from_url("https://other.example.com", "DERP node 1".into())
+                .unwrap(),
+            used_by: vec!["DERP node 1".into()],
+            outcome: Some(Ok(leaf(
+                OffsetDateTime::now_utc() - time::Duration::days(1),
+                OffsetDateTime::now_utc() + time::Duration::days(100),
+            ))),
+        };
+        let unread = Entry {
+            endpoint: endpoints::from_url("https://coder.example.com", "access URL".into())
+                .unwrap(),
+            used_by: vec!["access URL".into()],
+            outcome: Some(Err(read::Unread::Failed("refused".into()))),
+        };
+        let report = judge(vec![read, unread], FOURTEEN_DAYS, OffsetDateTime::now_utc());
         assert!(!report.base.skipped);
         assert_eq!(report.base.severity, Severity::Ok);
-        assert_eq!(report.unread[0].endpoint, "coder.example.com:443");
+        assert_eq!(report.unread.len(), 1);
     }
 }

@@ -8,9 +8,10 @@ use std::net::IpAddr;
 
 use crate::redact::base64;
 
+pub mod client;
 mod route;
 
-pub use route::{plain_http_authorization, ureq_proxy, RouteLog};
+pub use route::RouteLog;
 
 /// A forward proxy (only `http://` proxies: CONNECT for TLS and raw streams, absolute-form
 /// requests for plain HTTP).
@@ -176,7 +177,8 @@ impl ProxyConfig {
             .trim_end_matches(']')
             .trim_end_matches('.')
             .to_ascii_lowercase();
-        let ip = host.parse::<IpAddr>().ok();
+        // Go reads an IPv4-mapped IPv6 address (`::ffff:127.0.0.1`) as the IPv4 address.
+        let ip = host.parse::<IpAddr>().ok().map(|ip| ip.to_canonical());
         if host == "localhost" || ip.is_some_and(|ip| ip.is_loopback()) {
             return Route::Direct(Direct::Loopback);
         }
@@ -191,37 +193,59 @@ impl ProxyConfig {
     }
 }
 
-/// Go's `parseProxy`: a value without a known scheme is read as `http://VALUE`.
+/// What a proxy variable must look like, for messages.
+const EXPECTED: &str = "expected http://[user:password@]host[:port] or host[:port]";
+
+/// Go's `parseProxy`: a value without a scheme is read as `http://VALUE`. Every message about a
+/// bad value shows it with the password hidden (a scheme-less value has userinfo too).
 fn parse_proxy(value: &str, name: &'static str) -> Result<ProxyUrl, String> {
     let value = value.trim();
-    let known = |u: &url::Url| matches!(u.scheme(), "http" | "https" | "socks5");
-    let parsed = match url::Url::parse(value) {
-        Ok(u) if known(&u) => u,
-        // Go would prepend http:// here too and get a nonsense host; name the scheme instead.
-        _ if value.contains("://") => {
-            let scheme = value.split("://").next().unwrap_or_default();
+    let scheme = value
+        .split_once("://")
+        .map(|(s, _)| s)
+        .filter(|s| {
+            !s.is_empty()
+                && s.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+        })
+        .map(str::to_ascii_lowercase);
+    let full = match &scheme {
+        Some(s) if s == "http" => value.to_string(),
+        // Go would prepend http:// to an unknown scheme and get a nonsense host; name it instead.
+        Some(s) => {
             return Err(format!(
-                "{name}: {scheme}:// proxies are not supported (only http:// forward proxies)"
-            ));
+                "{name}: {}:// proxies are not supported (only http:// forward proxies): {}",
+                crate::text::snippet(s, 40),
+                shown_value(value)
+            ))
         }
-        _ => url::Url::parse(&format!("http://{value}")).map_err(|e| {
-            format!(
-                "{name}: not a proxy URL ({e}): {}",
-                crate::redact::redact_url(value)
-            )
-        })?,
+        None => format!("http://{value}"),
     };
-    if parsed.scheme() != "http" {
-        return Err(format!(
-            "{name}: {}:// proxies are not supported (only http:// forward proxies)",
-            parsed.scheme()
-        ));
-    }
+    let bad = |why: String| {
+        format!(
+            "{name}: not a usable proxy URL ({why}): {}; {EXPECTED}",
+            shown_value(value)
+        )
+    };
+    let parsed = url::Url::parse(&full).map_err(|e| bad(e.to_string()))?;
     let host = match parsed.host() {
         Some(url::Host::Ipv6(ip)) => ip.to_string(),
-        Some(host) => host.to_string(),
-        None => return Err(format!("{name}: the proxy URL has no host")),
+        Some(host) if !host.to_string().is_empty() => host.to_string(),
+        _ => return Err(bad("no host".to_string())),
     };
+    // Go ignores a path, query or fragment; one holding `@` is a password cut short by an
+    // unencoded `/`, `?` or `#`, which would send every request to the wrong host.
+    let tail = [
+        parsed.path(),
+        parsed.query().unwrap_or(""),
+        parsed.fragment().unwrap_or(""),
+    ];
+    if tail.iter().any(|t| t.contains('@')) {
+        return Err(bad(
+            "the userinfo holds an unencoded `/`, `?` or `#`; percent-encode them (%2F, %3F, %23)"
+                .to_string(),
+        ));
+    }
     Ok(ProxyUrl {
         host,
         port: parsed.port().unwrap_or(80),
@@ -229,6 +253,32 @@ fn parse_proxy(value: &str, name: &'static str) -> Result<ProxyUrl, String> {
         password: parsed.password().map(percent_decode),
         source: name,
     })
+}
+
+/// A proxy value for messages: everything before the last `@` is userinfo, shown as
+/// `user:[REDACTED]` (or hidden whole when it holds characters that cut a URL short), also when
+/// the value has no scheme or does not parse; cut to a readable length.
+fn shown_value(value: &str) -> String {
+    let (scheme, rest) = match value.find("://") {
+        Some(i) => value.split_at(i + 3),
+        None => ("", value),
+    };
+    let shown = match rest.rfind('@') {
+        Some(at) => {
+            let (userinfo, host) = (&rest[..at], &rest[at + 1..]);
+            let user = userinfo.split_once(':').map(|(user, _)| user);
+            let hidden = match user {
+                Some(user) if !user.contains(['#', '?', '/']) => {
+                    format!("{user}:{}", crate::redact::REDACTED)
+                }
+                None if !userinfo.contains(['#', '?', '/']) => userinfo.to_string(),
+                _ => crate::redact::REDACTED.to_string(),
+            };
+            format!("{scheme}{hidden}@{host}")
+        }
+        None => value.to_string(),
+    };
+    crate::text::snippet(&shown, 200)
 }
 
 /// Go's `NO_PROXY` grammar: `*`, CIDR, IP, IP:port, [IPv6]:port, domain, .domain, *.domain,
@@ -260,7 +310,7 @@ fn parse_no_proxy(list: &str) -> Vec<Matcher> {
             continue;
         }
         if let Ok(ip) = host.parse::<IpAddr>() {
-            matchers.push(Matcher::Ip(ip, port));
+            matchers.push(Matcher::Ip(ip.to_canonical(), port));
             continue;
         }
         let host = host.strip_prefix('*').unwrap_or(host);
@@ -297,6 +347,13 @@ fn parse_cidr(entry: &str) -> Option<Matcher> {
     let (ip, bits) = entry.split_once('/')?;
     let ip: IpAddr = ip.parse().ok()?;
     let bits: u8 = bits.parse().ok()?;
+    // A mapped IPv4 network (`::ffff:10.0.0.0/104`) is that IPv4 network, as hosts are compared.
+    let (ip, bits) = match ip {
+        IpAddr::V6(v6) if bits >= 96 && v6.to_ipv4_mapped().is_some() => {
+            (ip.to_canonical(), bits - 96)
+        }
+        _ => (ip, bits),
+    };
     let max = if ip.is_ipv4() { 32 } else { 128 };
     (bits <= max).then_some(Matcher::Cidr(ip, bits))
 }

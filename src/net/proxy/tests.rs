@@ -169,3 +169,49 @@ fn base64_matches_rfc4648() {
         "QWxhZGRpbjpvcGVuIHNlc2FtZQ=="
     );
 }
+
+#[test]
+fn ipv4_mapped_addresses_are_read_as_ipv4_as_go_does() {
+    let c = config(&[
+        ("HTTP_PROXY", "http://p:1"),
+        ("NO_PROXY", "10.1.2.3, ::ffff:192.168.0.0/112"),
+    ])
+    .unwrap();
+    for url in [
+        "http://[::ffff:127.0.0.1]:3000",
+        "http://[::ffff:127.9.9.9]",
+        "http://[::ffff:10.1.2.3]",
+        "http://192.168.4.5",
+        "http://[::ffff:192.168.4.5]",
+    ] {
+        assert_eq!(via(&c, url), None, "{url}");
+    }
+    assert_eq!(via(&c, "http://[::ffff:10.1.2.4]"), Some("p:1".into()));
+}
+
+#[test]
+fn bad_proxy_values_say_what_is_wrong_and_hide_the_password() {
+    for (value, why) in [
+        ("http://h:99999", "invalid port number"),
+        ("u:pw-secret@h:99999", "invalid port number"),
+        ("http://", "empty host"),
+        ("http://u#pw-secret@h:3128", "percent-encode"),
+        ("http://u/pw-secret@h:3128", "percent-encode"),
+    ] {
+        let err = config(&[("HTTPS_PROXY", value)]).unwrap_err();
+        assert!(
+            err.starts_with("HTTPS_PROXY: not a usable proxy URL ("),
+            "{err}"
+        );
+        assert!(err.contains(why), "{value}: {err}");
+        assert!(err.ends_with(EXPECTED), "{err}");
+        assert!(!err.contains("pw-secret"), "{err}");
+    }
+    assert_eq!(shown_value("u:pw@h:1"), "u:[REDACTED]@h:1");
+    assert_eq!(shown_value("http://u:p@w@h:1"), "http://u:[REDACTED]@h:1");
+    assert_eq!(shown_value("http://u#pw@h"), "http://[REDACTED]@h");
+    assert_eq!(shown_value("http://u@h"), "http://u@h");
+    // An IPv6 literal proxy keeps its brackets in messages.
+    let c = config(&[("HTTPS_PROXY", "http://[fd77::20]:3128")]).unwrap();
+    assert_eq!(via(&c, "https://x.example"), Some("[fd77::20]:3128".into()));
+}
