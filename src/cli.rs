@@ -142,6 +142,19 @@ pub struct RunArgs {
     #[arg(long, value_name = "DUR", value_parser = parse_cert_warning)]
     pub cert_expiry_warning: Duration,
 
+    /// Database connections in use at this share of the slots a non-superuser may take are a
+    /// warning (EPG02); 1-100, with or without %
+    #[arg(long, value_name = "PERCENT", value_parser = parse_percent)]
+    pub db_connections_warning: u8,
+
+    /// Provisioner jobs not started after this long are EPQ01
+    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    pub job_pending_warning: Duration,
+
+    /// A Coder license expiring within this is a warning (ELIC01); Go durations, plus days (30d)
+    #[arg(long, value_name = "DUR", value_parser = parse_cert_warning)]
+    pub license_expiry_warning: Duration,
+
     /// Run only these sections (comma separated)
     #[arg(
         long,
@@ -226,6 +239,17 @@ pub fn parse_cert_warning(s: &str) -> Result<Duration, String> {
     crate::duration::parse_with_days(s)
 }
 
+/// A percentage from 1 to 100, `80` or `80%`.
+pub fn parse_percent(s: &str) -> Result<u8, String> {
+    let digits = s.trim().trim_end_matches('%').trim();
+    match digits.parse::<u8>() {
+        Ok(n) if (1..=100).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "invalid percentage {s:?} (expected a whole number from 1 to 100, e.g. 80%)"
+        )),
+    }
+}
+
 /// Which environment variable stands in for which flag (flag > environment > env file).
 /// `--help` names them from here, and settings resolution reads them from here.
 pub const ENV_VARS: &[(&str, &str)] = &[
@@ -282,6 +306,9 @@ fn with_default(arg: clap::Arg) -> clap::Arg {
         "block_direct_connections" => defaults::BLOCK_DIRECT.to_string(),
         "health_check_threshold_database" => go_string(defaults::DB_THRESHOLD),
         "cert_expiry_warning" => defaults::CERT_EXPIRY_WARNING_TEXT.to_string(),
+        "db_connections_warning" => format!("{}%", defaults::DB_CONNECTIONS_WARNING_PERCENT),
+        "job_pending_warning" => go_string(defaults::JOB_PENDING_WARNING),
+        "license_expiry_warning" => defaults::LICENSE_EXPIRY_WARNING_TEXT.to_string(),
         "timeout" => go_string(defaults::TIMEOUT),
         "docs_url" => defaults::DOCS_URL.to_string(),
         "env_file" => {

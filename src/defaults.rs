@@ -24,6 +24,13 @@ pub const BLOCK_DIRECT: bool = false;
 pub const CERT_EXPIRY_WARNING: Duration = Duration::from_secs(14 * 24 * 3600);
 /// The default as `--help` shows it.
 pub const CERT_EXPIRY_WARNING_TEXT: &str = "336h";
+/// `--db-connections-warning`: connections in use at this share of the usable slots is EPG02.
+pub const DB_CONNECTIONS_WARNING_PERCENT: u8 = 80;
+/// `--job-pending-warning`: provisioner jobs waiting longer than this are EPQ01.
+pub const JOB_PENDING_WARNING: Duration = Duration::from_secs(5 * 60);
+/// `--license-expiry-warning`: a license expiring within 30 days is ELIC01.
+pub const LICENSE_EXPIRY_WARNING: Duration = Duration::from_secs(30 * 24 * 3600);
+pub const LICENSE_EXPIRY_WARNING_TEXT: &str = "30d";
 /// Where our own codes (beyond Coder's) are documented: this project's README, on its
 /// repository's site once Cargo.toml names one (`repository`), else the README beside the binary.
 pub const OWN_DOCS_URL: &str = if env!("CARGO_PKG_REPOSITORY").is_empty() {

@@ -3,19 +3,24 @@
 
 use std::time::{Duration, Instant};
 
-use crate::checks::Context;
+use crate::checks::{Context, REPORT_MARGIN};
+use crate::coder_db::pubsub::{self, Probe};
 use crate::coder_db::DbError;
 use crate::defaults;
 use crate::duration::go_string;
 use crate::report::database::{DatabaseReport, DsnSource, PINGS};
 use crate::report::{Code, Severity};
-use crate::settings::CheckSettings;
+use crate::settings::{CheckSettings, DsnSetting};
 
 /// What the Database section is given besides the run's connection.
 pub struct Options {
     pub threshold: Duration,
     /// Where the DSN came from, for the report.
     pub source: Option<DsnSource>,
+    /// For the pubsub probe's own connection.
+    pub dsn: Option<DsnSetting>,
+    /// EPG02 warning at this percentage of the usable slots.
+    pub connections_warning_percent: u8,
 }
 
 impl From<&CheckSettings> for Options {
@@ -23,6 +28,8 @@ impl From<&CheckSettings> for Options {
         Options {
             threshold: settings.db_threshold,
             source: settings.postgres.as_ref().map(|p| p.source),
+            dsn: settings.postgres.clone(),
+            connections_warning_percent: settings.db_connections_warning_percent,
         }
     }
 }
@@ -59,6 +66,12 @@ pub fn run(options: &Options, ctx: &Context) -> DatabaseReport {
         }
     };
     report.endpoint = db.endpoint().to_string();
+    // The listener connects and LISTENs while the pings run.
+    let probe = Probe::new();
+    let listening = options
+        .dsn
+        .as_ref()
+        .map(|dsn| pubsub::listen(dsn, &probe, ctx.deadline.less(REPORT_MARGIN).at()));
     // The connection is shared and opened once; only the round trips are timed, as on Coder's
     // pooled connection, and each ping is timed only once this section has the connection.
     let pings = db.ping(ctx.deadline, |conn| {
@@ -91,6 +104,9 @@ pub fn run(options: &Options, ctx: &Context) -> DatabaseReport {
         }
         Err(e) => {
             report.base.fail(Code::Edb01, format!("ping database: {e}"));
+            if let DbError::OutOfSlots(why) = e {
+                beyond::out_of_slots(&mut report, &why);
+            }
             return report;
         }
     }
@@ -109,8 +125,20 @@ pub fn run(options: &Options, ctx: &Context) -> DatabaseReport {
             ),
         );
     }
+    // Beyond Coder's checks, after Coder's own findings are in.
+    let pubsub =
+        listening.map(|l| beyond::round_trip(db, &probe, l, ctx.deadline.less(REPORT_MARGIN)));
+    let facts = db.snapshot(ctx.deadline).and_then(|s| s.server);
+    beyond::judge(
+        &mut report,
+        facts,
+        pubsub,
+        options.connections_warning_percent,
+    );
     report
 }
+
+pub mod beyond;
 
 #[cfg(test)]
 mod tests {

@@ -5,7 +5,11 @@
 //! Secret columns (`token_hashed_secret`, other `site_configs` keys) are never selected.
 
 mod daemons;
+mod jobs;
+mod licenses;
 mod proxies;
+pub mod pubsub;
+mod server;
 mod shared;
 mod site_configs;
 
@@ -20,7 +24,10 @@ use crate::net::postgres::{describe_pg_error, Dsn};
 use crate::settings::DsnSetting;
 
 pub use daemons::{is_recent_age, DaemonRow, Daemons, STALE_INTERVAL_MICROS};
+pub use jobs::{JobGroup, PendingJobs, MAX_GROUPS};
+pub use licenses::Licenses;
 pub use proxies::{Proxies, ProxyRow};
+pub use server::ServerFacts;
 pub use shared::{SharedDb, Snapshot};
 pub use site_configs::{
     parse_dismissed, SiteConfigs, DEFAULT_PROXY_DISPLAY_NAME, DEFAULT_PROXY_ICON_URL,
@@ -33,6 +40,8 @@ pub enum DbError {
     Dsn(String),
     /// The server could not be reached or refused the connection.
     Connect(String),
+    /// The server refused the connection for want of a free slot (SQLSTATE 53300).
+    OutOfSlots(String),
     /// A table or column every Coder schema has is missing.
     NotCoder {
         place: String,
@@ -49,7 +58,9 @@ pub enum DbError {
 impl fmt::Display for DbError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            DbError::Dsn(e) | DbError::Connect(e) | DbError::Query(e) => f.write_str(e),
+            DbError::Dsn(e) | DbError::Connect(e) | DbError::OutOfSlots(e) | DbError::Query(e) => {
+                f.write_str(e)
+            }
             DbError::NotCoder { place, what } => {
                 write!(
                     f,
@@ -80,13 +91,9 @@ impl CoderDb {
         let dsn = Dsn::parse(&setting.dsn).map_err(|e| {
             DbError::Dsn(format!("parse DSN from {}: {e}", setting.source.describe()))
         })?;
-        let client = dsn.connect(deadline).map_err(|e| {
-            DbError::Connect(format!(
-                "connect to {}: {}",
-                dsn.endpoint(),
-                e.describe(&dsn)
-            ))
-        })?;
+        let client = dsn
+            .connect(deadline)
+            .map_err(|e| pubsub::connect_error(&e, &dsn))?;
         Ok(CoderDb {
             client,
             dsn,

@@ -135,10 +135,15 @@ pub enum Code {
     Etls02,
     Elst01,
     Elst02,
+    Epg01,
+    Epg02,
+    Epg03,
+    Epq01,
+    Elic01,
 }
 
 impl Code {
-    pub const ALL: [Code; 24] = [
+    pub const ALL: [Code; 29] = [
         Code::Eacs01,
         Code::Eacs02,
         Code::Eacs03,
@@ -163,6 +168,11 @@ impl Code {
         Code::Etls02,
         Code::Elst01,
         Code::Elst02,
+        Code::Epg01,
+        Code::Epg02,
+        Code::Epg03,
+        Code::Epq01,
+        Code::Elic01,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -191,6 +201,11 @@ impl Code {
             Code::Etls02 => "ETLS02",
             Code::Elst01 => "ELST01",
             Code::Elst02 => "ELST02",
+            Code::Epg01 => "EPG01",
+            Code::Epg02 => "EPG02",
+            Code::Epg03 => "EPG03",
+            Code::Epq01 => "EPQ01",
+            Code::Elic01 => "ELIC01",
         }
     }
 
@@ -199,7 +214,15 @@ impl Code {
     pub fn is_coders(self) -> bool {
         !matches!(
             self,
-            Code::Etls01 | Code::Etls02 | Code::Elst01 | Code::Elst02
+            Code::Etls01
+                | Code::Etls02
+                | Code::Elst01
+                | Code::Elst02
+                | Code::Epg01
+                | Code::Epg02
+                | Code::Epg03
+                | Code::Epq01
+                | Code::Elic01
         )
     }
 

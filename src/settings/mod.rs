@@ -48,6 +48,12 @@ pub struct CheckSettings {
     pub local_listener: Option<Listener>,
     /// ETLS01 for certificates expiring within this.
     pub cert_expiry_warning: Duration,
+    /// EPG02 warning at this percentage of the usable connection slots.
+    pub db_connections_warning_percent: u8,
+    /// EPQ01 for provisioner jobs pending longer than this.
+    pub job_pending_warning: Duration,
+    /// ELIC01 warning for a license expiring within this.
+    pub license_expiry_warning: Duration,
 }
 
 /// Coder's DERP and STUN options.
@@ -154,6 +160,9 @@ impl Default for Settings {
                 db_threshold: defaults::DB_THRESHOLD,
                 local_listener: None,
                 cert_expiry_warning: defaults::CERT_EXPIRY_WARNING,
+                db_connections_warning_percent: defaults::DB_CONNECTIONS_WARNING_PERCENT,
+                job_pending_warning: defaults::JOB_PENDING_WARNING,
+                license_expiry_warning: defaults::LICENSE_EXPIRY_WARNING,
             },
             output: OutputSettings {
                 format: OutputFormat::Table,
@@ -350,6 +359,9 @@ impl Settings {
             None => None,
         };
         checks.cert_expiry_warning = args.cert_expiry_warning;
+        checks.db_connections_warning_percent = args.db_connections_warning;
+        checks.job_pending_warning = args.job_pending_warning;
+        checks.license_expiry_warning = args.license_expiry_warning;
 
         settings.timeout = layers.value("timeout", &args.timeout, crate::duration::parse)?;
         if settings.timeout.is_zero() {
