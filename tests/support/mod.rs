@@ -13,6 +13,7 @@ pub mod http;
 pub mod measure;
 pub mod nginx;
 pub mod parsers;
+pub mod pgbouncer;
 pub mod postgres;
 pub mod report_schema;
 pub mod tailcat_relay;
