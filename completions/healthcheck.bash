@@ -239,7 +239,7 @@ _healthcheck() {
             return 0
             ;;
         healthcheck__subcmd__run)
-            opts="-v -h --access-url --postgres-url --token --derp-server-enable --derp-server-stun-addresses --derp-config-path --derp-config-url --block-direct-connections --health-check-threshold-database --http-address --tls-address --cert-expiry-warning --only --skip --dismiss --timeout --ca-cert --json --format --output --watch --fail-on --color --docs-url --env-file --verbose --help"
+            opts="-v -h --access-url --postgres-url --token --derp-server-enable --derp-server-stun-addresses --derp-config-path --derp-config-url --block-direct-connections --health-check-threshold-database --http-address --tls-address --cert-expiry-warning --db-connections-warning --job-pending-warning --license-expiry-warning --only --skip --dismiss --timeout --ca-cert --json --format --output --watch --fail-on --color --docs-url --env-file --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -290,6 +290,18 @@ _healthcheck() {
                     return 0
                     ;;
                 --cert-expiry-warning)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --db-connections-warning)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --job-pending-warning)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --license-expiry-warning)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

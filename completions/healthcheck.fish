@@ -47,6 +47,9 @@ complete -c healthcheck -n "__fish_healthcheck_using_subcommand run" -l health-c
 complete -c healthcheck -n "__fish_healthcheck_using_subcommand run" -l http-address -d 'coderd\'s own HTTP listener (as in Coder\'s config, e.g. 0.0.0.0:3000): the Access URL section also asks it for /healthz, to tell a down coderd from a broken path to it [env: CODER_HTTP_ADDRESS]' -r
 complete -c healthcheck -n "__fish_healthcheck_using_subcommand run" -l tls-address -d 'coderd\'s own TLS listener (e.g. 0.0.0.0:3443); probed instead of the HTTP listener, which only redirects once TLS is on, unless only --http-address is typed on the command line (the certificate is not verified: it is issued for the access URL\'s name) [env: CODER_TLS_ADDRESS]' -r
 complete -c healthcheck -n "__fish_healthcheck_using_subcommand run" -l cert-expiry-warning -d 'A TLS certificate expiring within this is a warning (ETLS01); Go durations, plus days (14d)' -r
+complete -c healthcheck -n "__fish_healthcheck_using_subcommand run" -l db-connections-warning -d 'Database connections in use at this share of the slots a non-superuser may take are a warning (EPG02); 1-100, with or without %' -r
+complete -c healthcheck -n "__fish_healthcheck_using_subcommand run" -l job-pending-warning -d 'Provisioner jobs not started after this long are EPQ01' -r
+complete -c healthcheck -n "__fish_healthcheck_using_subcommand run" -l license-expiry-warning -d 'A Coder license expiring within this is a warning (ELIC01); Go durations, plus days (30d)' -r
 complete -c healthcheck -n "__fish_healthcheck_using_subcommand run" -l only -d 'Run only these sections (comma separated)' -r
 complete -c healthcheck -n "__fish_healthcheck_using_subcommand run" -l skip -d 'Skip these sections (comma separated)' -r
 complete -c healthcheck -n "__fish_healthcheck_using_subcommand run" -l dismiss -d 'Sections whose findings are shown but do not fail the run (adds to the deployment\'s own dismissed list)' -r

@@ -454,7 +454,7 @@ mod tests {
         report.compute_verdict();
         let text = render(&report);
         let families = families(&report);
-        assert_eq!(families.len(), 18);
+        assert_eq!(families.len(), 23);
         for family in &families {
             assert!(
                 text.contains(&format!("# HELP {} ", family.name)),
