@@ -203,6 +203,7 @@ fn few_free_slots_warn_none_fail_and_a_refused_connect_names_53300() {
         "{warning}"
     );
     assert!(warning.contains("hc-holder (coder) 7"), "{warning}");
+    assert!(warning.contains("healthcheck (coder) 1"), "{warning}");
     assert_eq!(database["severity"], "warning");
     assert_eq!(database["connections"]["max"], 12);
     assert_eq!(database["connections"]["reserved"], 2);

@@ -89,8 +89,11 @@ pub fn listen(setting: &DsnSetting, probe: &Probe, deadline: Instant) -> Listeni
 }
 
 fn open(setting: &DsnSetting, probe: &Probe, deadline: Instant) -> Result<Client, DbError> {
-    let dsn = Dsn::parse(&setting.dsn)
+    let mut dsn = Dsn::parse(&setting.dsn)
         .map_err(|e| DbError::Dsn(format!("parse DSN from {}: {e}", setting.source.describe())))?;
+    // Told apart from the run's own connection in pg_stat_activity and the server's log.
+    let name = dsn.application_name.as_deref().unwrap_or("healthcheck");
+    dsn.application_name = Some(format!("{name}-pubsub"));
     let mut client = dsn.connect(deadline).map_err(|e| connect_error(&e, &dsn))?;
     client
         .batch_execute(&format!("LISTEN {}", probe.channel))
