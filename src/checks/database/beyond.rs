@@ -76,38 +76,35 @@ pub fn judge(
     let endpoint = report.endpoint.clone();
     let mut standby = false;
     let mut slots_error = false;
-    match facts {
-        Ok(facts) => {
-            standby = facts.in_recovery;
-            if standby {
-                report.base.warn_beyond_coder(
-                    Severity::Error,
-                    Code::Epg03,
-                    format!(
-                        "the DSN points at a standby: pg_is_in_recovery() is true at {endpoint}; \
-                         coderd needs the primary (writes fail on a standby with SQLSTATE 25006)"
-                    ),
-                );
-            }
-            if let Some((severity, message)) = headroom(&facts, warning_percent) {
-                slots_error = severity == Severity::Error;
-                report
-                    .base
-                    .warn_beyond_coder(severity, Code::Epg02, message);
-            }
-            report.connections = Some(Connections {
-                used: facts.used,
-                max: facts.max_connections,
-                reserved: facts.reserved,
-                top: facts
-                    .top
-                    .into_iter()
-                    .map(|(name, count)| Holder { name, count })
-                    .collect(),
-            });
+    // Unread facts are not ours to report twice: the sections reading Coder's tables say why.
+    if let Ok(facts) = facts {
+        standby = facts.in_recovery;
+        if standby {
+            report.base.warn_beyond_coder(
+                Severity::Error,
+                Code::Epg03,
+                format!(
+                    "the DSN points at a standby: pg_is_in_recovery() is true at {endpoint}; \
+                     coderd needs the primary (writes fail on a standby with SQLSTATE 25006)"
+                ),
+            );
         }
-        // Not ours to report twice: the sections reading Coder's tables say it.
-        Err(_) => {}
+        if let Some((severity, message)) = headroom(&facts, warning_percent) {
+            slots_error = severity == Severity::Error;
+            report
+                .base
+                .warn_beyond_coder(severity, Code::Epg02, message);
+        }
+        report.connections = Some(Connections {
+            used: facts.used,
+            max: facts.max_connections,
+            reserved: facts.reserved,
+            top: facts
+                .top
+                .into_iter()
+                .map(|(name, count)| Holder { name, count })
+                .collect(),
+        });
     }
     let Some(pubsub) = pubsub else {
         return;
