@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crate::coder_db::{DbError, PendingJobs};
+use crate::coder_db::{DbError, JobGroup, PendingJobs};
 use crate::duration::go_string;
 use crate::report::provisioner_daemons::{self as model, ProvisionerDaemonsReport};
 use crate::report::{Code, Severity};
@@ -42,25 +42,32 @@ pub fn judge(report: &mut ProvisionerDaemonsReport, pending: Result<PendingJobs,
         return;
     }
     let threshold = go_string(pending.older_than);
-    let unmatched: Vec<String> = pending
+    let unmatched: Vec<&JobGroup> = pending
         .groups
         .iter()
         .filter(|g| g.matched == Some(false))
+        .collect();
+    // Each group's own count only when it is not the whole.
+    let alone = unmatched.len() == 1 && unmatched[0].count == pending.count;
+    let unmatched: Vec<String> = unmatched
+        .into_iter()
         .map(|g| {
-            format!(
-                "{} job{} (oldest {}): no live daemon has tags {}{}{}",
-                g.count,
-                plural(g.count),
-                age(g.oldest_age_micros),
-                g.tags,
-                g.provisioner
-                    .as_deref()
-                    .map(|p| format!(" with provisioner {p}"))
-                    .unwrap_or_default(),
-                g.organization_id
-                    .map(|o| format!(" in organization {o}"))
-                    .unwrap_or_default(),
-            )
+            let mut text = format!("no live daemon has tags {}", g.tags);
+            if let Some(p) = &g.provisioner {
+                text.push_str(&format!(" with provisioner {p}"));
+            }
+            if let Some(o) = g.organization_id {
+                text.push_str(&format!(" in organization {o}"));
+            }
+            if !alone {
+                text.push_str(&format!(
+                    " ({} job{}, the oldest {})",
+                    g.count,
+                    plural(g.count),
+                    age(g.oldest_age_micros)
+                ));
+            }
+            text
         })
         .collect();
     let unread = pending.group_count - pending.groups.len() as i64;
@@ -71,14 +78,14 @@ pub fn judge(report: &mut ProvisionerDaemonsReport, pending: Result<PendingJobs,
     };
     let oldest = pending
         .oldest_age_micros
-        .map(|us| format!(", the oldest {}", age(us)))
+        .map(|us| format!(" (the oldest {})", age(us)))
         .unwrap_or_default();
     if !unmatched.is_empty() {
         report.base.warn_beyond_coder(
             Severity::Error,
             Code::Epq01,
             format!(
-                "{} provisioner job{} not started after {threshold}{oldest}; {}: these builds \
+                "{} provisioner job{} not started after {threshold}{oldest}: {}: these builds \
                  will wait forever{more}",
                 pending.count,
                 plural(pending.count),
@@ -122,7 +129,6 @@ fn plural(n: i64) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::coder_db::JobGroup;
 
     fn group(tags: &str, count: i64, matched: Option<bool>) -> JobGroup {
         JobGroup {
@@ -160,16 +166,10 @@ mod tests {
         assert_eq!(w.code, Code::Epq01);
         assert_eq!(report.base.severity, Severity::Error);
         assert_eq!(report.base.severity_for_coder(), Severity::Ok);
-        assert!(
-            w.message
-                .starts_with("3 provisioner jobs not started after 5m0s, the oldest 10m0s; 2 jobs"),
-            "{}",
-            w.message
+        assert_eq!(
+            w.message,
+            r#"3 provisioner jobs not started after 5m0s (the oldest 10m0s): no live daemon has tags {"region":"mars"} with provisioner terraform (2 jobs, the oldest 10m0s): these builds will wait forever"#
         );
-        assert!(w
-            .message
-            .contains(r#"no live daemon has tags {"region":"mars"} with provisioner terraform"#));
-        assert!(w.message.contains("wait forever"));
         assert_eq!(report.pending_jobs.unwrap().groups.len(), 2);
     }
 

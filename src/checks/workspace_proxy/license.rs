@@ -38,6 +38,8 @@ pub fn judge(
         days_left,
     });
     let date = expires_at.date();
+    // In words, to the nearest day: 11.9 days left is "in 12 days".
+    let nearest = |seconds: i64| (seconds + DAY / 2).div_euclid(DAY);
     if left <= 0 {
         let what = if licenses.count == 1 {
             "the Coder license has expired".to_string()
@@ -50,7 +52,7 @@ pub fn judge(
             format!(
                 "{what}: the latest on {date} ({} ago); premium features, workspace proxies \
                  among them, have stopped",
-                days((-left).div_euclid(DAY))
+                days(nearest(-left))
             ),
         );
     } else if left <= warning.as_secs() as i64 {
@@ -60,7 +62,7 @@ pub fn judge(
             format!(
                 "the Coder license expires on {date} (in {}); premium features, workspace \
                  proxies among them, stop then",
-                days(days_left)
+                days(nearest(left))
             ),
         );
     }
