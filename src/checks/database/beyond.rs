@@ -15,7 +15,11 @@ pub enum RoundTrip {
     Heard(Duration),
     /// LISTEN was in place and NOTIFY went out, but nothing came back by the deadline.
     NotHeard(Duration),
+    /// The listener could not connect or LISTEN.
     Failed(DbError),
+    /// The NOTIFY could not be sent on the run's connection (busy, or broken): nothing is
+    /// known about pubsub.
+    Unchecked(DbError),
 }
 
 /// Waits for the listener, sends the NOTIFY on the shared connection and waits for it to come
@@ -44,7 +48,7 @@ pub fn round_trip(
         conn.notify(probe).map(|()| sent)
     }) {
         Ok(sent) => sent,
-        Err(e) => return RoundTrip::Failed(e),
+        Err(e) => return RoundTrip::Unchecked(e),
     };
     // The listener gives up at the same deadline; a little more lets its answer arrive.
     match listening
@@ -148,9 +152,9 @@ pub fn judge(
                 format!("LISTEN/NOTIFY does not work through this DSN: {why}"),
             );
         }
-        // The listener could not connect although the run's connection could: said in the
-        // JSON, but no finding that would blame pubsub for it.
-        RoundTrip::Failed(e) => result.error = Some(e.to_string()),
+        // The listener could not connect although the run's connection could, or the NOTIFY
+        // could not be sent: said in the JSON, but no finding that would blame pubsub for it.
+        RoundTrip::Failed(e) | RoundTrip::Unchecked(e) => result.error = Some(e.to_string()),
     }
     report.pubsub = Some(result);
 }
