@@ -625,3 +625,29 @@ fn the_new_codes_are_explained_and_listed() {
         assert!(listed.contains(&format!("\"{code}\"")), "{listed}");
     }
 }
+
+#[test]
+fn bad_thresholds_are_usage_errors_naming_the_flag() {
+    for (flag, value, expected) in [
+        ("--db-connections-warning", "0", "from 1 to 100"),
+        ("--db-connections-warning", "eighty", "from 1 to 100"),
+        ("--db-connections-warning", "101%", "from 1 to 100"),
+        ("--job-pending-warning", "soon", "--job-pending-warning"),
+        (
+            "--license-expiry-warning",
+            "3 weeks",
+            "--license-expiry-warning",
+        ),
+    ] {
+        let mut cmd = healthcheck();
+        cmd.args(["run", flag, value]);
+        let out = run(cmd);
+        assert_eq!(out.code, 2, "{flag} {value}: {}", out.all());
+        assert!(out.stderr.contains(flag), "{flag} {value}: {}", out.stderr);
+        assert!(
+            out.stderr.contains(expected),
+            "{flag} {value}: {}",
+            out.stderr
+        );
+    }
+}
