@@ -6,6 +6,7 @@
 
 use std::time::Duration;
 
+use postgres::types::Type;
 use uuid::Uuid;
 
 use super::{DbError, Reader, STALE_INTERVAL_MICROS};
@@ -143,11 +144,7 @@ impl Reader<'_, '_> {
             jobs.qualified(),
             waiting.join(" AND "),
         );
-        self.in_time()?;
-        let rows = self
-            .tx
-            .query(&sql, &[&older_than.as_secs_f64()])
-            .map_err(|e| self.pg(e))?;
+        let rows = self.rows(&sql, &[(&older_than.as_secs_f64(), Type::FLOAT8)])?;
         let get = |e: postgres::Error| DbError::Query(format!("read provisioner_jobs: {e}"));
         let mut pending = PendingJobs {
             older_than,
@@ -187,19 +184,15 @@ impl Reader<'_, '_> {
     /// Whether Coder's `provisioner_tagset_contains(tagset, tagset)` is on the search path. Asked
     /// of the catalogue: naming a missing type in a lookup would abort the transaction.
     fn has_tagset_contains(&mut self) -> Result<bool, DbError> {
-        self.in_time()?;
-        let row = self
-            .tx
-            .query_one(
-                "SELECT to_regtype('tagset') IS NOT NULL AND EXISTS ( \
+        let row = self.one(
+            "SELECT to_regtype('tagset') IS NOT NULL AND EXISTS ( \
                    SELECT 1 FROM pg_catalog.pg_proc p \
                    WHERE p.proname = 'provisioner_tagset_contains' AND p.pronargs = 2 \
                      AND pg_catalog.pg_function_is_visible(p.oid) \
                      AND p.proargtypes[0] = to_regtype('tagset') \
                      AND p.proargtypes[1] = to_regtype('tagset'))",
-                &[],
-            )
-            .map_err(|e| self.pg(e))?;
+            &[],
+        )?;
         row.try_get(0)
             .map_err(|e| DbError::Query(format!("look up provisioner_tagset_contains: {e}")))
     }

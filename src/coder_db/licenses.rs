@@ -15,12 +15,11 @@ impl Reader<'_, '_> {
     pub fn licenses(&mut self) -> Result<Licenses, DbError> {
         let columns = self.columns("licenses")?;
         self.require(&columns, &["exp"])?;
-        self.in_time()?;
         let sql = format!(
             "SELECT count(*), max(exp)::timestamptz FROM {}",
             columns.qualified()
         );
-        let row = self.tx.query_one(&sql, &[]).map_err(|e| self.pg(e))?;
+        let row = self.one(&sql, &[])?;
         let get = |e: postgres::Error| DbError::Query(format!("read licenses: {e}"));
         Ok(Licenses {
             count: row.try_get(0).map_err(get)?,

@@ -17,6 +17,7 @@ use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::time::Instant;
 
+use postgres::types::{ToSql, Type};
 use postgres::{Client, Transaction};
 use time::OffsetDateTime;
 
@@ -81,8 +82,9 @@ pub struct CoderDb {
     client: Client,
     dsn: Dsn,
     /// The columns of each table, looked up once per connection (several sections read the
-    /// same tables, and the schema does not change under a health check).
-    columns: HashMap<&'static str, Columns>,
+    /// same tables, and the schema does not change under a health check); a table that is
+    /// missing or unreadable is remembered as such.
+    columns: HashMap<&'static str, Result<Columns, DbError>>,
 }
 
 impl CoderDb {
@@ -145,7 +147,7 @@ impl CoderDb {
         ))
         .map_err(pg)?;
         let row = tx
-            .query_one("SELECT current_database()::text, now()", &[])
+            .query_typed_one("SELECT current_database()::text, now()", &[])
             .map_err(pg)?;
         let database: String = row.try_get(0).map_err(pg)?;
         let mut reader = Reader {
@@ -166,7 +168,7 @@ impl CoderDb {
 pub struct Reader<'c, 'd> {
     tx: Transaction<'c>,
     dsn: &'d Dsn,
-    columns: &'c mut HashMap<&'static str, Columns>,
+    columns: &'c mut HashMap<&'static str, Result<Columns, DbError>>,
     /// Checked before each statement: `statement_timeout` bounds one statement, not the sum.
     deadline: Instant,
     /// `host:port/database`, for messages.
@@ -235,61 +237,83 @@ impl Reader<'_, '_> {
     /// Which columns of `table` exist (looked up once per connection); a missing table means
     /// this is not Coder's database.
     pub fn columns(&mut self, table: &'static str) -> Result<Columns, DbError> {
-        if let Some(known) = self.columns.get(table) {
-            return Ok(known.clone());
+        if !self.columns.contains_key(table) {
+            self.look_up_columns(&[table])?;
         }
-        let found = self.look_up_columns(table)?;
-        self.columns.insert(table, found.clone());
-        Ok(found)
+        self.columns
+            .get(table)
+            .cloned()
+            .unwrap_or_else(|| Err(DbError::Query(format!("table {table} was not looked up"))))
     }
 
-    fn look_up_columns(&mut self, table: &'static str) -> Result<Columns, DbError> {
-        self.in_time()?;
-        // The table as the search path resolves it (as Coder's queries resolve it), with the
+    /// Looks up the columns of several tables in one round trip, for [`Reader::columns`].
+    pub fn look_up_columns(&mut self, tables: &[&'static str]) -> Result<(), DbError> {
+        // Each table as the search path resolves it (as Coder's queries resolve it), with the
         // columns this role may use, as information_schema.columns would list them: one query
         // on the catalogue, which is much cheaper to plan than that view.
-        let rows = self
-            .tx
-            .query(
-                "SELECT n.nspname::text, a.attname::text \
-                 FROM pg_catalog.pg_class c \
-                 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
-                 LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 \
-                   AND NOT a.attisdropped \
-                   AND (pg_catalog.pg_has_role(c.relowner, 'USAGE') \
-                     OR pg_catalog.has_column_privilege(c.oid, a.attnum, \
-                        'SELECT, INSERT, UPDATE, REFERENCES')) \
-                 WHERE c.oid = pg_catalog.to_regclass($1)",
-                &[&table],
-            )
-            .map_err(|e| self.pg(e))?;
-        let Some(first) = rows.first() else {
-            return Err(DbError::NotCoder {
-                place: self.place.clone(),
-                what: format!("table {table} is missing"),
-            });
-        };
-        let schema: String = first.try_get(0).map_err(|e| self.pg(e))?;
-        let mut names = HashSet::new();
+        let names: Vec<&str> = tables.to_vec();
+        let rows = self.rows(
+            "SELECT t.name, n.nspname::text, a.attname::text \
+             FROM unnest($1::text[]) AS t(name) \
+             JOIN pg_catalog.pg_class c ON c.oid = pg_catalog.to_regclass(t.name) \
+             JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+             LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 \
+               AND NOT a.attisdropped \
+               AND (pg_catalog.pg_has_role(c.relowner, 'USAGE') \
+                 OR pg_catalog.has_column_privilege(c.oid, a.attnum, \
+                    'SELECT, INSERT, UPDATE, REFERENCES'))",
+            &[(&names, Type::TEXT_ARRAY)],
+        )?;
+        let mut found: HashMap<String, (String, HashSet<String>)> = HashMap::new();
         for row in &rows {
-            if let Some(name) = row
-                .try_get::<_, Option<String>>(1)
-                .map_err(|e| self.pg(e))?
-            {
-                names.insert(name);
-            }
+            let get = |e: postgres::Error| DbError::Query(format!("read the catalogue: {e}"));
+            let table: String = row.try_get(0).map_err(get)?;
+            let schema: String = row.try_get(1).map_err(get)?;
+            let column: Option<String> = row.try_get(2).map_err(get)?;
+            let entry = found
+                .entry(table)
+                .or_insert_with(|| (schema, HashSet::new()));
+            entry.1.extend(column);
         }
-        if names.is_empty() {
-            return Err(DbError::NoAccess {
-                place: self.place.clone(),
-                table: table.to_string(),
-            });
+        for &table in tables {
+            let result = match found.remove(table) {
+                None => Err(DbError::NotCoder {
+                    place: self.place.clone(),
+                    what: format!("table {table} is missing"),
+                }),
+                Some((_, names)) if names.is_empty() => Err(DbError::NoAccess {
+                    place: self.place.clone(),
+                    table: table.to_string(),
+                }),
+                Some((schema, names)) => Ok(Columns {
+                    schema,
+                    table,
+                    names,
+                }),
+            };
+            self.columns.insert(table, result);
         }
-        Ok(Columns {
-            schema,
-            table,
-            names,
-        })
+        Ok(())
+    }
+
+    /// One statement in one round trip: with the parameter types given, nothing is prepared
+    /// first (a prepare, an execute and a close would be three).
+    fn rows(
+        &mut self,
+        sql: &str,
+        params: &[(&(dyn ToSql + Sync), Type)],
+    ) -> Result<Vec<postgres::Row>, DbError> {
+        self.in_time()?;
+        self.tx.query_typed(sql, params).map_err(|e| self.pg(e))
+    }
+
+    fn one(
+        &mut self,
+        sql: &str,
+        params: &[(&(dyn ToSql + Sync), Type)],
+    ) -> Result<postgres::Row, DbError> {
+        self.in_time()?;
+        self.tx.query_typed_one(sql, params).map_err(|e| self.pg(e))
     }
 
     fn require(&self, columns: &Columns, required: &[&str]) -> Result<(), DbError> {

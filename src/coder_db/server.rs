@@ -30,7 +30,6 @@ impl ServerFacts {
 
 impl Reader<'_, '_> {
     pub fn server_facts(&mut self) -> Result<ServerFacts, DbError> {
-        self.in_time()?;
         // A row this role may not fully read has no backend_type; a client backend always has
         // a database, the server's own processes (but autovacuum workers) have none.
         let clients = "(backend_type = 'client backend' \
@@ -48,7 +47,7 @@ impl Reader<'_, '_> {
                   FROM pg_stat_activity WHERE {clients} \
                   GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT {TOP_HOLDERS}) holders)"
         );
-        let row = self.tx.query_one(&sql, &[]).map_err(|e| self.pg(e))?;
+        let row = self.one(&sql, &[])?;
         let get = |e: postgres::Error| DbError::Query(format!("read server settings: {e}"));
         let top_json: String = row.try_get(4).map_err(get)?;
         let top = serde_json::from_str::<Vec<(String, i64)>>(&top_json)

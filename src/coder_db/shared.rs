@@ -272,6 +272,26 @@ fn read_snapshot(
     job_pending: Duration,
 ) -> Result<Snapshot, DbError> {
     db.read(deadline.at(), |r| {
+        // Every table's columns in one round trip; a missing or unreadable table is that
+        // table's own error, a failed query every table's.
+        if let Err(e) = r.look_up_columns(&[
+            "site_configs",
+            "workspace_proxies",
+            "provisioner_daemons",
+            "provisioner_jobs",
+            "licenses",
+        ]) {
+            return Ok(Snapshot {
+                place: r.place.clone(),
+                now: r.now,
+                site_configs: Err(e.clone()),
+                proxies: Err(e.clone()),
+                daemons: Err(e.clone()),
+                server: Err(e.clone()),
+                pending_jobs: Err(e.clone()),
+                licenses: Err(e),
+            });
+        }
         // First: it reads no table of Coder's, so it cannot fail where they would not.
         let server = r.server_facts();
         let site_configs = after(&server).unwrap_or_else(|| r.site_configs());
