@@ -146,14 +146,14 @@ fn transaction_pooling_breaks_pubsub_and_session_pooling_does_not() {
 
 // ---- EPG02: connection headroom ---------------------------------------------------------------
 
-/// Sessions held open as `coder` with an application name, as a busy client's pool would.
-/// First waits for the backends of earlier runs to be gone.
-fn hold(server: &PgServer, n: usize) -> Vec<postgres::Client> {
+/// Waits until the backends of earlier runs are gone (a backend leaves a moment after its
+/// client), so each run counts only its own. `admin` stays open for the whole test: a session
+/// of its own that closed just before a run would still hold its slot for a moment.
+fn settle(admin: &mut postgres::Client) {
     let deadline = Instant::now() + Duration::from_secs(10);
-    let mut admin = server.superuser();
     while admin
         .query_one(
-            "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'healthcheck'",
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'healthcheck%'",
             &[],
         )
         .unwrap()
@@ -163,18 +163,32 @@ fn hold(server: &PgServer, n: usize) -> Vec<postgres::Client> {
         assert!(Instant::now() < deadline, "earlier runs still connected");
         std::thread::sleep(Duration::from_millis(20));
     }
-    drop(admin);
+}
+
+/// Sessions held open as `coder` with an application name, as a busy client's pool would.
+fn hold(server: &PgServer, admin: &mut postgres::Client, n: usize) -> Vec<postgres::Client> {
+    settle(admin);
     (0..n)
         .map(|_| {
-            postgres::Config::new()
-                .host("127.0.0.1")
-                .port(server.port)
-                .user(USER)
-                .password(PASSWORD)
-                .dbname("coder")
-                .application_name("hc-holder")
-                .connect(postgres::NoTls)
-                .expect("hold a connection")
+            // A slot a closed session held is free a moment after it leaves pg_stat_activity.
+            let deadline = Instant::now() + Duration::from_secs(5);
+            loop {
+                let attempt = postgres::Config::new()
+                    .host("127.0.0.1")
+                    .port(server.port)
+                    .user(USER)
+                    .password(PASSWORD)
+                    .dbname("coder")
+                    .application_name("hc-holder")
+                    .connect(postgres::NoTls);
+                match attempt {
+                    Ok(client) => break client,
+                    Err(e) if Instant::now() < deadline && e.code().is_some() => {
+                        std::thread::sleep(Duration::from_millis(20))
+                    }
+                    Err(e) => panic!("hold a connection: {e}"),
+                }
+            }
         })
         .collect()
 }
@@ -187,8 +201,10 @@ fn few_free_slots_warn_none_fail_and_a_refused_connect_names_53300() {
         ..PgOptions::default()
     });
     let dsn = server.dsn("sslmode=disable");
+    // A superuser session, counted among the slots in use (it takes a reserved one).
+    let mut admin = server.superuser();
 
-    let mut held = hold(&server, 7);
+    let mut held = hold(&server, &mut admin, 6);
     let out = check("database", &dsn, &[]);
     let json = out.json();
     let database = &json["database"];
@@ -202,7 +218,7 @@ fn few_free_slots_warn_none_fail_and_a_refused_connect_names_53300() {
         warning.contains("of 10 connection slots in use"),
         "{warning}"
     );
-    assert!(warning.contains("hc-holder (coder) 7"), "{warning}");
+    assert!(warning.contains("hc-holder (coder) 6"), "{warning}");
     assert!(warning.contains("healthcheck (coder) 1"), "{warning}");
     assert_eq!(database["severity"], "warning");
     assert_eq!(database["connections"]["max"], 12);
@@ -215,9 +231,10 @@ fn few_free_slots_warn_none_fail_and_a_refused_connect_names_53300() {
         database["connections"]["top"][0]["name"],
         "hc-holder (coder)"
     );
-    assert_eq!(database["connections"]["top"][0]["count"], 7);
+    assert_eq!(database["connections"]["top"][0]["count"], 6);
     assert_eq!(out.code, 0, "a warning does not fail the run by default");
     // A lower bar is the user's to set.
+    settle(&mut admin);
     let out = check("database", &dsn, &["--db-connections-warning", "95%"]);
     assert_eq!(
         codes(&out.json()["database"]["warnings"]),
@@ -226,7 +243,7 @@ fn few_free_slots_warn_none_fail_and_a_refused_connect_names_53300() {
 
     // One slot left: the run's two connections (its own and the pubsub listener) take it and
     // find none; whichever comes second is refused.
-    held.extend(hold(&server, 2));
+    held.extend(hold(&server, &mut admin, 2));
     let out = check("database", &dsn, &[]);
     let json = out.json();
     let database = &json["database"];
@@ -241,7 +258,8 @@ fn few_free_slots_warn_none_fail_and_a_refused_connect_names_53300() {
     assert_eq!(database["severity"], "error");
     assert_eq!(out.code, 1);
 
-    held.extend(hold(&server, 1));
+    // Every non-superuser slot taken: the run's own connection is refused.
+    held.extend(hold(&server, &mut admin, 1));
     let out = check("database", &dsn, &[]);
     let json = out.json();
     let database = &json["database"];

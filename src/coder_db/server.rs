@@ -34,18 +34,22 @@ impl Reader<'_, '_> {
         // a database, the server's own processes (but autovacuum workers) have none.
         let clients = "(backend_type = 'client backend' \
                         OR (backend_type IS NULL AND datid IS NOT NULL))";
+        // One pass over pg_stat_activity, counted and grouped.
         let sql = format!(
-            "SELECT pg_is_in_recovery(), \
+            "WITH clients AS MATERIALIZED ( \
+               SELECT CASE WHEN coalesce(application_name, '') <> '' \
+                        THEN application_name || ' (' || coalesce(usename::text, '?') || ')' \
+                        ELSE coalesce(usename::text, '?') END AS who \
+               FROM pg_stat_activity WHERE {clients}), \
+             holders AS (SELECT who, count(*) AS n FROM clients \
+               GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT {TOP_HOLDERS}) \
+             SELECT pg_is_in_recovery(), \
                current_setting('max_connections')::bigint, \
                current_setting('superuser_reserved_connections')::bigint \
                  + coalesce(current_setting('reserved_connections', true), '0')::bigint, \
-               (SELECT count(*) FROM pg_stat_activity WHERE {clients}), \
-               (SELECT coalesce(json_agg(json_build_array(who, n)), '[]'::json)::text FROM ( \
-                  SELECT CASE WHEN coalesce(application_name, '') <> '' \
-                           THEN application_name || ' (' || coalesce(usename::text, '?') || ')' \
-                           ELSE coalesce(usename::text, '?') END AS who, count(*) AS n \
-                  FROM pg_stat_activity WHERE {clients} \
-                  GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT {TOP_HOLDERS}) holders)"
+               (SELECT count(*) FROM clients), \
+               (SELECT coalesce(json_agg(json_build_array(who, n)), '[]'::json)::text \
+                FROM holders)"
         );
         let row = self.one(&sql, &[])?;
         let get = |e: postgres::Error| DbError::Query(format!("read server settings: {e}"));
