@@ -32,15 +32,16 @@ impl Reader<'_, '_> {
     pub fn server_facts(&mut self) -> Result<ServerFacts, DbError> {
         // A row this role may not fully read has no backend_type; a client backend always has
         // a database, the server's own processes (but autovacuum workers) have none.
-        let clients = "(backend_type = 'client backend' \
-                        OR (backend_type IS NULL AND datid IS NOT NULL))";
-        // One pass over pg_stat_activity, counted and grouped.
+        let clients = "(s.backend_type = 'client backend' \
+                        OR (s.backend_type IS NULL AND s.datid IS NOT NULL))";
+        // One pass over the function behind pg_stat_activity (the view's joins cost more to
+        // plan than the rest), counted and grouped.
         let sql = format!(
             "WITH clients AS MATERIALIZED ( \
-               SELECT CASE WHEN coalesce(application_name, '') <> '' \
-                        THEN application_name || ' (' || coalesce(usename::text, '?') || ')' \
-                        ELSE coalesce(usename::text, '?') END AS who \
-               FROM pg_stat_activity WHERE {clients}), \
+               SELECT CASE WHEN coalesce(s.application_name, '') <> '' \
+                        THEN s.application_name || ' (' || coalesce(pg_get_userbyid(s.usesysid)::text, '?') || ')' \
+                        ELSE coalesce(pg_get_userbyid(s.usesysid)::text, '?') END AS who \
+               FROM pg_catalog.pg_stat_get_activity(NULL) s WHERE {clients}), \
              holders AS (SELECT who, count(*) AS n FROM clients \
                GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT {TOP_HOLDERS}) \
              SELECT pg_is_in_recovery(), \
