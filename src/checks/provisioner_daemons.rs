@@ -179,10 +179,15 @@ pub fn judge(report: &mut ProvisionerDaemonsReport, daemons: Daemons, server: &S
                     None => format!("{name} never connected"),
                 })
                 .collect();
+            // A deployment may have registered hundreds over the years: the first few by name.
+            let more = seen.len().saturating_sub(NAMED_INACTIVE);
+            let mut list = seen[..seen.len().min(NAMED_INACTIVE)].join(", ");
+            if more > 0 {
+                list.push_str(&format!(" and {more} more"));
+            }
             message.push_str(&format!(
-                " Registered but not seen within {}: {}",
+                " Registered but not seen within {}: {list}",
                 crate::duration::go_string(crate::report::provisioner_daemons::STALE_INTERVAL),
-                seen.join(", ")
             ));
         }
         report.base.warn(Severity::Error, Code::Epd01, message);
@@ -218,6 +223,9 @@ pub fn judge(report: &mut ProvisionerDaemonsReport, daemons: Daemons, server: &S
         );
     }
 }
+
+/// How many inactive daemons EPD01 names.
+const NAMED_INACTIVE: usize = 10;
 
 /// An age in microseconds as Go prints whole seconds (`2m22s`).
 fn whole_seconds(micros: i64) -> String {
