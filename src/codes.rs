@@ -352,6 +352,74 @@ pub static CATALOGUE: &[CodeInfo] = &[
                    restart it; or, if the advertised URL is the right one, check that.",
         docs: Docs::Ours,
     },
+    CodeInfo {
+        code: Code::Epg01,
+        section: Some("database"),
+        severity: Severity::Error,
+        title: "Database LISTEN/NOTIFY does not round-trip",
+        problem: "Queries work through this DSN, but a notification sent on one connection did \
+                  not reach a listener on another within the deadline. Coder's pubsub (build \
+                  logs, workspace updates, its own watchdog) runs on PostgreSQL LISTEN/NOTIFY; \
+                  when it breaks, coderd restarts itself every few minutes. The usual cause is a \
+                  PgBouncer (or another pooler) in transaction or statement pooling mode, which \
+                  hands the listening server connection to other clients.",
+        solution: "Point CODER_PG_CONNECTION_URL at PostgreSQL directly, or at a pool in session \
+                   pooling mode (PgBouncer: pool_mode = session for Coder's database).",
+        docs: Docs::Ours,
+    },
+    CodeInfo {
+        code: Code::Epg02,
+        section: Some("database"),
+        severity: Severity::Error,
+        title: "Database connection slots running out",
+        problem: "The connections in use reach --db-connections-warning (80% by default) of the \
+                  slots a non-superuser may take (max_connections minus the reserved slots): a \
+                  warning; none left, or a connection refused with SQLSTATE 53300 (too many \
+                  clients): an error. coderd then fails requests while /healthz stays green.",
+        solution: "Find who holds the connections (the finding names the top holders by \
+                   application name or user), lower the pools of the clients (coderd's own, \
+                   other applications) or raise max_connections on the server.",
+        docs: Docs::Ours,
+    },
+    CodeInfo {
+        code: Code::Epg03,
+        section: Some("database"),
+        severity: Severity::Error,
+        title: "Database DSN points at a standby",
+        problem: "The server behind the DSN is in recovery (pg_is_in_recovery() is true): a read \
+                  replica or a standby. coderd writes on every request and needs the primary.",
+        solution: "Point CODER_PG_CONNECTION_URL at the primary (or at the address that follows \
+                   the primary on failover), and check whether a failover left the old address \
+                   at a standby.",
+        docs: Docs::Ours,
+    },
+    CodeInfo {
+        code: Code::Epq01,
+        section: Some("provisioner-daemons"),
+        severity: Severity::Error,
+        title: "Provisioner jobs pending too long",
+        problem: "Workspace builds or template imports have waited longer than \
+                  --job-pending-warning (5 minutes by default) without starting. When no live \
+                  provisioner daemon offers their organization, provisioner type and tags, they \
+                  will wait forever: an error. When a matching daemon exists, the queue is only \
+                  slow: a warning.",
+        solution: "Start a provisioner daemon with the tags the finding names (coder provisioner \
+                   start --tag key=value), or correct the template's provisioner tags; for a slow \
+                   queue, add daemons.",
+        docs: Docs::Ours,
+    },
+    CodeInfo {
+        code: Code::Elic01,
+        section: Some("workspace-proxy"),
+        severity: Severity::Error,
+        title: "Coder license expires soon or has expired",
+        problem: "The latest license in Coder's database expires within --license-expiry-warning \
+                  (30 days by default): a warning; every license has expired: an error. Premium \
+                  features, workspace proxies among them, stop working when it expires.",
+        solution: "Renew the license and add it (coder licenses add, or the Licenses page of the \
+                   deployment settings).",
+        docs: Docs::Ours,
+    },
 ];
 
 #[cfg(test)]

@@ -97,20 +97,21 @@ fn explain_reads_the_catalogue_in_any_case() {
 }
 
 #[test]
-fn codes_lists_coders_twenty_and_our_five() {
+fn codes_lists_coders_twenty_and_our_ten() {
     let out = cli(&["codes", "--json"]);
     let list: Vec<serde_json::Value> = serde_json::from_str(&out.stdout).unwrap();
     let codes: Vec<&str> = list.iter().map(|c| c["code"].as_str().unwrap()).collect();
     for code in [
         "EACS01", "EACS02", "EACS03", "EACS04", "EDB01", "EDB02", "EWS01", "EWS02", "EWS03",
         "EDERP01", "EDERP02", "ESTUN01", "ESTUN02", "EWP01", "EWP02", "EWP04", "EPD01", "EPD02",
-        "EPD03", "EUNKNOWN", "ETLS01", "ETLS02", "ELST01", "ELST02", "EURL01",
+        "EPD03", "EUNKNOWN", "ETLS01", "ETLS02", "ELST01", "ELST02", "EURL01", "EPG01", "EPG02",
+        "EPG03", "EPQ01", "ELIC01",
     ] {
         assert!(codes.contains(&code), "{code} missing");
     }
-    assert_eq!(codes.len(), 25);
+    assert_eq!(codes.len(), 30);
     let text = cli(&["codes"]);
-    assert_eq!(text.stdout.lines().count(), 25);
+    assert_eq!(text.stdout.lines().count(), 30);
     // Ours link to our README, Coder's to Coder's docs.
     let docs = |code: &str| {
         list.iter().find(|c| c["code"] == code).unwrap()["docs_url"]

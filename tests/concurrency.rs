@@ -278,15 +278,21 @@ fn one_database_connection_serves_the_whole_run() {
         2
     );
     let log = std::fs::read_to_string(server.dir.join("postgres.log")).unwrap();
-    let ours = log
-        .lines()
-        .filter(|l| l.contains("connection authorized") && l.contains("database=one_connection"))
-        .filter(|l| l.contains("application_name=healthcheck"))
-        .count();
+    let ours = |name: &str| {
+        log.lines()
+            .filter(|l| {
+                l.contains("connection authorized") && l.contains("database=one_connection")
+            })
+            .filter(|l| l.ends_with(&format!("application_name={name}")))
+            .count()
+    };
     assert_eq!(
-        ours, 1,
+        ours("healthcheck"),
+        1,
         "one connection for discovery and the three sections:\n{log}"
     );
+    // And the pubsub probe's listener, which needs a connection of its own.
+    assert_eq!(ours("healthcheck-pubsub"), 1, "{log}");
 }
 
 #[test]

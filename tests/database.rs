@@ -55,7 +55,9 @@ fn healthy_database_matches_coders_shape() {
             "latency",
             "latency_ms",
             "threshold_ms",
-            "dsn_source"
+            "dsn_source",
+            "pubsub",
+            "connections"
         ]
     );
     assert_eq!(db["dsn_source"], "--postgres-url");

@@ -86,7 +86,7 @@ fn prometheus_of_every_kind_of_run_passes_promtool_and_the_parser() {
         assert!(!out.all().contains(PASSWORD), "{kind}");
         promtool_check(&out.stdout);
         let (families, samples) = parse_prometheus(&out.stdout);
-        assert_eq!(families.len(), 18, "{kind}: {families:?}");
+        assert_eq!(families.len(), 23, "{kind}: {families:?}");
         assert!(families.values().all(|t| t == "gauge"), "{kind}");
         let v = |name: &str, labels: &[(&str, &str)]| value(&samples, name, labels);
         let skipped = |name: &str| v("coder_healthcheck_section_skipped", &section(name));
@@ -101,6 +101,12 @@ fn prometheus_of_every_kind_of_run_passes_promtool_and_the_parser() {
                 assert_eq!(v("coder_healthcheck_database_threshold_seconds", &[]), 1.0);
                 let latency = v("coder_healthcheck_database_latency_seconds", &[]);
                 assert!((0.0..1.0).contains(&latency), "{latency}");
+                let pubsub = v("coder_healthcheck_db_pubsub_round_trip_seconds", &[]);
+                assert!((0.0..1.0).contains(&pubsub), "{pubsub}");
+                assert_eq!(
+                    v("coder_healthcheck_db_connections", &[("state", "max")]),
+                    60.0
+                );
                 assert_eq!(
                     v(
                         "coder_healthcheck_info",

@@ -3,13 +3,14 @@
 
 use std::time::{Duration, Instant};
 
-use crate::checks::Context;
+use crate::checks::{Context, REPORT_MARGIN};
+use crate::coder_db::pubsub::{self, Probe};
 use crate::coder_db::DbError;
 use crate::defaults;
 use crate::duration::go_string;
 use crate::report::database::{DatabaseReport, SettingSource, PINGS};
 use crate::report::{Code, Severity};
-use crate::settings::CheckSettings;
+use crate::settings::{CheckSettings, DsnSetting};
 
 /// What the Database section is given besides the run's connection.
 pub struct Options {
@@ -17,6 +18,10 @@ pub struct Options {
     /// Where the DSN came from, for the report.
     pub source: Option<SettingSource>,
     pub sslmode: Option<&'static str>,
+    /// For the pubsub probe's own connection.
+    pub dsn: Option<DsnSetting>,
+    /// EPG02 warning at this percentage of the usable slots.
+    pub connections_warning_percent: u8,
 }
 
 impl From<&CheckSettings> for Options {
@@ -29,6 +34,8 @@ impl From<&CheckSettings> for Options {
                 .as_ref()
                 .and_then(|p| crate::net::dsn::Dsn::parse(&p.dsn).ok())
                 .map(|dsn| dsn.sslmode.as_str()),
+            dsn: settings.postgres.clone(),
+            connections_warning_percent: settings.db_connections_warning_percent,
         }
     }
 }
@@ -68,6 +75,12 @@ pub fn run(options: &Options, ctx: &Context) -> DatabaseReport {
         }
     };
     report.endpoint = db.endpoint().to_string();
+    // The listener connects and LISTENs while the pings run.
+    let probe = Probe::new();
+    let listening = options
+        .dsn
+        .as_ref()
+        .map(|dsn| pubsub::listen(dsn, &probe, ctx.deadline.less(REPORT_MARGIN).at()));
     // The connection is shared and opened once; only the round trips are timed, as on Coder's
     // pooled connection, and each ping is timed only once this section has the connection.
     let pings = db.ping(ctx.deadline, |conn| {
@@ -104,6 +117,9 @@ pub fn run(options: &Options, ctx: &Context) -> DatabaseReport {
                 format!("ping database: {e}"),
                 e.evidence().cloned(),
             );
+            if let DbError::OutOfSlots(why, _) = e {
+                beyond::out_of_slots(&mut report, &why);
+            }
             return report;
         }
     }
@@ -122,8 +138,20 @@ pub fn run(options: &Options, ctx: &Context) -> DatabaseReport {
             ),
         );
     }
+    // Beyond Coder's checks, after Coder's own findings are in.
+    let pubsub =
+        listening.map(|l| beyond::round_trip(db, &probe, l, ctx.deadline.less(REPORT_MARGIN)));
+    let facts = db.snapshot(ctx.deadline).and_then(|s| s.server);
+    beyond::judge(
+        &mut report,
+        facts,
+        pubsub,
+        options.connections_warning_percent,
+    );
     report
 }
+
+pub mod beyond;
 
 #[cfg(test)]
 mod tests {

@@ -109,10 +109,11 @@ fn start_check(id: SectionId, options: &CheckSettings, ctx: &Context, sink: Sink
         }
         SectionId::WorkspaceProxy => {
             let url = options.access_url.clone();
+            let license_warning = options.license_expiry_warning;
             sink.start(
                 id,
                 ctx,
-                move |c| workspace_proxy::run(url.as_ref(), c),
+                move |c| workspace_proxy::run(url.as_ref(), license_warning, c),
                 |r| &mut r.workspace_proxy,
             )
         }
@@ -225,10 +226,14 @@ pub fn run(settings: &Settings, net: Net, progress: &dyn Fn(&Progress)) -> Repor
     let give_up = deadline.at() + DEADLINE_GRACE;
     let checks = &settings.checks;
     let pings = settings.selection.deselected(SectionId::Database).is_none();
-    let db = checks
-        .postgres
-        .as_ref()
-        .map(|setting| Arc::new(SharedDb::open(setting, deadline, pings)));
+    let db = checks.postgres.as_ref().map(|setting| {
+        Arc::new(SharedDb::open(
+            setting,
+            deadline,
+            pings,
+            checks.job_pending_warning,
+        ))
+    });
     let ctx = Context {
         deployment: Deployment::start(checks.access_url.clone(), net.clone(), deadline),
         net,

@@ -126,10 +126,9 @@ fn judge_api_version(
 
 pub fn run(ctx: &Context) -> ProvisionerDaemonsReport {
     let mut report = ProvisionerDaemonsReport::default();
-    let read = ctx
-        .db()
-        .and_then(|db| db.snapshot(ctx.deadline))
-        .and_then(|snapshot| Ok((snapshot.daemons?, snapshot.now, snapshot.place)));
+    let snapshot = ctx.db().and_then(|db| db.snapshot(ctx.deadline));
+    let pending = snapshot.as_ref().ok().map(|s| s.pending_jobs.clone());
+    let read = snapshot.and_then(|snapshot| Ok((snapshot.daemons?, snapshot.now, snapshot.place)));
     // The build info is fetched alongside; waiting for it costs nothing once the read is done.
     let server = Server::of(&ctx.deployment.build_info(ctx.deadline.less(REPORT_MARGIN)));
     report.view.server_version = server.version.clone();
@@ -144,6 +143,9 @@ pub fn run(ctx: &Context) -> ProvisionerDaemonsReport {
             report.view.place = place;
             report.view.db_now = Some(now);
             judge(&mut report, daemons, &server);
+            if let Some(pending) = pending {
+                jobs::judge(&mut report, pending);
+            }
         }
     }
     report
@@ -186,11 +188,30 @@ pub fn judge(report: &mut ProvisionerDaemonsReport, daemons: Daemons, server: &S
         });
     }
     if report.items.is_empty() {
-        report.base.warn(
-            Severity::Error,
-            Code::Epd01,
-            "No active provisioner daemons found!",
-        );
+        // Coder's words, then which daemons are registered and when each was last seen.
+        let mut message = "No active provisioner daemons found!".to_string();
+        if !report.view.inactive.is_empty() {
+            let seen: Vec<String> = report
+                .view
+                .inactive
+                .iter()
+                .map(|(name, age)| match age {
+                    Some(us) => format!("{name} last seen {} ago", whole_seconds(*us)),
+                    None => format!("{name} never connected"),
+                })
+                .collect();
+            // A deployment may have registered hundreds over the years: the first few by name.
+            let more = seen.len().saturating_sub(NAMED_INACTIVE);
+            let mut list = seen[..seen.len().min(NAMED_INACTIVE)].join(", ");
+            if more > 0 {
+                list.push_str(&format!(" and {more} more"));
+            }
+            message.push_str(&format!(
+                " Registered but not seen within {}: {list}",
+                crate::duration::go_string(crate::report::provisioner_daemons::STALE_INTERVAL),
+            ));
+        }
+        report.base.warn(Severity::Error, Code::Epd01, message);
         return;
     }
     // What an outside view could not judge is said, never passed silently.
@@ -224,6 +245,16 @@ pub fn judge(report: &mut ProvisionerDaemonsReport, daemons: Daemons, server: &S
     }
 }
 
+/// How many inactive daemons EPD01 names.
+const NAMED_INACTIVE: usize = 10;
+
+/// An age in microseconds as Go prints whole seconds (`2m22s`).
+fn whole_seconds(micros: i64) -> String {
+    crate::duration::go_string(std::time::Duration::from_secs(
+        (micros.max(0) / 1_000_000) as u64,
+    ))
+}
+
 fn sdk_daemon(d: DaemonRow) -> ProvisionerDaemon {
     ProvisionerDaemon {
         id: d.id,
@@ -244,6 +275,8 @@ fn sdk_daemon(d: DaemonRow) -> ProvisionerDaemon {
         previous_job: None,
     }
 }
+
+pub mod jobs;
 
 #[cfg(test)]
 pub(crate) mod tests;

@@ -4,6 +4,7 @@
 //! are down give a warning, as in Coder's own report. A proxy whose version differs from the
 //! server's is named too (Coder's older EWP03 check, now a warning).
 
+pub mod license;
 pub mod probe;
 
 use time::OffsetDateTime;
@@ -33,11 +34,16 @@ pub fn severity(total: usize, healthy: usize, warned: usize) -> Severity {
 /// The server's version, or why it is unknown.
 pub type ServerVersion<'a> = Result<&'a str, &'a str>;
 
-pub fn run(access_url: Option<&AccessUrl>, ctx: &Context) -> WorkspaceProxyReport {
+/// `license_warning`: ELIC01 for a license expiring within it.
+pub fn run(
+    access_url: Option<&AccessUrl>,
+    license_warning: std::time::Duration,
+    ctx: &Context,
+) -> WorkspaceProxyReport {
     let mut report = WorkspaceProxyReport::default();
-    let read = ctx
-        .db()
-        .and_then(|db| db.snapshot(ctx.deadline))
+    let snapshot = ctx.db().and_then(|db| db.snapshot(ctx.deadline));
+    let licenses = snapshot.as_ref().map(|s| (s.licenses.clone(), s.now)).ok();
+    let read = snapshot
         .and_then(|snapshot| Ok((snapshot.proxies?, snapshot.site_configs?, snapshot.place)));
     let (proxies, configs, place) = match read {
         Ok(read) => read,
@@ -82,6 +88,9 @@ pub fn run(access_url: Option<&AccessUrl>, ctx: &Context) -> WorkspaceProxyRepor
         Err(e) => Err(e.as_str()),
     };
     judge(&mut report, regions, server);
+    if let Some((licenses, now)) = licenses {
+        license::judge(&mut report, licenses, now, license_warning);
+    }
     report
 }
 

@@ -5,7 +5,11 @@
 //! Secret columns (`token_hashed_secret`, other `site_configs` keys) are never selected.
 
 mod daemons;
+mod jobs;
+mod licenses;
 mod proxies;
+pub mod pubsub;
+mod server;
 mod shared;
 mod site_configs;
 
@@ -13,6 +17,7 @@ use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::time::Instant;
 
+use postgres::types::{ToSql, Type};
 use postgres::{Client, Transaction};
 use time::OffsetDateTime;
 
@@ -21,7 +26,10 @@ use crate::report::Evidence;
 use crate::settings::DsnSetting;
 
 pub use daemons::{is_recent_age, DaemonRow, Daemons, STALE_INTERVAL_MICROS};
+pub use jobs::{JobGroup, PendingJobs, MAX_GROUPS};
+pub use licenses::Licenses;
 pub use proxies::{Proxies, ProxyRow};
+pub use server::ServerFacts;
 pub use shared::{SharedDb, Snapshot};
 pub use site_configs::{
     parse_dismissed, SiteConfigs, DEFAULT_PROXY_DISPLAY_NAME, DEFAULT_PROXY_ICON_URL,
@@ -34,6 +42,8 @@ pub enum DbError {
     Dsn(String),
     /// The server could not be reached or refused the connection; what was observed, if known.
     Connect(String, Option<Evidence>),
+    /// The server refused the connection for want of a free slot (SQLSTATE 53300).
+    OutOfSlots(String, Option<Evidence>),
     /// A table or column every Coder schema has is missing.
     NotCoder {
         place: String,
@@ -51,7 +61,7 @@ impl DbError {
     /// What was observed when connecting (a SQLSTATE, a refusal, a TLS problem), if anything.
     pub fn evidence(&self) -> Option<&Evidence> {
         match self {
-            DbError::Connect(_, evidence) => evidence.as_ref(),
+            DbError::Connect(_, evidence) | DbError::OutOfSlots(_, evidence) => evidence.as_ref(),
             _ => None,
         }
     }
@@ -60,7 +70,10 @@ impl DbError {
 impl fmt::Display for DbError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            DbError::Dsn(e) | DbError::Connect(e, _) | DbError::Query(e) => f.write_str(e),
+            DbError::Dsn(e)
+            | DbError::Connect(e, _)
+            | DbError::OutOfSlots(e, _)
+            | DbError::Query(e) => f.write_str(e),
             DbError::NotCoder { place, what } => {
                 write!(
                     f,
@@ -81,8 +94,9 @@ pub struct CoderDb {
     client: Client,
     dsn: Dsn,
     /// The columns of each table, looked up once per connection (several sections read the
-    /// same tables, and the schema does not change under a health check).
-    columns: HashMap<&'static str, Columns>,
+    /// same tables, and the schema does not change under a health check); a table that is
+    /// missing or unreadable is remembered as such.
+    columns: HashMap<&'static str, Result<Columns, DbError>>,
 }
 
 impl CoderDb {
@@ -91,12 +105,9 @@ impl CoderDb {
         let dsn = Dsn::parse(&setting.dsn).map_err(|e| {
             DbError::Dsn(format!("parse DSN from {}: {e}", setting.source.describe()))
         })?;
-        let client = dsn.connect(deadline).map_err(|e| {
-            DbError::Connect(
-                format!("connect to {}: {}", dsn.endpoint(), e.describe(&dsn)),
-                e.evidence(&dsn),
-            )
-        })?;
+        let client = dsn
+            .connect(deadline)
+            .map_err(|e| pubsub::connect_error(&e, &dsn))?;
         Ok(CoderDb {
             client,
             dsn,
@@ -148,7 +159,7 @@ impl CoderDb {
         ))
         .map_err(pg)?;
         let row = tx
-            .query_one("SELECT current_database()::text, now()", &[])
+            .query_typed_one("SELECT current_database()::text, now()", &[])
             .map_err(pg)?;
         let database: String = row.try_get(0).map_err(pg)?;
         let mut reader = Reader {
@@ -169,7 +180,7 @@ impl CoderDb {
 pub struct Reader<'c, 'd> {
     tx: Transaction<'c>,
     dsn: &'d Dsn,
-    columns: &'c mut HashMap<&'static str, Columns>,
+    columns: &'c mut HashMap<&'static str, Result<Columns, DbError>>,
     /// Checked before each statement: `statement_timeout` bounds one statement, not the sum.
     deadline: Instant,
     /// `host:port/database`, for messages.
@@ -238,61 +249,83 @@ impl Reader<'_, '_> {
     /// Which columns of `table` exist (looked up once per connection); a missing table means
     /// this is not Coder's database.
     pub fn columns(&mut self, table: &'static str) -> Result<Columns, DbError> {
-        if let Some(known) = self.columns.get(table) {
-            return Ok(known.clone());
+        if !self.columns.contains_key(table) {
+            self.look_up_columns(&[table])?;
         }
-        let found = self.look_up_columns(table)?;
-        self.columns.insert(table, found.clone());
-        Ok(found)
+        self.columns
+            .get(table)
+            .cloned()
+            .unwrap_or_else(|| Err(DbError::Query(format!("table {table} was not looked up"))))
     }
 
-    fn look_up_columns(&mut self, table: &'static str) -> Result<Columns, DbError> {
-        self.in_time()?;
-        // The table as the search path resolves it (as Coder's queries resolve it), with the
+    /// Looks up the columns of several tables in one round trip, for [`Reader::columns`].
+    pub fn look_up_columns(&mut self, tables: &[&'static str]) -> Result<(), DbError> {
+        // Each table as the search path resolves it (as Coder's queries resolve it), with the
         // columns this role may use, as information_schema.columns would list them: one query
         // on the catalogue, which is much cheaper to plan than that view.
-        let rows = self
-            .tx
-            .query(
-                "SELECT n.nspname::text, a.attname::text \
-                 FROM pg_catalog.pg_class c \
-                 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
-                 LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 \
-                   AND NOT a.attisdropped \
-                   AND (pg_catalog.pg_has_role(c.relowner, 'USAGE') \
-                     OR pg_catalog.has_column_privilege(c.oid, a.attnum, \
-                        'SELECT, INSERT, UPDATE, REFERENCES')) \
-                 WHERE c.oid = pg_catalog.to_regclass($1)",
-                &[&table],
-            )
-            .map_err(|e| self.pg(e))?;
-        let Some(first) = rows.first() else {
-            return Err(DbError::NotCoder {
-                place: self.place.clone(),
-                what: format!("table {table} is missing"),
-            });
-        };
-        let schema: String = first.try_get(0).map_err(|e| self.pg(e))?;
-        let mut names = HashSet::new();
+        let names: Vec<&str> = tables.to_vec();
+        let rows = self.rows(
+            "SELECT t.name, n.nspname::text, a.attname::text \
+             FROM unnest($1::text[]) AS t(name) \
+             JOIN pg_catalog.pg_class c ON c.oid = pg_catalog.to_regclass(t.name) \
+             JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+             LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 \
+               AND NOT a.attisdropped \
+               AND (pg_catalog.pg_has_role(c.relowner, 'USAGE') \
+                 OR pg_catalog.has_column_privilege(c.oid, a.attnum, \
+                    'SELECT, INSERT, UPDATE, REFERENCES'))",
+            &[(&names, Type::TEXT_ARRAY)],
+        )?;
+        let mut found: HashMap<String, (String, HashSet<String>)> = HashMap::new();
         for row in &rows {
-            if let Some(name) = row
-                .try_get::<_, Option<String>>(1)
-                .map_err(|e| self.pg(e))?
-            {
-                names.insert(name);
-            }
+            let get = |e: postgres::Error| DbError::Query(format!("read the catalogue: {e}"));
+            let table: String = row.try_get(0).map_err(get)?;
+            let schema: String = row.try_get(1).map_err(get)?;
+            let column: Option<String> = row.try_get(2).map_err(get)?;
+            let entry = found
+                .entry(table)
+                .or_insert_with(|| (schema, HashSet::new()));
+            entry.1.extend(column);
         }
-        if names.is_empty() {
-            return Err(DbError::NoAccess {
-                place: self.place.clone(),
-                table: table.to_string(),
-            });
+        for &table in tables {
+            let result = match found.remove(table) {
+                None => Err(DbError::NotCoder {
+                    place: self.place.clone(),
+                    what: format!("table {table} is missing"),
+                }),
+                Some((_, names)) if names.is_empty() => Err(DbError::NoAccess {
+                    place: self.place.clone(),
+                    table: table.to_string(),
+                }),
+                Some((schema, names)) => Ok(Columns {
+                    schema,
+                    table,
+                    names,
+                }),
+            };
+            self.columns.insert(table, result);
         }
-        Ok(Columns {
-            schema,
-            table,
-            names,
-        })
+        Ok(())
+    }
+
+    /// One statement in one round trip: with the parameter types given, nothing is prepared
+    /// first (a prepare, an execute and a close would be three).
+    fn rows(
+        &mut self,
+        sql: &str,
+        params: &[(&(dyn ToSql + Sync), Type)],
+    ) -> Result<Vec<postgres::Row>, DbError> {
+        self.in_time()?;
+        self.tx.query_typed(sql, params).map_err(|e| self.pg(e))
+    }
+
+    fn one(
+        &mut self,
+        sql: &str,
+        params: &[(&(dyn ToSql + Sync), Type)],
+    ) -> Result<postgres::Row, DbError> {
+        self.in_time()?;
+        self.tx.query_typed_one(sql, params).map_err(|e| self.pg(e))
     }
 
     fn require(&self, columns: &Columns, required: &[&str]) -> Result<(), DbError> {

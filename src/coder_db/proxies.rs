@@ -47,8 +47,7 @@ impl Reader<'_, '_> {
             select.join(", "),
             columns.qualified()
         );
-        self.in_time()?;
-        let rows = self.tx.query(&sql, &[]).map_err(|e| self.pg(e))?;
+        let rows = self.rows(&sql, &[])?;
         let has = |c: &str| columns.has(c);
         let mut proxies = Vec::with_capacity(rows.len());
         for row in &rows {

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use time::OffsetDateTime;
 
-use super::{CoderDb, Daemons, DbError, Proxies, SiteConfigs};
+use super::{CoderDb, Daemons, DbError, Licenses, PendingJobs, Proxies, ServerFacts, SiteConfigs};
 use crate::eventually::Eventually;
 use crate::net::deadline::Deadline;
 use crate::report::{Evidence, Phase};
@@ -29,6 +29,11 @@ pub struct Snapshot {
     pub site_configs: Result<SiteConfigs, DbError>,
     pub proxies: Result<Proxies, DbError>,
     pub daemons: Result<Daemons, DbError>,
+    /// Beyond Coder's reads: the server's own state (standby, connection slots).
+    pub server: Result<ServerFacts, DbError>,
+    /// Provisioner jobs waiting longer than the run's `--job-pending-warning`.
+    pub pending_jobs: Result<PendingJobs, DbError>,
+    pub licenses: Result<Licenses, DbError>,
 }
 
 pub struct SharedDb {
@@ -62,7 +67,13 @@ type OnceSnapshot = std::sync::OnceLock<Arc<Eventually<Result<Snapshot, DbError>
 impl SharedDb {
     /// Starts connecting, then reading the snapshot; both are bounded by `deadline`. With
     /// `pings_first`, the read waits for the Database section's pings (see [`SharedDb::ping`]).
-    pub fn open(setting: &DsnSetting, deadline: Deadline, pings_first: bool) -> SharedDb {
+    /// Jobs pending longer than `job_pending` are read (EPQ01).
+    pub fn open(
+        setting: &DsnSetting,
+        deadline: Deadline,
+        pings_first: bool,
+        job_pending: Duration,
+    ) -> SharedDb {
         let endpoint = crate::net::dsn::Dsn::parse(&setting.dsn)
             .map(|dsn| dsn.endpoint())
             .unwrap_or_default();
@@ -93,7 +104,7 @@ impl SharedDb {
             move || {
                 let deadline = deadline.less(READ_MARGIN);
                 reader.wait_for_pings(deadline);
-                reader.with(deadline, |db| read_snapshot(db, deadline))
+                reader.with(deadline, |db| read_snapshot(db, deadline, job_pending))
             },
             |why| {
                 Err(DbError::Query(format!(
@@ -263,19 +274,58 @@ impl Drop for Turn<'_> {
 
 /// Every table the sections need, in one transaction. A query error aborts the transaction, so
 /// the tables after it carry that error too, said as such.
-fn read_snapshot(db: &mut CoderDb, deadline: Deadline) -> Result<Snapshot, DbError> {
+fn read_snapshot(
+    db: &mut CoderDb,
+    deadline: Deadline,
+    job_pending: Duration,
+) -> Result<Snapshot, DbError> {
     db.read(deadline.at(), |r| {
-        let site_configs = r.site_configs();
+        // Every table's columns in one round trip; a missing or unreadable table is that
+        // table's own error, a failed query every table's.
+        if let Err(e) = r.look_up_columns(&[
+            "site_configs",
+            "workspace_proxies",
+            "provisioner_daemons",
+            "provisioner_jobs",
+            "licenses",
+        ]) {
+            return Ok(Snapshot {
+                place: r.place.clone(),
+                now: r.now,
+                site_configs: Err(e.clone()),
+                proxies: Err(e.clone()),
+                daemons: Err(e.clone()),
+                server: Err(e.clone()),
+                pending_jobs: Err(e.clone()),
+                licenses: Err(e),
+            });
+        }
+        // First: it reads no table of Coder's, so it cannot fail where they would not.
+        let server = r.server_facts();
+        let site_configs = after(&server).unwrap_or_else(|| r.site_configs());
         let proxies = after(&site_configs).unwrap_or_else(|| r.workspace_proxies());
         let daemons = after(&proxies)
             .or_else(|| after(&site_configs))
             .unwrap_or_else(|| r.provisioner_daemons());
+        // Ours come after Coder's, so a failure of theirs cannot cost Coder's reads.
+        let pending_jobs = after(&daemons)
+            .or_else(|| after(&proxies))
+            .or_else(|| after(&site_configs))
+            .unwrap_or_else(|| r.pending_jobs(job_pending));
+        let licenses = after(&pending_jobs)
+            .or_else(|| after(&daemons))
+            .or_else(|| after(&proxies))
+            .or_else(|| after(&site_configs))
+            .unwrap_or_else(|| r.licenses());
         Ok(Snapshot {
             place: r.place.clone(),
             now: r.now,
             site_configs,
             proxies,
             daemons,
+            server,
+            pending_jobs,
+            licenses,
         })
     })
 }

@@ -20,8 +20,7 @@ impl Reader<'_, '_> {
             columns.qualified()
         );
         let mut configs = SiteConfigs::default();
-        self.in_time()?;
-        for row in self.tx.query(&sql, &[]).map_err(|e| self.pg(e))? {
+        for row in self.rows(&sql, &[])? {
             let key: String = row.try_get(0).map_err(|e| self.pg(e))?;
             let value: Option<String> = row.try_get(1).map_err(|e| self.pg(e))?;
             match key.as_str() {

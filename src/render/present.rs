@@ -224,11 +224,26 @@ impl Present for DatabaseReport {
         )
     }
     fn details(&self) -> Vec<String> {
-        self.pings
+        let mut lines: Vec<String> = self
+            .pings
             .iter()
             .enumerate()
             .map(|(i, d)| format!("ping {}: {}", i + 1, short(*d)))
-            .collect()
+            .collect();
+        // Beyond Coder's: the pubsub round trip and the connection slots.
+        if let Some(p) = &self.pubsub {
+            lines.push(match (p.round_trip, &p.error) {
+                (Some(took), _) => format!("pubsub: NOTIFY heard by a LISTEN in {}", short(took)),
+                (None, error) => format!("pubsub: {}", error.as_deref().unwrap_or("unknown")),
+            });
+        }
+        if let Some(c) = &self.connections {
+            lines.push(format!(
+                "connections: {} in use of max_connections {} ({} reserved for superusers)",
+                c.used, c.max, c.reserved
+            ));
+        }
+        lines
     }
 }
 
@@ -423,6 +438,14 @@ impl Present for WorkspaceProxyReport {
                 self.view.missing_columns.join(", ")
             ));
         }
+        if let Some(l) = &self.license {
+            lines.push(format!(
+                "license: the latest expires {} ({} days left)",
+                rfc3339(l.expires_at),
+                l.days_left
+            ));
+        }
+        lines.extend(self.view.notes.iter().cloned());
         lines
     }
 }
@@ -493,6 +516,15 @@ impl Present for ProvisionerDaemonsReport {
                 v.missing_columns.join(", ")
             ));
         }
+        if let Some(jobs) = &self.pending_jobs {
+            lines.push(format!(
+                "pending jobs older than the warning: {}, in {} group(s) by organization, \
+                 provisioner and tags",
+                jobs.count,
+                jobs.groups.len()
+            ));
+        }
+        lines.extend(v.notes.iter().cloned());
         lines
     }
 }

@@ -77,6 +77,7 @@ fn families(report: &Report) -> Vec<Family> {
     all.push(proxy_family(report));
     all.push(daemon_family(report));
     all.push(certificate_family(report));
+    all.extend(beyond_coders(report));
     all.extend(run_families(report));
     all
 }
@@ -296,6 +297,57 @@ fn run_families(report: &Report) -> Vec<Family> {
     vec![last_run, info]
 }
 
+/// The database and provisioner checks beyond Coder's (EPG01, EPG02, EPQ01, ELIC01).
+fn beyond_coders(report: &Report) -> Vec<Family> {
+    let mut pubsub = Family::new(
+        "coder_healthcheck_db_pubsub_round_trip_seconds",
+        "Round trip of a NOTIFY to a LISTEN on another connection, in seconds; absent when it did not come back.",
+    );
+    let mut connections = Family::new(
+        "coder_healthcheck_db_connections",
+        "Database connection slots: used (client connections open), max (max_connections), reserved (for superusers).",
+    );
+    let db = &report.database;
+    if let Some(took) = db.pubsub.as_ref().and_then(|p| p.round_trip) {
+        pubsub.add(vec![], took.as_secs_f64());
+    }
+    if let Some(c) = &db.connections {
+        for (state, n) in [("used", c.used), ("max", c.max), ("reserved", c.reserved)] {
+            connections.add(vec![("state", state.to_string())], n as f64);
+        }
+    }
+    let mut pending = Family::new(
+        "coder_healthcheck_provisioner_jobs_pending",
+        "Provisioner jobs not started after --job-pending-warning, by whether a live daemon could take them.",
+    );
+    let mut oldest = Family::new(
+        "coder_healthcheck_provisioner_job_oldest_pending_seconds",
+        "Age of the oldest of those jobs, in seconds; absent when there is none.",
+    );
+    if let Some(jobs) = &report.provisioner_daemons.pending_jobs {
+        for matched in [true, false] {
+            let n: i64 = jobs
+                .groups
+                .iter()
+                .filter(|g| g.matched == Some(matched))
+                .map(|g| g.count)
+                .sum();
+            pending.add(vec![("matched", matched.to_string())], n as f64);
+        }
+        if let Some(age) = jobs.oldest_age_seconds {
+            oldest.add(vec![], age);
+        }
+    }
+    let mut license = Family::new(
+        "coder_healthcheck_license_expiry_timestamp_seconds",
+        "When the latest Coder license expires, as a Unix timestamp in seconds; absent without a license.",
+    );
+    if let Some(l) = &report.workspace_proxy.license {
+        license.add(vec![], l.expires_at.unix_timestamp() as f64);
+    }
+    vec![pubsub, connections, pending, oldest, license]
+}
+
 /// Coded findings of one section by code and shown severity (`BaseReport::shown`).
 fn finding_counts(base: &BaseReport) -> BTreeMap<(Code, Severity), usize> {
     let mut counts = BTreeMap::new();
@@ -409,7 +461,7 @@ mod tests {
         report.compute_verdict();
         let text = render(&report);
         let families = families(&report);
-        assert_eq!(families.len(), 18);
+        assert_eq!(families.len(), 23);
         for family in &families {
             assert!(
                 text.contains(&format!("# HELP {} ", family.name)),

@@ -34,6 +34,41 @@ pub struct DatabaseReport {
     /// refuses `disable` with the same SQLSTATE as a pg_hba reject.
     #[serde(skip)]
     pub sslmode: Option<&'static str>,
+    /// Additive (ours): whether LISTEN/NOTIFY round-trips through this DSN (EPG01).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pubsub: Option<Pubsub>,
+    /// Additive (ours): connection slots in use (EPG02).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub connections: Option<Connections>,
+}
+
+/// `round_trip_ms` when the notification came back, else `error`.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Pubsub {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub round_trip_ms: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(skip)]
+    pub round_trip: Option<Duration>,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Connections {
+    /// Client connections open, this run's own included.
+    pub used: i64,
+    /// `max_connections`.
+    pub max: i64,
+    /// Slots only superusers may take.
+    pub reserved: i64,
+    /// The largest holders, by application name (and user) where this role may read them.
+    pub top: Vec<Holder>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Holder {
+    pub name: String,
+    pub count: i64,
 }
 
 fn source_name<S: serde::Serializer>(

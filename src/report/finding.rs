@@ -300,10 +300,15 @@ pub enum Code {
     Elst01,
     Elst02,
     Eurl01,
+    Epg01,
+    Epg02,
+    Epg03,
+    Epq01,
+    Elic01,
 }
 
 impl Code {
-    pub const ALL: [Code; 25] = [
+    pub const ALL: [Code; 30] = [
         Code::Eacs01,
         Code::Eacs02,
         Code::Eacs03,
@@ -329,6 +334,11 @@ impl Code {
         Code::Elst01,
         Code::Elst02,
         Code::Eurl01,
+        Code::Epg01,
+        Code::Epg02,
+        Code::Epg03,
+        Code::Epq01,
+        Code::Elic01,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -358,6 +368,11 @@ impl Code {
             Code::Elst01 => "ELST01",
             Code::Elst02 => "ELST02",
             Code::Eurl01 => "EURL01",
+            Code::Epg01 => "EPG01",
+            Code::Epg02 => "EPG02",
+            Code::Epg03 => "EPG03",
+            Code::Epq01 => "EPQ01",
+            Code::Elic01 => "ELIC01",
         }
     }
 
@@ -366,7 +381,16 @@ impl Code {
     pub fn is_coders(self) -> bool {
         !matches!(
             self,
-            Code::Etls01 | Code::Etls02 | Code::Elst01 | Code::Elst02 | Code::Eurl01
+            Code::Etls01
+                | Code::Etls02
+                | Code::Elst01
+                | Code::Elst02
+                | Code::Eurl01
+                | Code::Epg01
+                | Code::Epg02
+                | Code::Epg03
+                | Code::Epq01
+                | Code::Elic01
         )
     }
 

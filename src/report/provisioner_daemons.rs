@@ -16,6 +16,9 @@ pub struct ProvisionerDaemonsReport {
     #[serde(flatten)]
     pub base: BaseReport,
     pub items: Vec<DaemonItem>,
+    /// Additive (ours): provisioner jobs waiting to start (EPQ01).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pending_jobs: Option<PendingJobs>,
     /// What the table and `--verbose` show besides the JSON.
     #[serde(skip)]
     pub view: DaemonsView,
@@ -54,6 +57,32 @@ pub struct ProvisionerDaemon {
     pub previous_job: Option<serde_json::Value>,
 }
 
+/// Jobs not started, not canceled, older than `--job-pending-warning`.
+#[derive(Debug, Default, Serialize)]
+pub struct PendingJobs {
+    pub count: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub oldest_age_seconds: Option<f64>,
+    /// Per distinct (organization, provisioner, tags), the largest first.
+    pub groups: Vec<JobGroup>,
+    /// What this schema did not let us compare, or why the jobs could not be read.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct JobGroup {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub organization_id: Option<Uuid>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provisioner: Option<String>,
+    pub tags: serde_json::Value,
+    pub count: i64,
+    pub oldest_age_seconds: f64,
+    /// Whether a live daemon could take them; null when this schema cannot tell.
+    pub matched: Option<bool>,
+}
+
 /// Facts for the table and `--verbose`.
 #[derive(Debug, Default)]
 pub struct DaemonsView {
@@ -64,4 +93,6 @@ pub struct DaemonsView {
     pub inactive: Vec<(String, Option<i64>)>,
     pub missing_columns: Vec<&'static str>,
     pub ages: Vec<Option<i64>>,
+    /// What the checks beyond Coder's could not evaluate, and why.
+    pub notes: Vec<String>,
 }

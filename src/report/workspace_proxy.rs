@@ -14,8 +14,19 @@ pub struct WorkspaceProxyReport {
     #[serde(flatten)]
     pub base: BaseReport,
     pub workspace_proxies: WorkspaceProxies,
+    /// Additive (ours): when the latest Coder license expires (ELIC01); absent without one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub license: Option<License>,
     #[serde(skip)]
     pub view: ProxiesView,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct License {
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+    /// Whole days left (negative once expired), by the database clock.
+    pub days_left: i64,
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -66,6 +77,8 @@ pub struct ProxiesView {
     pub missing_columns: Vec<&'static str>,
     /// How long each region's probe took, by name.
     pub probe_times: Vec<(String, Duration)>,
+    /// What the checks beyond Coder's could not evaluate, and why.
+    pub notes: Vec<String>,
 }
 
 /// The name of Coder's synthetic region for the deployment itself.

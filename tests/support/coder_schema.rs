@@ -18,6 +18,9 @@ pub enum Generation {
 pub const DEPLOYMENT_ID: &str = "5b2a1c84-6f0e-4d1b-9a7e-3c2f1e0d9b8a";
 pub const DEFAULT_ORG: &str = "0f1e2d3c-4b5a-4978-8a6b-5c4d3e2f1a0b";
 pub const BUILT_IN_KEY: &str = "00000000-0000-0000-0000-000000000001";
+/// Secrets in rows the tool must not read: a job's input and a license's JWT.
+pub const JOB_INPUT_SECRET: &str = "job-input-secret-4f1d2c3b";
+pub const LICENSE_JWT: &str = "eyJhbGciOiJFZERTQSJ9.license-jwt-secret-8e7d6c.c2ln";
 /// A secret kept in `site_configs` next to the keys the tool reads; it must never be printed.
 pub const SIGNING_SECRET: &str = "app-signing-secret-6c9f0e1d2b3a";
 
@@ -52,6 +55,31 @@ CREATE TABLE workspace_proxies (
     token_hashed_secret bytea NOT NULL,
     region_id serial NOT NULL,
     derp_enabled boolean DEFAULT true NOT NULL
+);
+CREATE TABLE provisioner_jobs (
+    id uuid NOT NULL PRIMARY KEY,
+    created_at timestamptz NOT NULL,
+    updated_at timestamptz NOT NULL,
+    started_at timestamptz,
+    canceled_at timestamptz,
+    completed_at timestamptz,
+    error text,
+    organization_id uuid NOT NULL,
+    initiator_id uuid NOT NULL,
+    provisioner provisioner_type NOT NULL,
+    storage_method text NOT NULL,
+    type text NOT NULL,
+    input jsonb NOT NULL,
+    worker_id uuid,
+    file_id uuid NOT NULL,
+    tags jsonb DEFAULT '{\"scope\": \"organization\"}'::jsonb NOT NULL
+);
+CREATE TABLE licenses (
+    id serial PRIMARY KEY,
+    uploaded_at timestamptz NOT NULL,
+    jwt text NOT NULL,
+    exp timestamptz NOT NULL,
+    uuid uuid
 );
 INSERT INTO schema_migrations VALUES (178, false);
 ";
@@ -108,6 +136,44 @@ CREATE TABLE workspace_proxies (
     version text DEFAULT ''::text NOT NULL
 );
 CREATE UNIQUE INDEX workspace_proxies_lower_name_idx ON workspace_proxies (lower(name)) WHERE deleted = false;
+CREATE TABLE provisioner_jobs (
+    id uuid NOT NULL PRIMARY KEY,
+    created_at timestamptz NOT NULL,
+    updated_at timestamptz NOT NULL,
+    started_at timestamptz,
+    canceled_at timestamptz,
+    completed_at timestamptz,
+    error text,
+    organization_id uuid NOT NULL,
+    initiator_id uuid NOT NULL,
+    provisioner provisioner_type NOT NULL,
+    storage_method text NOT NULL,
+    type text NOT NULL,
+    input jsonb NOT NULL,
+    worker_id uuid,
+    file_id uuid NOT NULL,
+    tags jsonb DEFAULT '{\"scope\": \"organization\"}'::jsonb NOT NULL,
+    error_code text,
+    trace_metadata jsonb
+);
+CREATE DOMAIN tagset AS jsonb;
+-- The rule of Coder's function of this name: an untagged organization job wants an untagged
+-- daemon exactly; otherwise the job's tags must be among the daemon's.
+CREATE FUNCTION provisioner_tagset_contains(provisioner_tags tagset, job_tags tagset)
+RETURNS boolean LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE
+        WHEN job_tags::jsonb = '{\"scope\": \"organization\", \"owner\": \"\"}'::jsonb
+            THEN provisioner_tags::jsonb = job_tags::jsonb
+        ELSE provisioner_tags::jsonb @> job_tags::jsonb
+    END
+$$;
+CREATE TABLE licenses (
+    id serial PRIMARY KEY,
+    uploaded_at timestamptz NOT NULL,
+    jwt text NOT NULL,
+    exp timestamptz NOT NULL,
+    uuid uuid
+);
 INSERT INTO organizations (id, name, created_at, updated_at, is_default, display_name)
     VALUES ('0f1e2d3c-4b5a-4978-8a6b-5c4d3e2f1a0b', 'coder', now(), now(), true, 'Coder');
 INSERT INTO provisioner_keys (id, created_at, organization_id, name, hashed_secret, tags) VALUES
@@ -236,6 +302,62 @@ impl CoderDb {
         .expect("insert workspace proxy");
     }
 
+    /// Adds a daemon offering `terraform` with these tags (a JSON object), seen `seen` ago.
+    pub fn add_tagged_daemon(&self, name: &str, version: &str, tags: &str, seen: Seen) {
+        let seconds: Option<f64> = match seen {
+            Seen::SecondsAgo(s) => Some(s as f64),
+            Seen::Never => None,
+        };
+        let (columns, values) = match self.generation {
+            Generation::Old => ("", String::new()),
+            Generation::Newest => (
+                ", organization_id, key_id",
+                format!(", '{DEFAULT_ORG}', '{BUILT_IN_KEY}'"),
+            ),
+        };
+        self.client()
+            .execute(
+                &format!(
+                    "INSERT INTO provisioner_daemons (id, created_at, name, provisioners, tags, \
+                     last_seen_at, version{columns}) VALUES (gen_random_uuid(), now(), $1, \
+                     '{{terraform}}', $2::text::jsonb, CASE WHEN $3::float8 IS NULL THEN NULL \
+                     ELSE now() - make_interval(secs => $3::float8) END, $4{values})"
+                ),
+                &[&name, &tags, &seconds, &version],
+            )
+            .expect("insert tagged provisioner daemon");
+    }
+
+    /// Adds a `terraform` job of the default organization with these tags, created
+    /// `age_seconds` ago and not started. Its input holds [`JOB_INPUT_SECRET`].
+    pub fn add_pending_job(&self, tags: &str, age_seconds: i64) {
+        self.client()
+            .execute(
+                &format!(
+                    "INSERT INTO provisioner_jobs (id, created_at, updated_at, organization_id, \
+                     initiator_id, provisioner, storage_method, type, input, file_id, tags) \
+                     VALUES (gen_random_uuid(), now() - make_interval(secs => $2::float8), now(), \
+                     '{DEFAULT_ORG}', gen_random_uuid(), 'terraform', 'file', \
+                     'workspace_build', jsonb_build_object('secret', '{JOB_INPUT_SECRET}'), \
+                     gen_random_uuid(), $1::text::jsonb)"
+                ),
+                &[&tags, &(age_seconds as f64)],
+            )
+            .expect("insert provisioner job");
+    }
+
+    /// Adds a license expiring `days` from now (negative: expired). Its JWT is
+    /// [`LICENSE_JWT`].
+    pub fn add_license(&self, days: i64) {
+        self.client()
+            .execute(
+                "INSERT INTO licenses (uploaded_at, jwt, exp, uuid) VALUES (now(), $1, \
+                 now() + make_interval(days => $2::int), gen_random_uuid())",
+                &[&LICENSE_JWT, &(days as i32)],
+            )
+            .expect("insert license");
+    }
+
     /// Coder's tables in this generation, for read-only checks.
     pub fn tables(&self) -> Vec<&'static str> {
         let mut tables = vec![
@@ -243,6 +365,8 @@ impl CoderDb {
             "workspace_proxies",
             "site_configs",
             "schema_migrations",
+            "provisioner_jobs",
+            "licenses",
         ];
         if self.generation == Generation::Newest {
             tables.extend(["organizations", "provisioner_keys"]);

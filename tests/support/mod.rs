@@ -16,6 +16,7 @@ pub mod measure;
 pub mod nginx;
 pub mod parsers;
 pub mod pg_faults;
+pub mod pgbouncer;
 pub mod postgres;
 pub mod report_schema;
 pub mod tailcat_relay;

@@ -30,6 +30,8 @@ pub struct PgOptions {
     pub tls_only: bool,
     /// Names in the server certificate; empty means localhost and 127.0.0.1.
     pub cert_names: &'static [&'static str],
+    /// Extra postgresql.conf lines (later lines win), e.g. a low max_connections.
+    pub extra_conf: &'static str,
 }
 
 impl PgServer {
@@ -94,12 +96,15 @@ impl PgServer {
             ca_file = Some(ca.write(&dir));
             conf.push_str("ssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n");
         }
+        conf.push_str(options.extra_conf);
         append(&data.join("postgresql.conf"), &conf);
         let hba = if options.tls_only {
             "local all all trust\nhostssl all all 127.0.0.1/32 scram-sha-256\nhost all all 127.0.0.1/32 reject\n"
         } else {
             "local all all trust\nhost all all 127.0.0.1/32 scram-sha-256\n"
         };
+        // pg_basebackup over the socket, for a streaming standby.
+        let hba = format!("{hba}local replication all trust\n");
         std::fs::write(data.join("pg_hba.conf"), hba).unwrap();
         chown(&data.join("pg_hba.conf"));
 
@@ -145,6 +150,50 @@ impl PgServer {
             cert_names: names,
             ..PgOptions::default()
         })
+    }
+
+    /// A streaming standby of this server (pg_basebackup -R), on a port of its own: it stays in
+    /// recovery and refuses writes, as a read replica does.
+    pub fn start_standby(&self) -> PgServer {
+        let bin = pg_bin_dir();
+        let dir = temp_dir("hc-pg-standby-");
+        chown(&dir);
+        let data = dir.join("data");
+        let out = as_postgres(&format!(
+            "{}/pg_basebackup -h {} -p {} -U postgres -D {} -R -X stream -c fast --no-sync",
+            bin.display(),
+            shell_quote(&self.dir.display().to_string()),
+            self.port,
+            shell_quote(&data.display().to_string())
+        ))
+        .output()
+        .expect("run pg_basebackup");
+        assert!(
+            out.status.success(),
+            "pg_basebackup failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let port = free_port();
+        let log = dir.join("postgres.log");
+        std::fs::write(&log, "").unwrap();
+        chown(&log);
+        spawn_with_lifeline(
+            &format!(
+                "setpriv --reuid={RUN_AS} --regid={RUN_AS} --init-groups {}/postgres -D {} \
+                 -c port={port} -c unix_socket_directories={}",
+                bin.display(),
+                shell_quote(&data.display().to_string()),
+                shell_quote(&dir.display().to_string())
+            ),
+            &log,
+        );
+        let standby = PgServer {
+            port,
+            dir,
+            ca_file: None,
+        };
+        standby.wait_ready(&log);
+        standby
     }
 
     fn wait_ready(&self, log: &Path) {
@@ -203,7 +252,7 @@ impl PgServer {
     }
 }
 
-fn as_postgres(command: &str) -> Command {
+pub fn as_postgres(command: &str) -> Command {
     let mut cmd = Command::new("setpriv");
     cmd.args([
         &format!("--reuid={RUN_AS}"),
@@ -216,7 +265,7 @@ fn as_postgres(command: &str) -> Command {
     cmd
 }
 
-fn chown(path: &Path) {
+pub fn chown(path: &Path) {
     let _ = Command::new("chown")
         .arg(format!("{RUN_AS}:{RUN_AS}"))
         .arg(path)
@@ -230,7 +279,7 @@ fn append(path: &Path, text: &str) {
 }
 
 /// The newest installed PostgreSQL's bin dir (Debian keeps them under /usr/lib/postgresql).
-fn pg_bin_dir() -> PathBuf {
+pub fn pg_bin_dir() -> PathBuf {
     let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
         .map(|entries| entries.flatten().map(|e| e.path().join("bin")).collect())
         .unwrap_or_default();

@@ -383,3 +383,23 @@ fn item_json_has_codersdk_shape() {
     assert_eq!(json["items"][0]["warnings"], serde_json::json!([]));
     assert!(json.get("error").is_none());
 }
+
+#[test]
+fn epd01_names_at_most_ten_inactive_daemons() {
+    let daemons: Vec<_> = (0..12)
+        .map(|i| daemon(&format!("pd-{i:02}"), "v1.2.3", "1.0", 120_000_000))
+        .collect();
+    let report = run_judge(daemons, &server("v1.2.3", 1));
+    let message = &report.base.warnings[0].message;
+    assert!(
+        message.starts_with(
+            "No active provisioner daemons found! Registered but not seen within 1m30s: \
+             pd-00 last seen 2m0s ago, pd-01"
+        ),
+        "{message}"
+    );
+    assert!(
+        message.ends_with("pd-09 last seen 2m0s ago and 2 more"),
+        "{message}"
+    );
+}
