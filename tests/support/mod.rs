@@ -250,6 +250,14 @@ pub fn temp_dir(prefix: &str) -> PathBuf {
     path
 }
 
+/// Every dir [`temp_dir`] has handed out and not yet removed.
+pub fn test_dirs() -> Vec<PathBuf> {
+    lock(&TEST_DIRS)
+        .iter()
+        .map(|dir| dir.path().to_path_buf())
+        .collect()
+}
+
 /// The registered test dir that holds `path`, if any.
 fn dir_holding(path: &Path) -> Option<PathBuf> {
     lock(&TEST_DIRS)
