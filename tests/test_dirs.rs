@@ -48,8 +48,14 @@ fn servers_run_in_their_test_dirs() {
     let nginx = Nginx::start("    location / { return 200 'ok'; }");
     assert!(pg.dir.join("data/PG_VERSION").exists());
     assert!(nginx.dir.join("nginx.conf").exists());
-    assert!(!processes_using(&pg.dir).is_empty(), "PostgreSQL is not running");
-    assert!(!processes_using(&nginx.dir).is_empty(), "nginx is not running");
+    assert!(
+        !processes_using(&pg.dir).is_empty(),
+        "PostgreSQL is not running"
+    );
+    assert!(
+        !processes_using(&nginx.dir).is_empty(),
+        "nginx is not running"
+    );
     println!("server-dir={}", pg.dir.display());
     println!("server-dir={}", nginx.dir.display());
 }

@@ -7,6 +7,9 @@ pub mod certs;
 pub mod coder_schema;
 pub mod coturn;
 pub mod deployment;
+// Drives the demo example; integration tests only (examples have no CARGO_BIN_EXE_*).
+#[cfg(test)]
+pub mod demo;
 pub mod derp_relay;
 pub mod fake_pg;
 pub mod http;
