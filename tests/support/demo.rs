@@ -100,6 +100,24 @@ impl Demo {
         lines[0].trim().to_string()
     }
 
+    /// The printed command's arguments after `run`, as a shell would split them.
+    pub fn args(&self) -> Vec<String> {
+        let words = shell_words(&self.command());
+        assert_eq!(words.get(1).map(String::as_str), Some("run"), "{words:?}");
+        words[2..].to_vec()
+    }
+
+    /// The temp dir of one of its servers (`hc-nginx-`, `hc-pg-`, ...).
+    pub fn dir_of(&self, prefix: &str) -> PathBuf {
+        self.dirs()
+            .into_iter()
+            .find(|d| {
+                d.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with(prefix))
+            })
+            .unwrap_or_else(|| panic!("no {prefix} dir in {:?}", self.dirs()))
+    }
+
     /// The line after "Expected: ".
     pub fn expected(&self) -> String {
         self.banner
@@ -203,4 +221,46 @@ pub fn codes(json: &serde_json::Value) -> Vec<String> {
         }
     }
     codes
+}
+
+/// Splits a command line the way sh does for the words the demo prints: plain words and
+/// single-quoted ones (with `'\''` for a quote inside).
+pub fn shell_words(line: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut in_word = false;
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' => {
+                in_word = true;
+                for q in chars.by_ref() {
+                    if q == '\'' {
+                        break;
+                    }
+                    word.push(q);
+                }
+            }
+            '\\' => {
+                in_word = true;
+                if let Some(next) = chars.next() {
+                    word.push(next);
+                }
+            }
+            c if c.is_whitespace() => {
+                if in_word {
+                    words.push(std::mem::take(&mut word));
+                    in_word = false;
+                }
+            }
+            c => {
+                in_word = true;
+                word.push(c);
+            }
+        }
+    }
+    if in_word {
+        words.push(word);
+    }
+    words
 }
