@@ -89,7 +89,7 @@ pub fn healthcheck() -> Command {
     }
     static HOME: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     let home = HOME.get_or_init(|| temp_dir("hc-home-"));
-    cmd.env("HOME", &home)
+    cmd.env("HOME", home)
         .env("XDG_CONFIG_HOME", home.join("config"))
         .env("HEALTHCHECK_ENV_FILE", "/dev/null")
         .env("NO_COLOR", "1")
