@@ -20,10 +20,20 @@ pub struct Deployment {
 impl Deployment {
     /// Starts everything; `db_name` is this test's own database.
     pub fn start(db_name: &str, token: &'static str) -> Deployment {
+        Deployment::start_with(db_name, token, true)
+    }
+
+    /// `pass_upgrades: false` is the classic nginx mistake (the demo's broken websocket): no
+    /// `Upgrade` and `Connection` headers are passed on, so upgrades arrive as plain requests.
+    pub fn start_with(db_name: &str, token: &'static str, pass_upgrades: bool) -> Deployment {
         let coder = WsServer::start(token, Fault::None);
         let relay = DerpRelay::start(Mode::Normal);
-        let pass = "proxy_http_version 1.1; proxy_set_header Upgrade $http_upgrade; \
-                    proxy_set_header Connection \"upgrade\"; proxy_set_header Host $host;";
+        let upgrade =
+            "proxy_set_header Upgrade $http_upgrade; proxy_set_header Connection \"upgrade\";";
+        let pass = format!(
+            "proxy_http_version 1.1; {} proxy_set_header Host $host;",
+            if pass_upgrades { upgrade } else { "" }
+        );
         let nginx = Nginx::start(&format!(
             "    location /derp {{ proxy_pass http://127.0.0.1:{}; {pass} }}\n    \
              location / {{ proxy_pass http://127.0.0.1:{}; {pass} }}",
