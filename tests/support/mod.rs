@@ -5,8 +5,10 @@
 
 pub mod certs;
 pub mod coder_schema;
+pub mod coderd;
 pub mod coturn;
 pub mod deployment;
+pub mod derper;
 pub mod derp_relay;
 pub mod fake_pg;
 pub mod http;
