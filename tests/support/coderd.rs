@@ -9,7 +9,8 @@
 //! a UDP path to a STUN server that can go silent.
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream, UdpSocket};
+use std::collections::HashMap;
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -172,14 +173,22 @@ impl Coderd {
             .to_string()
     }
 
-    /// coderd's own report: `GET /api/v2/debug/health?force=true` as the owner.
+    /// coderd's own report: `GET /api/v2/debug/health?force=true` as the owner. coderd answers
+    /// 503 when its check outlasts its 30 s budget while the check goes on in the background;
+    /// asking again joins that same check (coderd runs one at a time), so this retries.
     pub fn health_report(&self) -> Value {
-        let resp = agent()
-            .get(&self.api("/api/v2/debug/health?force=true"))
-            .set("Coder-Session-Token", &self.token)
-            .call()
-            .unwrap_or_else(|e| panic!("GET /api/v2/debug/health: {}", describe(e)));
-        json_body(resp)
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let resp = agent()
+                .get(&self.api("/api/v2/debug/health?force=true"))
+                .set("Coder-Session-Token", &self.token)
+                .call();
+            match resp {
+                Ok(resp) => return json_body(resp),
+                Err(ureq::Error::Status(503, _)) if Instant::now() < deadline => continue,
+                Err(e) => panic!("GET /api/v2/debug/health: {}", describe(e)),
+            }
+        }
     }
 
     /// coderd's `/api/v2/buildinfo` version.
@@ -336,7 +345,9 @@ fn pump(mut from: TcpStream, mut to: TcpStream, delay_ms: Arc<AtomicU64>) {
 }
 
 /// A UDP path to a STUN server that can be switched silent: while silent it reads requests and
-/// answers nothing, as a firewalled or dead STUN port does.
+/// answers nothing, as a firewalled or dead STUN port does. Like a NAT, it keeps one upstream
+/// socket per client address, so the server sees one stable mapping per client (a new port per
+/// packet would look like a hard NAT to netcheck).
 pub struct StunPath {
     pub port: u16,
     silent: Arc<AtomicBool>,
@@ -349,6 +360,7 @@ impl StunPath {
         let silent = Arc::new(AtomicBool::new(false));
         let quiet = silent.clone();
         std::thread::spawn(move || {
+            let mut upstreams: HashMap<SocketAddr, UdpSocket> = HashMap::new();
             let mut buf = [0u8; 2048];
             loop {
                 let Ok((n, client)) = socket.recv_from(&mut buf) else {
@@ -357,20 +369,19 @@ impl StunPath {
                 if quiet.load(Ordering::SeqCst) {
                     continue;
                 }
-                let request = buf[..n].to_vec();
-                // One upstream socket per request, so each answer finds its client.
-                std::thread::spawn({
-                    let socket = socket.try_clone().unwrap();
-                    move || {
-                        let upstream = UdpSocket::bind("127.0.0.1:0").unwrap();
-                        let _ = upstream.set_read_timeout(Some(Duration::from_secs(2)));
-                        let _ = upstream.send_to(&request, ("127.0.0.1", target_port));
+                let upstream = upstreams.entry(client).or_insert_with(|| {
+                    let upstream = UdpSocket::bind("127.0.0.1:0").unwrap();
+                    let (back, answers) = (socket.try_clone().unwrap(), upstream.try_clone().unwrap());
+                    // Answers go back to this client for as long as the process lives.
+                    std::thread::spawn(move || {
                         let mut answer = [0u8; 2048];
-                        if let Ok((m, _)) = upstream.recv_from(&mut answer) {
-                            let _ = socket.send_to(&answer[..m], client);
+                        while let Ok((m, _)) = answers.recv_from(&mut answer) {
+                            let _ = back.send_to(&answer[..m], client);
                         }
-                    }
+                    });
+                    upstream
                 });
+                let _ = upstream.send_to(&buf[..n], ("127.0.0.1", target_port));
             }
         });
         StunPath { port, silent }
