@@ -145,7 +145,8 @@ fn disagreements(reports: &Reports) -> Vec<String> {
         let (ours, theirs) = (&reports.ours[section], &reports.coderd[section]);
         let (ours_codes, their_codes) = (codes(ours, true), codes(theirs, false));
         // Coder's Provisioner Daemons report has no `healthy`.
-        let healthy_differs = theirs.get("healthy").is_some() && ours["healthy"] != theirs["healthy"];
+        let healthy_differs =
+            theirs.get("healthy").is_some() && ours["healthy"] != theirs["healthy"];
         if ours["severity"] != theirs["severity"] || ours_codes != their_codes || healthy_differs {
             out.push(format!(
                 "{section}: ours {} healthy={} {ours_codes:?}, coderd {} healthy={} {their_codes:?}\n\
@@ -179,7 +180,9 @@ fn shape_mismatches(ours: &Value, theirs: &Value, path: &str, out: &mut Vec<Stri
         (Value::Object(o), Value::Object(t)) => {
             for (key, value) in t {
                 let at = format!("{path}.{key}");
-                if OMITTED_WHEN_EMPTY.contains(&at.as_str()) || OMITTED_WHEN_EMPTY.contains(&key.as_str()) {
+                if OMITTED_WHEN_EMPTY.contains(&at.as_str())
+                    || OMITTED_WHEN_EMPTY.contains(&key.as_str())
+                {
                     if let Some(mine) = o.get(key) {
                         shape_mismatches(mine, value, &at, out);
                     }
@@ -232,7 +235,12 @@ fn healthy_deployment_both_say_ok_and_the_db_sections_read_coderds_schema() {
     let reports = reports_after(&shared.coderd, || {});
     assert_conformant(&reports);
     for section in SECTIONS {
-        assert_eq!(severity(&reports.coderd, section), "ok", "{section}: {:#}", reports.coderd);
+        assert_eq!(
+            severity(&reports.coderd, section),
+            "ok",
+            "{section}: {:#}",
+            reports.coderd
+        );
     }
     assert_eq!(reports.ours["healthy"], true);
     assert_eq!(reports.code, 0, "{:#}", reports.ours);
@@ -250,7 +258,12 @@ fn healthy_deployment_both_say_ok_and_the_db_sections_read_coderds_schema() {
             .as_array()
             .unwrap()
             .iter()
-            .map(|i| i["provisioner_daemon"]["name"].as_str().unwrap().to_string())
+            .map(|i| {
+                i["provisioner_daemon"]["name"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
             .collect()
     };
     assert_eq!(names(&reports.ours), names(&reports.coderd));
@@ -328,6 +341,9 @@ fn no_builtin_provisioner_daemons_gives_epd01_to_both() {
     assert_conformant(&reports);
     assert_eq!(severity(&reports.coderd, "provisioner_daemons"), "error");
     assert!(codes(&reports.ours["provisioner_daemons"], true).contains("EPD01"));
-    assert_eq!(reports.ours["provisioner_daemons"]["items"], serde_json::json!([]));
+    assert_eq!(
+        reports.ours["provisioner_daemons"]["items"],
+        serde_json::json!([])
+    );
     assert_eq!(reports.code, 1);
 }

@@ -64,7 +64,10 @@ fn assert_exchanged(node: &Value) {
         "{node:#}"
     );
     // derper's ServerInfo carries no token bucket unless rate limits are configured.
-    assert_eq!(node["node_info"]["TokenBucketBytesPerSecond"], 0, "{node:#}");
+    assert_eq!(
+        node["node_info"]["TokenBucketBytesPerSecond"], 0,
+        "{node:#}"
+    );
 }
 
 fn assert_section_ok(out: &support::Output) {

@@ -8,8 +8,8 @@
 //! (its settings are fixed at start): a TCP path to PostgreSQL that can delay every reply, and
 //! a UDP path to a STUN server that can go silent.
 
-use std::io::{BufRead, BufReader, Read, Write};
 use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
@@ -162,11 +162,11 @@ impl Coderd {
             "name": "Owner", "password": OWNER_PASSWORD, "trial": false});
         let resp = post_json(&self.api("/api/v2/users/first"), &first);
         if let Err(e) = resp {
-            panic!("POST /api/v2/users/first: {}\n{}", describe(e), self.log());
+            panic!("POST /api/v2/users/first: {}\n{}", e, self.log());
         }
         let login = serde_json::json!({"email": OWNER_EMAIL, "password": OWNER_PASSWORD});
         let body = post_json(&self.api("/api/v2/users/login"), &login)
-            .unwrap_or_else(|e| panic!("POST /api/v2/users/login: {}", describe(e)));
+            .unwrap_or_else(|e| panic!("POST /api/v2/users/login: {}", e));
         body["session_token"]
             .as_str()
             .unwrap_or_else(|| panic!("no session_token in {body}"))
@@ -242,11 +242,12 @@ fn agent() -> ureq::Agent {
         .build()
 }
 
-fn post_json(url: &str, body: &Value) -> Result<Value, ureq::Error> {
+fn post_json(url: &str, body: &Value) -> Result<Value, String> {
     let resp = agent()
         .post(url)
         .set("Content-Type", "application/json")
-        .send_string(&body.to_string())?;
+        .send_string(&body.to_string())
+        .map_err(describe)?;
     Ok(json_body(resp))
 }
 
@@ -371,7 +372,8 @@ impl StunPath {
                 }
                 let upstream = upstreams.entry(client).or_insert_with(|| {
                     let upstream = UdpSocket::bind("127.0.0.1:0").unwrap();
-                    let (back, answers) = (socket.try_clone().unwrap(), upstream.try_clone().unwrap());
+                    let (back, answers) =
+                        (socket.try_clone().unwrap(), upstream.try_clone().unwrap());
                     // Answers go back to this client for as long as the process lives.
                     std::thread::spawn(move || {
                         let mut answer = [0u8; 2048];
