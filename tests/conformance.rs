@@ -346,4 +346,44 @@ fn no_builtin_provisioner_daemons_gives_epd01_to_both() {
         serde_json::json!([])
     );
     assert_eq!(reports.code, 1);
+
+    // coderd stopped: coderd itself can report nothing (its API is gone), while we still see
+    // the deployment from outside. Here coderd cannot see what we see, so there is nothing to
+    // compare: the access URL and coderd's own listener refuse (EACS03, ELST02), the Websocket
+    // and embedded-relay checks fail with them, and the database sections still read the
+    // database coderd left behind.
+    let mut args = coderd.args();
+    let listener = format!("127.0.0.1:{}", coderd.port);
+    let api = format!("http://{listener}/api/v2/buildinfo");
+    drop(coderd);
+    assert!(ureq::get(&api).call().is_err(), "coderd still answers");
+    args.extend([
+        "--http-address".into(),
+        listener,
+        "--timeout".into(),
+        "10s".into(),
+    ]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = run_json(&args);
+    let ours = out.json();
+    assert!(
+        codes(&ours["access_url"], false).contains("EACS03"),
+        "{:#}",
+        ours["access_url"]
+    );
+    assert!(
+        codes(&ours["access_url"], false).contains("ELST02"),
+        "{:#}",
+        ours["access_url"]
+    );
+    assert_eq!(severity(&ours, "websocket"), "error");
+    assert_eq!(severity(&ours, "database"), "ok", "{:#}", ours["database"]);
+    assert_eq!(
+        severity(&ours, "workspace_proxy"),
+        "ok",
+        "{:#}",
+        ours["workspace_proxy"]
+    );
+    assert!(codes(&ours["provisioner_daemons"], true).contains("EPD01"));
+    assert_eq!(out.code, 1);
 }
