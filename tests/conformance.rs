@@ -8,6 +8,11 @@
 //! is a real nginx whose upgrade forwarding a flag file turns off, its database path can delay
 //! replies, and its STUN address is a path to coturn that can go silent. Scenarios that need a
 //! different server configuration start their own coderd.
+//!
+//! Not covered: a provisioner daemon of an older version (EPD02). The AGPL server registers only
+//! its built-in daemons, at its own version; external daemons register through the enterprise
+//! API, which this build does not have. The schema-dump tests (tests/provisioner_daemons.rs)
+//! keep EPD02 and EPD03.
 
 mod support;
 

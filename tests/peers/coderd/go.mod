@@ -1,6 +1,8 @@
 // Test peer: the real coderd (AGPL server) at a pinned release, built by scripts/build-peers.
 // A dependency's replace lines do not apply to the module that requires it, so the release's own
-// replace lines are repeated below.
+// replace lines are repeated below. v2.26.5 is the newest release whose whole dependency graph the
+// Go module proxy serves here: v2.27.0 and v2.27.3 need github.com/coder/boundary at
+// v1.0.1-0.20250925154134-55a44f2a7945, which the proxy refuses (403); v2.28.x is not served.
 module healthcheck.test/peers/coderd
 
 go 1.24.10
