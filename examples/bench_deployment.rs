@@ -6,7 +6,8 @@
 //! Scenarios: `healthy` (all six sections: nginx in front of a Coder look-alike with the DERP
 //! relay, coturn, PostgreSQL with Coder's schema, a workspace proxy and a provisioner daemon),
 //! `silent` (every peer accepts and never answers), `derp-N` (a DERP map of N dead or silent
-//! nodes), `slow-db-MS` (PostgreSQL behind a relay that delays each answer by MS milliseconds).
+//! nodes), `slow-db-MS` (PostgreSQL behind a relay that delays each answer by MS milliseconds),
+//! `coderd` (the real coderd of tests/support/coderd.rs, healthy, with coturn for STUN).
 
 #[path = "../tests/support/mod.rs"]
 #[allow(unused_imports)]
@@ -27,7 +28,7 @@ const TOKEN: &str = "bench-owner-Token-1234";
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let (Some(scenario), Some(env_file)) = (args.get(1), args.get(2)) else {
-        eprintln!("usage: bench_deployment healthy|silent|derp-N|slow-db-MS ENV_FILE");
+        eprintln!("usage: bench_deployment healthy|silent|derp-N|slow-db-MS|coderd ENV_FILE");
         std::process::exit(2);
     };
     let mut vars: Vec<(&str, String)> = Vec::new();
@@ -107,6 +108,17 @@ fn main() {
             "--postgres-url".into(),
             dsn,
         ];
+    } else if scenario == "coderd" {
+        let stun = support::coturn::Coturn::start();
+        let coderd = support::coderd::Coderd::start(support::coderd::CoderdOptions::new(
+            "bench_coderd",
+            &stun.addr(),
+        ));
+        vars.push(("CODERD_URL", coderd.access_url.clone()));
+        vars.push(("CODERD_TOKEN", coderd.token.clone()));
+        hc_args = coderd.args();
+        keep.push(Box::new(coderd));
+        keep.push(Box::new(stun));
     } else {
         eprintln!("bench_deployment: unknown scenario {scenario:?}");
         std::process::exit(2);

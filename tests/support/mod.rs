@@ -6,12 +6,14 @@
 pub mod certs;
 pub mod chain;
 pub mod coder_schema;
+pub mod coderd;
 pub mod coturn;
 pub mod deployment;
 // Drives the demo example; integration tests only (examples have no CARGO_BIN_EXE_*).
 #[cfg(test)]
 pub mod demo;
 pub mod derp_relay;
+pub mod derper;
 pub mod fake_pg;
 pub mod firewall;
 pub mod http;
