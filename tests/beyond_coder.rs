@@ -142,6 +142,20 @@ fn transaction_pooling_breaks_pubsub_and_session_pooling_does_not() {
     let junit = run(cmd).stdout;
     assert!(junit.contains(r#"<failure type="EPG01""#), "{junit}");
     assert!(junit.contains("README.md#epg01"), "{junit}");
+
+    // Our runs left nothing on the pooled server connections that Coder's clients get next: a
+    // session setting there (such as default_transaction_read_only) would outlive us.
+    let mut coder = postgres::Client::connect(&dsn, postgres::NoTls).unwrap();
+    for _ in 0..6 {
+        let rows = coder
+            .simple_query("SHOW default_transaction_read_only")
+            .unwrap();
+        let value = rows.iter().find_map(|m| match m {
+            postgres::SimpleQueryMessage::Row(row) => row.get(0).map(str::to_string),
+            _ => None,
+        });
+        assert_eq!(value.as_deref(), Some("off"));
+    }
 }
 
 // ---- EPG02: connection headroom ---------------------------------------------------------------

@@ -420,15 +420,29 @@ fn search_path_and_options_from_the_dsn_reach_the_server() {
 }
 
 #[test]
-fn connections_refuse_to_write() {
-    use healthcheck::net::postgres::Dsn;
+fn reads_refuse_to_write() {
+    use healthcheck::coder_db::CoderDb;
+    use healthcheck::report::database::SettingSource;
+    use healthcheck::settings::DsnSetting;
     let pg = PgServer::shared();
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    let dsn = Dsn::parse(&pg.dsn("sslmode=disable")).unwrap();
-    let mut client = dsn.connect(deadline).unwrap();
-    let err = client
-        .batch_execute("CREATE TABLE must_not_exist (id int)")
+    let setting = DsnSetting {
+        dsn: pg.dsn("sslmode=disable"),
+        source: SettingSource::Flag,
+    };
+    let mut db = CoderDb::connect(&setting, deadline).unwrap();
+    let err = db
+        .read(deadline, |r| {
+            r.statements("CREATE TABLE must_not_exist (id int)")
+        })
         .unwrap_err();
     // SQLSTATE 25006: read_only_sql_transaction.
-    assert_eq!(err.code().map(|c| c.code()), Some("25006"), "{err}");
+    assert!(err.to_string().contains("25006"), "{err}");
+    // The session itself is left as it was (a pooler hands it to Coder next): writes outside
+    // our transactions are not refused.
+    let mut plain = postgres::Client::connect(&setting.dsn, postgres::NoTls).unwrap();
+    let row = plain
+        .query_one("SHOW default_transaction_read_only", &[])
+        .unwrap();
+    assert_eq!(row.get::<_, String>(0), "off");
 }

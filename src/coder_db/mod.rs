@@ -308,6 +308,13 @@ impl Reader<'_, '_> {
         Ok(())
     }
 
+    /// Runs statements that return no rows, inside this READ ONLY transaction: a write among
+    /// them is refused by the server (SQLSTATE 25006).
+    pub fn statements(&mut self, sql: &str) -> Result<(), DbError> {
+        self.in_time()?;
+        self.tx.batch_execute(sql).map_err(|e| self.pg(e))
+    }
+
     /// One statement in one round trip: with the parameter types given, nothing is prepared
     /// first (a prepare, an execute and a close would be three).
     fn rows(

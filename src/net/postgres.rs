@@ -18,8 +18,10 @@ use crate::net::tls::{
 use crate::report::{Evidence, Phase};
 
 impl Dsn {
-    /// Connects under the deadline. The returned client has `default_transaction_read_only`
-    /// switched on, so even a mistaken write would be refused by the server.
+    /// Connects under the deadline. Nothing is set on the session: behind a pooler in
+    /// transaction mode a session setting would stay on a server connection that Coder's own
+    /// clients get next (a `default_transaction_read_only` there would refuse Coder's writes).
+    /// Reads are kept read-only by `CoderDb::read`'s READ ONLY transactions instead.
     ///
     /// The driver's `connect_timeout` covers only the TCP connect, not TLS or the start-up
     /// exchange, so the attempt runs on its own thread and is abandoned at the deadline.
@@ -114,9 +116,6 @@ impl Dsn {
                 self.connect_tls(&mut config, PgSslMode::Require, Verification::Full)?
             }
         };
-        client
-            .batch_execute("SET default_transaction_read_only = on")
-            .map_err(ConnectError::Postgres)?;
         Ok(client)
     }
 

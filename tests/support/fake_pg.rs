@@ -1,6 +1,5 @@
-//! A PostgreSQL server that completes the start-up, answers the first simple query (the
-//! client's `SET default_transaction_read_only`) and then never answers again, while keeping the
-//! connection open: a database process frozen after accepting us, which no real server does on
+//! A PostgreSQL server that completes the start-up and then never answers a query, while keeping
+//! the connection open: a database process frozen after accepting us, which no real server does on
 //! demand.
 
 use std::io::{Read, Write};
@@ -38,21 +37,13 @@ fn serve(mut stream: TcpStream) -> Option<()> {
     hello.extend(message(b'K', &[0, 0, 0, 1, 0, 0, 0, 2]));
     hello.extend(message(b'Z', b"I"));
     stream.write_all(&hello).ok()?;
-    let mut answered = false;
+    // Every query goes unanswered; the connection stays open until the client says goodbye.
     loop {
         let kind = read_exact(&mut stream, 1)?[0];
         let len = length(&read_exact(&mut stream, 4)?);
         read_exact(&mut stream, len.checked_sub(4)?)?;
-        match kind {
-            b'X' => return Some(()),
-            b'Q' if !answered => {
-                answered = true;
-                let mut done = message(b'C', b"SET\0");
-                done.extend(message(b'Z', b"I"));
-                stream.write_all(&done).ok()?;
-            }
-            // Everything after that goes unanswered; the connection stays open.
-            _ => {}
+        if kind == b'X' {
+            return Some(());
         }
     }
 }
