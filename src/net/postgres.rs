@@ -75,7 +75,7 @@ impl Dsn {
         }
         let timeout = self.connect_timeout.map_or(remaining, |t| t.min(remaining));
         let mut config = self.pg_config(timeout);
-        let mut client = match self.sslmode {
+        let client = match self.sslmode {
             SslMode::Disable => connect_plain(&config)?,
             // libpq tries plain first and retries with TLS when the server rejects it.
             SslMode::Allow => match connect_plain(&config) {
