@@ -58,6 +58,18 @@ pub const RULES: &[Rule] = &[
         diagnose: database::refused,
     },
     Rule {
+        name: "the DSN points at a standby; coderd needs the primary",
+        diagnose: database::standby,
+    },
+    Rule {
+        name: "pubsub does not round-trip (a transaction-pooling PgBouncer)",
+        diagnose: database::pubsub_broken,
+    },
+    Rule {
+        name: "connection slots running out, with their largest holders",
+        diagnose: database::slots,
+    },
+    Rule {
         name: "the database is far away",
         diagnose: database::slow,
     },
@@ -66,8 +78,16 @@ pub const RULES: &[Rule] = &[
         diagnose: fleet::stale_daemons,
     },
     Rule {
+        name: "builds no live daemon can take (their tags), or a slow queue",
+        diagnose: fleet::pending_jobs,
+    },
+    Rule {
         name: "provisioner daemons on another version",
         diagnose: fleet::skewed_daemons,
+    },
+    Rule {
+        name: "the license has expired or is about to (premium features stop)",
+        diagnose: fleet::license,
     },
     Rule {
         name: "a workspace proxy answered by something else (the primary, a web page)",

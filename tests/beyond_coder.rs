@@ -38,6 +38,15 @@ fn check(only: &str, dsn: &str, extra: &[&str]) -> Output {
     out
 }
 
+/// The first diagnosis line: its code and its words.
+fn first_cause(json: &Value) -> (String, String) {
+    let d = &json["diagnosis"][0];
+    (
+        d["code"].as_str().unwrap_or_default().to_string(),
+        d["message"].as_str().unwrap_or_default().to_string(),
+    )
+}
+
 fn messages(section: &Value, code: &str) -> Vec<String> {
     section["warnings"]
         .as_array()
@@ -98,6 +107,9 @@ fn transaction_pooling_breaks_pubsub_and_session_pooling_does_not() {
     assert_eq!(json["healthy"], true);
     assert_eq!(json["severity"], "ok");
     assert_eq!(out.code, 1);
+    let (code, cause) = first_cause(&json);
+    assert_eq!(code, "EPG01", "{json}");
+    assert!(cause.contains("pool_mode = session"), "{cause}");
 
     // The same finding in the other formats.
     let mut cmd = healthcheck();
@@ -288,6 +300,15 @@ fn few_free_slots_warn_none_fail_and_a_refused_connect_names_53300() {
     );
     assert!(refused.contains("SQLSTATE 53300"), "{refused}");
     assert_eq!(out.code, 1);
+    // One cause, the database's, which accounts for the headroom finding.
+    assert_eq!(json["diagnosis"].as_array().unwrap().len(), 1, "{json}");
+    assert_eq!(
+        json["diagnosis"][0]["explains"],
+        serde_json::json!(["EPG02"])
+    );
+    let (code, cause) = first_cause(&json);
+    assert_eq!(code, "EDB01");
+    assert!(cause.contains("out of connection slots"), "{cause}");
     drop(held);
 }
 
@@ -321,6 +342,9 @@ fn a_dsn_at_a_streaming_standby_is_epg03() {
     assert_eq!(json["provisioner_daemons"]["severity"], "ok", "{json}");
     assert_eq!(json["healthy"], true);
     assert_eq!(out.code, 1);
+    let (code, cause) = first_cause(&json);
+    assert_eq!(code, "EPG03", "{json}");
+    assert!(cause.contains("needs the primary"), "{cause}");
 }
 
 // ---- EPQ01: builds that never start -----------------------------------------------------------
@@ -369,6 +393,16 @@ fn pending_jobs_no_live_daemon_matches_are_an_error_naming_the_tags() {
     );
     assert_eq!(out.code, 1);
     assert!(!out.all().contains(JOB_INPUT_SECRET));
+    let (code, cause) = first_cause(&out.json());
+    assert_eq!(code, "EPQ01");
+    assert!(
+        cause.starts_with("2 builds are waiting for a provisioner daemon that does not exist"),
+        "{cause}"
+    );
+    assert!(
+        cause.contains("(coder provisioner start --tag region=mars)"),
+        "{cause}"
+    );
 
     // A live daemon with the tags: the jobs could start, so the queue is only slow.
     db.add_tagged_daemon("pd-mars", SERVER_VERSION, MARS, Seen::SecondsAgo(2));
@@ -505,6 +539,12 @@ fn a_license_near_expiry_warns_and_an_expired_one_fails() {
     assert_eq!(out.json()["healthy"], true);
     assert_eq!(out.code, 1);
     assert!(!out.all().contains(LICENSE_JWT));
+    let (code, cause) = first_cause(&out.json());
+    assert_eq!(code, "ELIC01");
+    assert!(
+        cause.starts_with("the Coder license expired on "),
+        "{cause}"
+    );
 
     let mut cmd = healthcheck();
     cmd.args([

@@ -117,8 +117,8 @@ pub fn run(options: &Options, ctx: &Context) -> DatabaseReport {
                 format!("ping database: {e}"),
                 e.evidence().cloned(),
             );
-            if let DbError::OutOfSlots(why, _) = e {
-                beyond::out_of_slots(&mut report, &why);
+            if let DbError::OutOfSlots(why, evidence) = &e {
+                beyond::out_of_slots(&mut report, why, evidence.as_ref());
             }
             return report;
         }

@@ -1,9 +1,10 @@
 //! The database by its own error: PostgreSQL's SQLSTATE (a changed password, a pg_hba.conf
 //! reject, a missing database, no free connection slots, TLS required), TLS on one side only,
 //! an address where nothing answers, and a database that is far away. The Workspace Proxies
-//! and Provisioner Daemons checks read the database, so their errors follow.
+//! and Provisioner Daemons checks read the database, so their errors follow. Past Coder's
+//! ping: a DSN at a standby, pubsub that does not round-trip, connection slots running out.
 
-use super::{account, cite, line, ran, Diagnosis};
+use super::{account, and_list, cite, line, ran, Diagnosis};
 use crate::report::{Code, Evidence, Report, SectionId, Severity, TlsProblem};
 
 /// The name after `key "` in a server message (`user "coder"`, `database "x"`).
@@ -109,6 +110,14 @@ pub fn refused(report: &Report) -> Option<Diagnosis> {
         String::new(),
     );
     cite(&mut d, failed.evidence.as_ref());
+    // Refused for want of a slot: the headroom finding is the same fact.
+    if matches!(&failed.evidence, Some(Evidence::PgSqlstate { code, .. }) if code == "53300")
+        && ran(report, SectionId::Database)?
+            .warning_coded(Code::Epg02)
+            .is_some()
+    {
+        account(&mut d, SectionId::Database, Some(Code::Epg02));
+    }
     let mut follow = Vec::new();
     if let Some(wp) = ran(report, SectionId::WorkspaceProxy) {
         if wp.error_coded(Code::Ewp02).is_some() {
@@ -154,5 +163,95 @@ pub fn slow(report: &Report) -> Option<Diagnosis> {
          host tell the two apart",
         db.endpoint, db.latency_ms, db.threshold_ms
     );
+    Some(d)
+}
+
+/// Where the database is, for a sentence.
+fn database_at(report: &Report) -> &str {
+    match report.database.endpoint.as_str() {
+        "" => "the DSN's address",
+        endpoint => endpoint,
+    }
+}
+
+pub fn standby(report: &Report) -> Option<Diagnosis> {
+    let finding = ran(report, SectionId::Database)?.warning_coded(Code::Epg03)?;
+    let mut d = line(
+        Code::Epg03,
+        SectionId::Database,
+        Severity::Error,
+        format!(
+            "the DSN points at a read-only standby ({} is in recovery): coderd writes to its \
+             database and needs the primary; point CODER_PG_CONNECTION_URL at the primary, or \
+             at the address that follows it on failover",
+            database_at(report)
+        ),
+    );
+    cite(&mut d, finding.evidence.as_ref());
+    Some(d)
+}
+
+pub fn pubsub_broken(report: &Report) -> Option<Diagnosis> {
+    let finding = ran(report, SectionId::Database)?.warning_coded(Code::Epg01)?;
+    let mut d = line(
+        Code::Epg01,
+        SectionId::Database,
+        Severity::Error,
+        format!(
+            "coderd's pubsub cannot work through this DSN: a NOTIFY sent to {} never reached a \
+             LISTEN on another connection, while queries work. This is what a PgBouncer in \
+             transaction or statement pooling mode does; coderd then restarts its pubsub over \
+             and over and workspaces do not get their updates. Use session pooling \
+             (pool_mode = session) or connect coderd to PostgreSQL directly",
+            database_at(report)
+        ),
+    );
+    cite(&mut d, finding.evidence.as_ref());
+    Some(d)
+}
+
+pub fn slots(report: &Report) -> Option<Diagnosis> {
+    let base = ran(report, SectionId::Database)?;
+    // Refused for want of a slot on connect: `refused` says so.
+    if base.error_coded(Code::Edb01).is_some() {
+        return None;
+    }
+    let finding = base.warning_coded(Code::Epg02)?;
+    let at = database_at(report);
+    let holders = report
+        .database
+        .connections
+        .as_ref()
+        .filter(|c| !c.top.is_empty())
+        .map(|c| {
+            let top: Vec<String> = c
+                .top
+                .iter()
+                .map(|h| format!("{} {}", h.name, h.count))
+                .collect();
+            format!(" (the largest holders: {})", and_list(&top))
+        })
+        .unwrap_or_default();
+    let counts = report
+        .database
+        .connections
+        .as_ref()
+        .map(|c| format!("{} of {} slots in use", c.used, (c.max - c.reserved).max(0)))
+        .unwrap_or_else(|| "the server refused a connection with SQLSTATE 53300".to_string());
+    let message = if finding.severity >= Severity::Error {
+        format!(
+            "PostgreSQL at {at} has no connection slot left for coderd ({counts}){holders}: \
+             coderd's next connection fails with SQLSTATE 53300 while /healthz still answers; \
+             find the holder that leaks connections and stop it, or raise max_connections"
+        )
+    } else {
+        format!(
+            "PostgreSQL at {at} is running out of connection slots ({counts}){holders}: when \
+             they are gone coderd's new connections fail; look at the largest holders, or raise \
+             max_connections"
+        )
+    };
+    let mut d = line(Code::Epg02, SectionId::Database, finding.severity, message);
+    cite(&mut d, finding.evidence.as_ref());
     Some(d)
 }

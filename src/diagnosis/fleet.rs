@@ -1,7 +1,8 @@
-//! Causes among coderd's helpers: provisioner daemons that are gone or on another version, and
-//! workspace proxies whose name lands on something else (the primary, a web server).
+//! Causes among coderd's helpers: provisioner daemons that are gone or on another version,
+//! builds that no live daemon can take, workspace proxies whose name lands on something else
+//! (the primary, a web server), and the license the premium ones stop with.
 
-use super::{and_list, cite, line, ran, Diagnosis};
+use super::{account, and_list, cite, line, ran, Diagnosis};
 use crate::report::workspace_proxy::ProxyHealth;
 use crate::report::{Code, Evidence, Report, SectionId, Severity};
 
@@ -46,6 +47,118 @@ pub fn stale_daemons(report: &Report) -> Option<Diagnosis> {
             and_list(&seen)
         )
     };
+    // Builds already waiting are this cause's effect.
+    if let Some(pending) = report.provisioner_daemons.pending_jobs.as_ref() {
+        if base.warning_coded(Code::Epq01).is_some() && pending.count > 0 {
+            account(&mut d, SectionId::ProvisionerDaemons, Some(Code::Epq01));
+            d.message
+                .push_str(&format!("; {} waiting already", builds(pending.count)));
+        }
+    }
+    Some(d)
+}
+
+fn builds(count: i64) -> String {
+    if count == 1 {
+        "1 build is".to_string()
+    } else {
+        format!("{count} builds are")
+    }
+}
+
+/// A tag set as `coder provisioner start` takes it: `--tag k=v ...`. `owner` and `scope` are
+/// not flags: coderd sets them from the key or the user that starts the daemon.
+fn tag_flags(tags: &serde_json::Value) -> String {
+    let flags: Vec<String> = tags
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter(|(k, _)| !matches!(k.as_str(), "owner" | "scope"))
+        .map(|(k, v)| format!("--tag {k}={}", v.as_str().unwrap_or_default()))
+        .collect();
+    flags.join(" ")
+}
+
+pub fn pending_jobs(report: &Report) -> Option<Diagnosis> {
+    let base = ran(report, SectionId::ProvisionerDaemons)?;
+    let finding = base.warning_coded(Code::Epq01)?;
+    // With no live daemon at all, `stale_daemons` names the cause and counts these builds.
+    if base.all_findings().any(|f| f.code == Code::Epd01) {
+        return None;
+    }
+    let pending = report.provisioner_daemons.pending_jobs.as_ref()?;
+    let oldest = pending
+        .oldest_age_seconds
+        .map(|s| format!(", the oldest for {}", age_words((s * 1e6) as i64)))
+        .unwrap_or_default();
+    let unmatched: Vec<String> = pending
+        .groups
+        .iter()
+        .filter(|g| g.matched == Some(false))
+        .map(|g| {
+            let provisioner = g
+                .provisioner
+                .as_deref()
+                .map(|p| format!(" for {p}"))
+                .unwrap_or_default();
+            format!("tags {}{provisioner}", g.tags)
+        })
+        .collect();
+    let message = if finding.severity >= Severity::Error && !unmatched.is_empty() {
+        let start = pending
+            .groups
+            .iter()
+            .find(|g| g.matched == Some(false))
+            .map(|g| tag_flags(&g.tags))
+            .filter(|flags| !flags.is_empty())
+            .map(|flags| format!(" (coder provisioner start {flags})"))
+            .unwrap_or_default();
+        format!(
+            "{} waiting for a provisioner daemon that does not exist{oldest}: no live daemon \
+             offers {}, so these builds will never start; start a daemon with those tags{start}, \
+             or change the template's tags to ones a running daemon has",
+            builds(pending.count),
+            and_list(&unmatched)
+        )
+    } else {
+        format!(
+            "{} queued{oldest} although a live daemon could take them: the daemons are busy \
+             or slow; add daemons, or look at the builds that hold them",
+            builds(pending.count)
+        )
+    };
+    let mut d = line(
+        Code::Epq01,
+        SectionId::ProvisionerDaemons,
+        finding.severity,
+        message,
+    );
+    cite(&mut d, finding.evidence.as_ref());
+    Some(d)
+}
+
+pub fn license(report: &Report) -> Option<Diagnosis> {
+    let finding = ran(report, SectionId::WorkspaceProxy)?.warning_coded(Code::Elic01)?;
+    let license = report.workspace_proxy.license.as_ref()?;
+    let date = license.expires_at.date();
+    let message = if license.days_left < 0 {
+        format!(
+            "the Coder license expired on {date}: premium features have stopped, workspace \
+             proxies among them; add a renewed license (coder licenses add)"
+        )
+    } else {
+        format!(
+            "the Coder license expires on {date}: premium features, workspace proxies among \
+             them, stop then; add a renewed license before that day (coder licenses add)"
+        )
+    };
+    let mut d = line(
+        Code::Elic01,
+        SectionId::WorkspaceProxy,
+        finding.severity,
+        message,
+    );
+    cite(&mut d, finding.evidence.as_ref());
     Some(d)
 }
 
@@ -115,10 +228,10 @@ fn answered(evidence: &Evidence) -> String {
 
 pub fn proxies(report: &Report) -> Option<Diagnosis> {
     let base = ran(report, SectionId::WorkspaceProxy)?;
+    // The license has a rule of its own.
     let code = base
-        .errors
-        .first()
-        .or_else(|| base.warnings.first())
+        .all_findings()
+        .find(|f| f.code != Code::Elic01)
         .map(|f| f.code)?;
     let failing: Vec<_> = report
         .workspace_proxy

@@ -357,3 +357,214 @@ fn at_most_a_few_lines() {
     assert_eq!(diagnose(&r).len(), MAX_DIAGNOSES);
     assert!(RULES.len() > MAX_DIAGNOSES);
 }
+
+// ---- the checks beyond Coder's -----------------------------------------------------------------
+
+#[test]
+fn a_standby_and_broken_pubsub_are_named_as_causes() {
+    let mut r = Report::default();
+    r.database.endpoint = "replica.internal:5432".into();
+    r.database
+        .base
+        .warn_beyond_coder(Severity::Error, Code::Epg03, "pg_is_in_recovery() is true");
+    let d = diagnose(&r);
+    assert_eq!(d.len(), 1);
+    assert_eq!(d[0].code, Some(Code::Epg03));
+    assert!(
+        d[0].message.contains("standby (replica.internal:5432") && d[0].message.contains("primary"),
+        "{}",
+        d[0].message
+    );
+
+    let mut r = Report::default();
+    r.database.endpoint = "pgbouncer:6432".into();
+    r.database
+        .base
+        .warn_beyond_coder(Severity::Error, Code::Epg01, "no notification within 2s");
+    let d = diagnose(&r);
+    assert_eq!(d[0].code, Some(Code::Epg01));
+    assert!(
+        d[0].message.contains("pgbouncer:6432") && d[0].message.contains("pool_mode = session"),
+        "{}",
+        d[0].message
+    );
+}
+
+#[test]
+fn slots_name_their_holders_and_a_refusal_for_want_of_one_is_one_line() {
+    use crate::report::database::{Connections, Holder};
+    let mut r = Report::default();
+    r.database.endpoint = "db:5432".into();
+    r.database.base.warn_beyond_coder(
+        Severity::Warning,
+        Code::Epg02,
+        "connection slots running out",
+    );
+    r.database.connections = Some(Connections {
+        used: 85,
+        max: 103,
+        reserved: 3,
+        top: vec![
+            Holder {
+                name: "coderd".into(),
+                count: 60,
+            },
+            Holder {
+                name: "grafana".into(),
+                count: 20,
+            },
+        ],
+    });
+    let d = diagnose(&r);
+    assert_eq!(d.len(), 1);
+    assert_eq!(d[0].severity, Severity::Warning);
+    assert!(
+        d[0].message.starts_with(DEGRADED)
+            && d[0].message.contains("85 of 100 slots")
+            && d[0].message.contains("coderd 60 and grafana 20"),
+        "{}",
+        d[0].message
+    );
+
+    // Refused on connect with 53300: the database rule names it and accounts for EPG02.
+    let mut r = Report::default();
+    r.database.endpoint = "db:5432".into();
+    let evidence = Evidence::PgSqlstate {
+        code: "53300".into(),
+        message: "sorry, too many clients already".into(),
+    };
+    r.database
+        .base
+        .fail_with(Code::Edb01, "ping database: too many", evidence.clone());
+    r.database.base.warn_beyond_coder_with(
+        Severity::Error,
+        Code::Epg02,
+        "no connection slot left",
+        evidence,
+    );
+    let d = diagnose(&r);
+    assert_eq!(d.len(), 1, "{d:?}");
+    assert_eq!(d[0].code, Some(Code::Edb01));
+    assert_eq!(d[0].explains, [Code::Epg02]);
+    assert!(
+        d[0].message.contains("out of connection slots"),
+        "{}",
+        d[0].message
+    );
+}
+
+fn pending(count: i64, tags: serde_json::Value, matched: bool) -> Report {
+    use crate::report::provisioner_daemons::{JobGroup, PendingJobs};
+    let mut r = Report::default();
+    let severity = if matched {
+        Severity::Warning
+    } else {
+        Severity::Error
+    };
+    r.provisioner_daemons
+        .base
+        .warn_beyond_coder(severity, Code::Epq01, "jobs not started");
+    r.provisioner_daemons.pending_jobs = Some(PendingJobs {
+        count,
+        oldest_age_seconds: Some(1800.0),
+        groups: vec![JobGroup {
+            organization_id: None,
+            provisioner: Some("terraform".into()),
+            tags,
+            count,
+            oldest_age_seconds: 1800.0,
+            matched: Some(matched),
+        }],
+        notes: Vec::new(),
+    });
+    r
+}
+
+#[test]
+fn builds_no_daemon_can_take_name_the_tags_and_how_to_start_one() {
+    let r = pending(
+        3,
+        serde_json::json!({"scope": "organization", "gpu": "true"}),
+        false,
+    );
+    let d = diagnose(&r);
+    assert_eq!(d.len(), 1);
+    assert_eq!(d[0].code, Some(Code::Epq01));
+    assert_eq!(d[0].severity, Severity::Error);
+    let m = &d[0].message;
+    assert!(m.starts_with("3 builds are waiting"), "{m}");
+    assert!(
+        m.contains(r#"offers tags {"scope":"organization","gpu":"true"} for terraform"#),
+        "{m}"
+    );
+    assert!(m.contains("the oldest for 30 min"), "{m}");
+    assert!(
+        m.contains("(coder provisioner start --tag gpu=true)"),
+        "{m}"
+    );
+
+    let r = pending(2, serde_json::json!({"scope": "organization"}), true);
+    let d = diagnose(&r);
+    assert_eq!(d[0].severity, Severity::Warning);
+    assert!(
+        d[0].message.starts_with("degraded: 2 builds are queued"),
+        "{}",
+        d[0].message
+    );
+
+    // No live daemon at all: one line, the stale daemons, which accounts for the builds.
+    let mut r = pending(1, serde_json::json!({}), false);
+    r.provisioner_daemons.base.warn(
+        Severity::Error,
+        Code::Epd01,
+        "No active provisioner daemons found!",
+    );
+    r.provisioner_daemons.view.inactive = vec![("built-in".into(), Some(600_000_000))];
+    let d = diagnose(&r);
+    assert_eq!(d.len(), 1, "{d:?}");
+    assert_eq!(d[0].code, Some(Code::Epd01));
+    assert_eq!(d[0].explains, [Code::Epq01]);
+    assert!(
+        d[0].message.ends_with("; 1 build is waiting already"),
+        "{}",
+        d[0].message
+    );
+}
+
+#[test]
+fn the_license_names_its_date() {
+    use crate::report::workspace_proxy::License;
+    let expires_at = time::macros::datetime!(2026-12-15 00:00 UTC);
+    let mut r = Report::default();
+    r.workspace_proxy
+        .base
+        .warn_beyond_coder(Severity::Warning, Code::Elic01, "expires soon");
+    r.workspace_proxy.license = Some(License {
+        expires_at,
+        days_left: 10,
+    });
+    let d = diagnose(&r);
+    assert_eq!(d[0].code, Some(Code::Elic01));
+    assert!(
+        d[0].message
+            .starts_with("degraded: the Coder license expires on 2026-12-15"),
+        "{}",
+        d[0].message
+    );
+    r.workspace_proxy.license = Some(License {
+        expires_at,
+        days_left: -1,
+    });
+    r.workspace_proxy.base = Default::default();
+    r.workspace_proxy
+        .base
+        .warn_beyond_coder(Severity::Error, Code::Elic01, "expired");
+    let d = diagnose(&r);
+    assert_eq!(d[0].severity, Severity::Error);
+    assert!(
+        d[0].message
+            .starts_with("the Coder license expired on 2026-12-15"),
+        "{}",
+        d[0].message
+    );
+}

@@ -7,7 +7,7 @@ use crate::coder_db::pubsub::{Listening, Probe};
 use crate::coder_db::{DbError, ServerFacts, SharedDb};
 use crate::net::deadline::Deadline;
 use crate::report::database::{Connections, DatabaseReport, Holder, Pubsub};
-use crate::report::{Code, Severity};
+use crate::report::{Code, Evidence, Severity};
 
 /// How the pubsub probe ended.
 #[derive(Debug)]
@@ -65,11 +65,12 @@ pub fn round_trip(
 }
 
 /// A connection refused for want of a slot (SQLSTATE 53300).
-pub fn out_of_slots(report: &mut DatabaseReport, why: &str) {
-    report.base.warn_beyond_coder(
+pub fn out_of_slots(report: &mut DatabaseReport, why: &str, evidence: Option<&Evidence>) {
+    report.base.warn_beyond_coder_with(
         Severity::Error,
         Code::Epg02,
         format!("no connection slot left: the server refused a connection ({why})"),
+        evidence.cloned(),
     );
 }
 
@@ -140,10 +141,10 @@ pub fn judge(
                 );
             }
         }
-        RoundTrip::Failed(DbError::OutOfSlots(why, _)) => {
+        RoundTrip::Failed(DbError::OutOfSlots(why, evidence)) => {
             result.error = Some(why.clone());
             if !slots_error {
-                out_of_slots(report, &why);
+                out_of_slots(report, &why, evidence.as_ref());
             }
         }
         RoundTrip::Failed(e @ DbError::Query(_)) if !standby => {
