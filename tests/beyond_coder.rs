@@ -565,74 +565,6 @@ fn a_license_near_expiry_warns_and_an_expired_one_fails() {
 
 // ---- Nothing is written -----------------------------------------------------------------------
 
-/// Waits until nobody else is connected to `db`, so its statistics are flushed.
-fn wait_for_other_backends_to_leave(db: &str) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let mut admin = PgServer::shared().superuser();
-        let others: i64 = admin
-            .query_one(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
-                &[&db],
-            )
-            .unwrap()
-            .get(0);
-        if others == 0 {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "backends still connected to {db}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// Row count and md5 of every table's rows, and each table's write counters.
-fn fingerprint(db: &CoderDb) -> Vec<String> {
-    wait_for_other_backends_to_leave(&db.name);
-    let mut client = PgServer::shared().superuser_on(&db.name);
-    let tables: Vec<String> = client
-        .query(
-            "SELECT relname::text FROM pg_stat_user_tables ORDER BY relname",
-            &[],
-        )
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
-    assert!(tables.len() >= db.tables().len(), "{tables:?}");
-    let mut out = Vec::new();
-    for table in &tables {
-        let row = client
-            .query_one(
-                &format!(
-                    "SELECT count(*), md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) \
-                     FROM {table} t"
-                ),
-                &[],
-            )
-            .unwrap();
-        let (count, md5): (i64, String) = (row.get(0), row.get(1));
-        out.push(format!("{table}: {count} rows, md5 {md5}"));
-    }
-    for row in client
-        .query(
-            "SELECT relname::text, n_tup_ins, n_tup_upd, n_tup_del FROM pg_stat_user_tables \
-             ORDER BY relname",
-            &[],
-        )
-        .unwrap()
-    {
-        let (name, ins, upd, del): (String, i64, i64, i64) =
-            (row.get(0), row.get(1), row.get(2), row.get(3));
-        out.push(format!(
-            "{name}: {ins} inserted, {upd} updated, {del} deleted"
-        ));
-    }
-    out
-}
-
 #[test]
 fn a_run_with_every_new_check_writes_nothing() {
     for generation in [Generation::Newest, Generation::Old] {
@@ -641,7 +573,7 @@ fn a_run_with_every_new_check_writes_nothing() {
         db.add_tagged_daemon("pd-a", SERVER_VERSION, UNTAGGED, Seen::SecondsAgo(2));
         db.add_pending_job(MARS, 900);
         db.add_license(10);
-        let before = fingerprint(&db);
+        let before = db.fingerprint();
         assert!(
             before
                 .iter()
@@ -671,7 +603,7 @@ fn a_run_with_every_new_check_writes_nothing() {
             json["workspace_proxy"]["license"]["days_left"].is_number(),
             "{json}"
         );
-        assert_eq!(fingerprint(&db), before, "{generation:?}");
+        assert_eq!(db.fingerprint(), before, "{generation:?}");
     }
 }
 

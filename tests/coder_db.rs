@@ -4,7 +4,7 @@
 mod support;
 
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use support::coder_schema::{CoderDb, Generation, Seen, SIGNING_SECRET};
 use support::postgres::{PgServer, PASSWORD};
@@ -53,69 +53,12 @@ fn filled(name: &str, generation: Generation) -> CoderDb {
     db
 }
 
-/// Waits until nobody else is connected to `db`: a backend flushes its
-/// statistics before it leaves, so after this the counters are complete.
-fn wait_for_other_backends_to_leave(db: &str) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let mut admin = PgServer::shared().superuser();
-        let others: i64 = admin
-            .query_one(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
-                &[&db],
-            )
-            .unwrap()
-            .get(0);
-        if others == 0 {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "backends still connected to {db}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// Row count and md5 of every table's rows, plus the write counters of Coder's tables.
-/// (pg_stat_database's tuple counters are not used: autovacuum may analyze the freshly created
-/// catalogs at any time and move them.)
-fn fingerprint(db: &CoderDb) -> Vec<String> {
-    wait_for_other_backends_to_leave(&db.name);
-    let mut client = PgServer::shared().superuser_on(&db.name);
-    let mut out = Vec::new();
-    for table in db.tables() {
-        let row = client
-            .query_one(
-                &format!(
-                    "SELECT count(*), md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) \
-                     FROM {table} t"
-                ),
-                &[],
-            )
-            .unwrap();
-        let (count, md5): (i64, String) = (row.get(0), row.get(1));
-        out.push(format!("{table}: {count} rows, md5 {md5}"));
-    }
-    for row in client
-        .query(
-            "SELECT relname::text, n_tup_ins, n_tup_upd, n_tup_del FROM pg_stat_user_tables ORDER BY relname",
-            &[],
-        )
-        .unwrap()
-    {
-        let (name, ins, upd, del): (String, i64, i64, i64) = (row.get(0), row.get(1), row.get(2), row.get(3));
-        out.push(format!("{name}: {ins} inserted, {upd} updated, {del} deleted"));
-    }
-    out
-}
-
 #[test]
 fn a_run_writes_nothing() {
     for generation in [Generation::Newest, Generation::Old] {
         let name = format!("ro_nothing_written_{generation:?}").to_lowercase();
         let db = filled(&name, generation);
-        let before = fingerprint(&db);
+        let before = db.fingerprint();
         assert!(
             before
                 .iter()
@@ -131,7 +74,7 @@ fn a_run_writes_nothing() {
         );
         assert_eq!(json["workspace_proxy"]["severity"], "ok", "{}", out.stdout);
         assert_eq!(json["derp"]["dismissed"], true, "dismissed list read");
-        let after = fingerprint(&db);
+        let after = db.fingerprint();
         assert_eq!(before, after, "{generation:?}");
     }
 }

@@ -113,11 +113,14 @@ pub fn certificate(report: &Report) -> Option<Diagnosis> {
         .ok()
         .and_then(|u| u.host_str().map(str::to_string))
         .unwrap_or_default();
-    let etls02 = ran(report, SectionId::Certificates).and_then(|b| {
-        b.all_findings()
-            .find(|f| f.code == Code::Etls02)
-            .map(|f| f.code)
-    });
+    // A certificate out of its dates is ours (ETLS02) when the Certificates section saw it.
+    let etls02 = ran(report, SectionId::Certificates)
+        .is_some_and(|b| b.all_findings().any(|f| f.code == Code::Etls02));
+    let dated = if etls02 {
+        (Code::Etls02, SectionId::Certificates)
+    } else {
+        (Code::Eacs03, SectionId::AccessUrl)
+    };
     let (code, origin, text) = match problem {
         TlsProblem::Untrusted { issuer } => {
             let issuer = issuer
@@ -152,13 +155,9 @@ pub fn certificate(report: &Report) -> Option<Diagnosis> {
                 .clone()
                 .or_else(|| cert.map(|c| c.not_after.clone()))
                 .unwrap_or_else(|| "an unknown date".to_string());
-            let (code, origin) = match etls02 {
-                Some(code) => (code, SectionId::Certificates),
-                None => (Code::Eacs03, SectionId::AccessUrl),
-            };
             (
-                code,
-                origin,
+                dated.0,
+                dated.1,
                 format!(
                     "the certificate of {address} expired on {at}: renew it and reload the \
                      server that serves it"
@@ -170,13 +169,9 @@ pub fn certificate(report: &Report) -> Option<Diagnosis> {
                 .clone()
                 .or_else(|| cert.map(|c| c.not_before.clone()))
                 .unwrap_or_else(|| "a later date".to_string());
-            let (code, origin) = match etls02 {
-                Some(code) => (code, SectionId::Certificates),
-                None => (Code::Eacs03, SectionId::AccessUrl),
-            };
             (
-                code,
-                origin,
+                dated.0,
+                dated.1,
                 format!(
                     "the certificate of {address} is not valid before {at}: this host's clock \
                      or the certificate's start date is wrong (check NTP on both)"
@@ -216,8 +211,8 @@ pub fn certificate(report: &Report) -> Option<Diagnosis> {
     let mut d = line(code, origin, Severity::Error, String::new());
     cite(&mut d, failed.evidence.as_ref());
     if origin == SectionId::AccessUrl {
-        if let Some(code) = etls02 {
-            account(&mut d, SectionId::Certificates, Some(code));
+        if etls02 {
+            account(&mut d, SectionId::Certificates, Some(Code::Etls02));
         }
     } else {
         account(&mut d, SectionId::AccessUrl, Some(Code::Eacs03));

@@ -358,6 +358,53 @@ impl CoderDb {
             .expect("insert license");
     }
 
+    /// Row count and md5 of every table's rows, and each table's write counters: equal before
+    /// and after a run means the run wrote nothing. (pg_stat_database's tuple counters are not
+    /// used: autovacuum may analyze the fresh catalogs at any time and move them.)
+    pub fn fingerprint(&self) -> Vec<String> {
+        wait_for_other_backends_to_leave(&self.name);
+        let mut client = PgServer::shared().superuser_on(&self.name);
+        let tables: Vec<String> = client
+            .query(
+                "SELECT relname::text FROM pg_stat_user_tables ORDER BY relname",
+                &[],
+            )
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        assert!(tables.len() >= self.tables().len(), "{tables:?}");
+        let mut out = Vec::new();
+        for table in &tables {
+            let row = client
+                .query_one(
+                    &format!(
+                        "SELECT count(*), md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) \
+                         FROM {table} t"
+                    ),
+                    &[],
+                )
+                .unwrap();
+            let (count, md5): (i64, String) = (row.get(0), row.get(1));
+            out.push(format!("{table}: {count} rows, md5 {md5}"));
+        }
+        for row in client
+            .query(
+                "SELECT relname::text, n_tup_ins, n_tup_upd, n_tup_del FROM pg_stat_user_tables \
+                 ORDER BY relname",
+                &[],
+            )
+            .unwrap()
+        {
+            let (name, ins, upd, del): (String, i64, i64, i64) =
+                (row.get(0), row.get(1), row.get(2), row.get(3));
+            out.push(format!(
+                "{name}: {ins} inserted, {upd} updated, {del} deleted"
+            ));
+        }
+        out
+    }
+
     /// Coder's tables in this generation, for read-only checks.
     pub fn tables(&self) -> Vec<&'static str> {
         let mut tables = vec![
@@ -372,5 +419,29 @@ impl CoderDb {
             tables.extend(["organizations", "provisioner_keys"]);
         }
         tables
+    }
+}
+
+/// Waits until nobody else is connected to `db`: a backend flushes its statistics before it
+/// leaves, so after this the counters are complete.
+fn wait_for_other_backends_to_leave(db: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let mut admin = PgServer::shared().superuser();
+        let others: i64 = admin
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+                &[&db],
+            )
+            .unwrap()
+            .get(0);
+        if others == 0 {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "backends still connected to {db}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
     }
 }
