@@ -28,16 +28,6 @@ use support::nginx::Nginx;
 use support::postgres::PgServer;
 use support::{free_port, run_json, temp_dir};
 
-/// Coder's six sections, by their report keys.
-const SECTIONS: [&str; 6] = [
-    "access_url",
-    "websocket",
-    "database",
-    "derp",
-    "workspace_proxy",
-    "provisioner_daemons",
-];
-
 /// Code prefixes of Coder's namespace; our own codes (ELST, ETLS, EPG, EPQ, ELIC) are additive.
 const CODER_PREFIXES: [&str; 8] = [
     "EUNKNOWN", "EACS", "EDB", "EWS", "EDERP", "ESTUN", "EWP", "EPD",
@@ -146,7 +136,7 @@ fn codes(section: &Value, only_coders: bool) -> BTreeSet<String> {
 /// Every disagreement between the two verdicts, section by section, with both sections.
 fn disagreements(reports: &Reports) -> Vec<String> {
     let mut out = Vec::new();
-    for section in SECTIONS {
+    for section in support::CODER_SECTIONS {
         let (ours, theirs) = (&reports.ours[section], &reports.coderd[section]);
         let (ours_codes, their_codes) = (codes(ours, true), codes(theirs, false));
         // Coder's Provisioner Daemons report has no `healthy`.
@@ -239,7 +229,7 @@ fn healthy_deployment_both_say_ok_and_the_db_sections_read_coderds_schema() {
     let shared = shared();
     let reports = reports_after(&shared.coderd, || {});
     assert_conformant(&reports);
-    for section in SECTIONS {
+    for section in support::CODER_SECTIONS {
         assert_eq!(
             severity(&reports.coderd, section),
             "ok",
@@ -258,19 +248,7 @@ fn healthy_deployment_both_say_ok_and_the_db_sections_read_coderds_schema() {
     let daemons = &reports.ours["provisioner_daemons"];
     assert_eq!(daemons["skipped"], false, "{daemons:#}");
     assert!(daemons["error"].is_null(), "{daemons:#}");
-    let names = |report: &Value| -> Vec<String> {
-        report["provisioner_daemons"]["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|i| {
-                i["provisioner_daemon"]["name"]
-                    .as_str()
-                    .unwrap()
-                    .to_string()
-            })
-            .collect()
-    };
+    let names = |report: &Value| support::daemon_names(&report["provisioner_daemons"]);
     assert_eq!(names(&reports.ours), names(&reports.coderd));
     assert_eq!(names(&reports.ours).len(), 1, "{daemons:#}");
     let daemon = &daemons["items"][0]["provisioner_daemon"];

@@ -36,25 +36,7 @@ fn assert_healthy_node(out: &support::Output) -> Value {
     assert_eq!(derp["healthy"], true);
     assert_eq!(derp["warnings"], serde_json::json!([]));
     assert_eq!(derp["regions"]["1"]["warnings"], serde_json::json!([]));
-    assert_eq!(node["warnings"], serde_json::json!([]));
-    assert_eq!(node["healthy"], true, "{node:#}");
-    assert_eq!(node["can_exchange_messages"], true, "{node:#}");
-    assert_eq!(node["uses_websocket"], false);
-    assert_eq!(node["client_errs"], serde_json::json!([[], []]));
-    for log in node["client_logs"].as_array().unwrap() {
-        // Handshake done: ServerKey, ClientInfo and ServerInfo went through for both clients.
-        let connected = log.as_array().unwrap().iter().any(|l| {
-            l.as_str()
-                .is_some_and(|l| l.starts_with("connected; server key"))
-        });
-        assert!(connected, "{node:#}");
-    }
-    let rtt = node["round_trip_ping"].as_str().unwrap();
-    assert!(rtt.ends_with("ms") || rtt.ends_with("µs"), "{rtt}");
-    assert!(
-        node["round_trip_ping_ms"].as_u64().unwrap() < 1000,
-        "{node:#}"
-    );
+    support::assert_node_exchanged(&node);
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     node
 }

@@ -19,14 +19,7 @@ fn a_healthy_deployment_passes_every_section() {
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let out = run_json(&args);
     let json = out.json();
-    for section in [
-        "access_url",
-        "websocket",
-        "database",
-        "derp",
-        "workspace_proxy",
-        "provisioner_daemons",
-    ] {
+    for section in support::CODER_SECTIONS {
         assert_eq!(
             json[section]["severity"], "ok",
             "{section}: {}",

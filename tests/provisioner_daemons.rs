@@ -34,19 +34,7 @@ fn section(out: &Output) -> Value {
     out.json()["provisioner_daemons"].clone()
 }
 
-fn names(section: &Value) -> Vec<String> {
-    section["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| {
-            i["provisioner_daemon"]["name"]
-                .as_str()
-                .unwrap()
-                .to_string()
-        })
-        .collect()
-}
+use support::daemon_names as names;
 
 #[test]
 fn no_daemons_is_epd01_at_error_without_an_error_string() {

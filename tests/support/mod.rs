@@ -328,3 +328,55 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
+
+/// Coder's six sections, by their report keys.
+pub const CODER_SECTIONS: [&str; 6] = [
+    "access_url",
+    "websocket",
+    "database",
+    "derp",
+    "workspace_proxy",
+    "provisioner_daemons",
+];
+
+/// The daemon names of a `provisioner_daemons` report, in its order.
+pub fn daemon_names(section: &serde_json::Value) -> Vec<String> {
+    section["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            i["provisioner_daemon"]["name"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect()
+}
+
+/// A DERP node report in which both clients finished the handshake (ServerKey, ClientInfo,
+/// ServerInfo) over `Upgrade: DERP`, exchanged a packet and measured the round trip, with
+/// nothing to warn about.
+pub fn assert_node_exchanged(node: &serde_json::Value) {
+    use serde_json::json;
+    assert_eq!(node["healthy"], true, "{node:#}");
+    assert_eq!(node["can_exchange_messages"], true, "{node:#}");
+    assert_eq!(node["uses_websocket"], false, "{node:#}");
+    assert_eq!(node["warnings"], json!([]), "{node:#}");
+    assert_eq!(node["client_errs"], json!([[], []]), "{node:#}");
+    let logs = node["client_logs"].as_array().unwrap();
+    assert_eq!(logs.len(), 2, "{node:#}");
+    for log in logs {
+        let connected = log.as_array().unwrap().iter().any(|l| {
+            l.as_str()
+                .is_some_and(|l| l.starts_with("connected; server key"))
+        });
+        assert!(connected, "{node:#}");
+    }
+    let rtt = node["round_trip_ping"].as_str().unwrap();
+    assert!(rtt.ends_with("ms") || rtt.ends_with("µs"), "{rtt}");
+    assert!(
+        node["round_trip_ping_ms"].as_u64().unwrap() < 1000,
+        "{node:#}"
+    );
+}
