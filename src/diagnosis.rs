@@ -12,7 +12,7 @@ mod front_door;
 mod relays;
 
 use crate::report::diagnosis::Diagnosis;
-use crate::report::{BaseReport, Code, Evidence, Report, SectionId, Severity};
+use crate::report::{BaseReport, Code, Evidence, Report, SectionId, Severity, Shown};
 
 /// At most this many lines: a diagnosis that needs more is no longer a few causes.
 pub const MAX_DIAGNOSES: usize = 3;
@@ -172,6 +172,14 @@ fn account(d: &mut Diagnosis, section: SectionId, code: Option<Code>) {
     if d.origin != Some(section) && !d.sections.contains(&name) {
         d.sections.push(name);
     }
+}
+
+/// A section's finding of `code` as every format shows it (its shown severity), when it ran.
+fn shown_coded(report: &Report, id: SectionId, code: Code) -> Option<Shown<'_>> {
+    ran(report, id)?
+        .shown()
+        .into_iter()
+        .find(|s| s.code == Some(code))
 }
 
 /// The section's base, when it ran.

@@ -4,7 +4,7 @@
 //! and Provisioner Daemons checks read the database, so their errors follow. Past Coder's
 //! ping: a DSN at a standby, pubsub that does not round-trip, connection slots running out.
 
-use super::{account, and_list, cite, line, ran, Diagnosis};
+use super::{account, and_list, cite, line, ran, shown_coded, Diagnosis};
 use crate::report::{Code, Evidence, Report, SectionId, Severity, TlsProblem};
 
 /// The name after `key "` in a server message (`user "coder"`, `database "x"`).
@@ -175,7 +175,7 @@ fn database_at(report: &Report) -> &str {
 }
 
 pub fn standby(report: &Report) -> Option<Diagnosis> {
-    let finding = ran(report, SectionId::Database)?.warning_coded(Code::Epg03)?;
+    let finding = shown_coded(report, SectionId::Database, Code::Epg03)?;
     let mut d = line(
         Code::Epg03,
         SectionId::Database,
@@ -187,12 +187,12 @@ pub fn standby(report: &Report) -> Option<Diagnosis> {
             database_at(report)
         ),
     );
-    cite(&mut d, finding.evidence.as_ref());
+    cite(&mut d, finding.evidence);
     Some(d)
 }
 
 pub fn pubsub_broken(report: &Report) -> Option<Diagnosis> {
-    let finding = ran(report, SectionId::Database)?.warning_coded(Code::Epg01)?;
+    let finding = shown_coded(report, SectionId::Database, Code::Epg01)?;
     let mut d = line(
         Code::Epg01,
         SectionId::Database,
@@ -206,7 +206,7 @@ pub fn pubsub_broken(report: &Report) -> Option<Diagnosis> {
             database_at(report)
         ),
     );
-    cite(&mut d, finding.evidence.as_ref());
+    cite(&mut d, finding.evidence);
     Some(d)
 }
 
@@ -216,7 +216,7 @@ pub fn slots(report: &Report) -> Option<Diagnosis> {
     if base.error_coded(Code::Edb01).is_some() {
         return None;
     }
-    let finding = base.warning_coded(Code::Epg02)?;
+    let finding = shown_coded(report, SectionId::Database, Code::Epg02)?;
     let at = database_at(report);
     let holders = report
         .database
@@ -252,6 +252,6 @@ pub fn slots(report: &Report) -> Option<Diagnosis> {
         )
     };
     let mut d = line(Code::Epg02, SectionId::Database, finding.severity, message);
-    cite(&mut d, finding.evidence.as_ref());
+    cite(&mut d, finding.evidence);
     Some(d)
 }

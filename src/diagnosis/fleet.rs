@@ -2,7 +2,7 @@
 //! builds that no live daemon can take, workspace proxies whose name lands on something else
 //! (the primary, a web server), and the license the premium ones stop with.
 
-use super::{account, and_list, cite, line, ran, Diagnosis};
+use super::{account, and_list, cite, line, ran, shown_coded, Diagnosis};
 use crate::report::workspace_proxy::ProxyHealth;
 use crate::report::{Code, Evidence, Report, SectionId, Severity};
 
@@ -81,7 +81,7 @@ fn tag_flags(tags: &serde_json::Value) -> String {
 
 pub fn pending_jobs(report: &Report) -> Option<Diagnosis> {
     let base = ran(report, SectionId::ProvisionerDaemons)?;
-    let finding = base.warning_coded(Code::Epq01)?;
+    let finding = shown_coded(report, SectionId::ProvisionerDaemons, Code::Epq01)?;
     // With no live daemon at all, `stale_daemons` names the cause and counts these builds.
     if base.all_findings().any(|f| f.code == Code::Epd01) {
         return None;
@@ -133,12 +133,12 @@ pub fn pending_jobs(report: &Report) -> Option<Diagnosis> {
         finding.severity,
         message,
     );
-    cite(&mut d, finding.evidence.as_ref());
+    cite(&mut d, finding.evidence);
     Some(d)
 }
 
 pub fn license(report: &Report) -> Option<Diagnosis> {
-    let finding = ran(report, SectionId::WorkspaceProxy)?.warning_coded(Code::Elic01)?;
+    let finding = shown_coded(report, SectionId::WorkspaceProxy, Code::Elic01)?;
     let license = report.workspace_proxy.license.as_ref()?;
     let date = license.expires_at.date();
     let message = if license.days_left < 0 {
@@ -158,7 +158,7 @@ pub fn license(report: &Report) -> Option<Diagnosis> {
         finding.severity,
         message,
     );
-    cite(&mut d, finding.evidence.as_ref());
+    cite(&mut d, finding.evidence);
     Some(d)
 }
 
