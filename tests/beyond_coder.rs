@@ -41,6 +41,8 @@ fn check(only: &str, dsn: &str, extra: &[&str]) -> Output {
 /// The first diagnosis line: its code and its words.
 fn first_cause(json: &Value) -> (String, String) {
     let d = &json["diagnosis"][0];
+    // For the record (cargo test -- --nocapture): what an operator reads first.
+    eprintln!("FIRST CAUSE: {} {}", d["code"], d["message"]);
     (
         d["code"].as_str().unwrap_or_default().to_string(),
         d["message"].as_str().unwrap_or_default().to_string(),
