@@ -37,7 +37,8 @@ pub struct Snapshot {
 }
 
 pub struct SharedDb {
-    inner: Arc<Inner>,
+    /// `None` only inside `drop`, which hands it to a thread of its own.
+    inner: Option<Arc<Inner>>,
 }
 
 struct Inner {
@@ -113,11 +114,11 @@ impl SharedDb {
             },
         );
         let _ = inner.snapshot.set(snapshot);
-        SharedDb { inner }
+        SharedDb { inner: Some(inner) }
     }
 
     pub fn endpoint(&self) -> &str {
-        &self.inner.endpoint
+        &self.inner().endpoint
     }
 
     /// Runs `work` on the connection once it is open and free; waits no longer than `deadline`
@@ -127,7 +128,7 @@ impl SharedDb {
         deadline: Deadline,
         work: impl FnOnce(&mut CoderDb) -> Result<T, DbError>,
     ) -> Result<T, DbError> {
-        self.inner.with(deadline, work)
+        self.inner().with(deadline, work)
     }
 
     /// The Database section's turn: like [`SharedDb::with`], and the shared read starts once it
@@ -148,28 +149,39 @@ impl SharedDb {
                 self.0.pinged.notify_all();
             }
         }
-        let _done = Done(&self.inner);
-        self.inner.with(deadline, work)
+        let _done = Done(self.inner());
+        self.inner().with(deadline, work)
     }
 
     /// The run's read of Coder's tables, waiting no longer than `deadline` for it.
     pub fn snapshot(&self, deadline: Deadline) -> Result<Snapshot, DbError> {
-        let Some(snapshot) = self.inner.snapshot.get() else {
+        let Some(snapshot) = self.inner().snapshot.get() else {
             return Err(DbError::Query("the read was never started".to_string()));
         };
         match snapshot.wait(deadline.at()) {
             Some(result) => result.clone(),
             None => Err(DbError::Query(format!(
                 "reading Coder's tables at {} did not finish within {}",
-                self.inner.endpoint,
+                self.inner().endpoint,
                 deadline.words()
             ))),
         }
     }
 
+    fn inner(&self) -> &Inner {
+        match &self.inner {
+            Some(inner) => inner,
+            None => unreachable!("SharedDb is used after drop"),
+        }
+    }
+
     /// Marks the connection unusable (a request of ours timed out and may still be pending).
     pub fn mark_broken(&self, why: &str) {
-        let mut broken = self.inner.broken.lock().unwrap_or_else(|e| e.into_inner());
+        let mut broken = self
+            .inner()
+            .broken
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         broken.get_or_insert_with(|| why.to_string());
     }
 }
@@ -178,8 +190,11 @@ impl Drop for SharedDb {
     /// Closing a connection waits for the server to answer what is still in flight, without a
     /// limit. A silent server must not hold the run (or the next run of `--watch`) hostage, so
     /// the close happens on a thread of its own.
+    ///
+    /// The reference is moved, not cloned, to that thread: with a clone, the thread could drop
+    /// its copy first and leave the last one (and the close) to this thread.
     fn drop(&mut self) {
-        let inner = self.inner.clone();
+        let inner = self.inner.take();
         let _ = std::thread::Builder::new()
             .name("check-database-close".to_string())
             .spawn(move || drop(inner));

@@ -106,7 +106,25 @@ pub fn healthcheck() -> Command {
 
 pub fn run(mut cmd: Command) -> Output {
     let started = Instant::now();
-    let out = cmd.output().expect("run healthcheck");
+    let child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run healthcheck");
+    // A run that hangs is killed, so its test fails with what it printed instead of holding CI.
+    let pid = child.id();
+    let (finished, watched) = std::sync::mpsc::channel::<()>();
+    let watchdog = std::thread::spawn(move || {
+        if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = watched.recv_timeout(RUN_LIMIT) {
+            let _ = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
+        }
+    });
+    let out = child.wait_with_output().expect("wait for healthcheck");
+    let _ = finished.send(());
+    let _ = watchdog.join();
     Output {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -114,6 +132,9 @@ pub fn run(mut cmd: Command) -> Output {
         elapsed: started.elapsed(),
     }
 }
+
+/// No run in the suite should come near this; one that does is hung.
+pub const RUN_LIMIT: Duration = Duration::from_secs(300);
 
 /// Runs `healthcheck run --json ARGS`.
 pub fn run_json(args: &[&str]) -> Output {
