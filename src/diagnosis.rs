@@ -174,6 +174,13 @@ fn account(d: &mut Diagnosis, section: SectionId, code: Option<Code>) {
     }
 }
 
+/// A cause for one shown finding, at its shown severity and citing its evidence.
+fn cause(finding: &Shown<'_>, code: Code, origin: SectionId, message: String) -> Diagnosis {
+    let mut d = line(code, origin, finding.severity, message);
+    cite(&mut d, finding.evidence);
+    d
+}
+
 /// A section's finding of `code` as every format shows it (its shown severity), when it ran.
 fn shown_coded(report: &Report, id: SectionId, code: Code) -> Option<Shown<'_>> {
     ran(report, id)?

@@ -24,7 +24,7 @@ pub struct ServerFacts {
 impl ServerFacts {
     /// The slots a non-superuser may take.
     pub fn usable(&self) -> i64 {
-        (self.max_connections - self.reserved).max(0)
+        crate::report::database::usable_slots(self.max_connections, self.reserved)
     }
 }
 

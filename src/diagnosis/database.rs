@@ -4,7 +4,7 @@
 //! and Provisioner Daemons checks read the database, so their errors follow. Past Coder's
 //! ping: a DSN at a standby, pubsub that does not round-trip, connection slots running out.
 
-use super::{account, and_list, cite, line, ran, shown_coded, Diagnosis};
+use super::{account, and_list, cause, cite, line, ran, shown_coded, Diagnosis};
 use crate::report::{Code, Evidence, Report, SectionId, Severity, TlsProblem};
 
 /// The name after `key "` in a server message (`user "coder"`, `database "x"`).
@@ -112,9 +112,7 @@ pub fn refused(report: &Report) -> Option<Diagnosis> {
     cite(&mut d, failed.evidence.as_ref());
     // Refused for want of a slot: the headroom finding is the same fact.
     if matches!(&failed.evidence, Some(Evidence::PgSqlstate { code, .. }) if code == "53300")
-        && ran(report, SectionId::Database)?
-            .warning_coded(Code::Epg02)
-            .is_some()
+        && shown_coded(report, SectionId::Database, Code::Epg02).is_some()
     {
         account(&mut d, SectionId::Database, Some(Code::Epg02));
     }
@@ -176,27 +174,25 @@ fn database_at(report: &Report) -> &str {
 
 pub fn standby(report: &Report) -> Option<Diagnosis> {
     let finding = shown_coded(report, SectionId::Database, Code::Epg03)?;
-    let mut d = line(
+    Some(cause(
+        &finding,
         Code::Epg03,
         SectionId::Database,
-        Severity::Error,
         format!(
             "the DSN points at a read-only standby ({} is in recovery): coderd writes to its \
              database and needs the primary; point CODER_PG_CONNECTION_URL at the primary, or \
              at the address that follows it on failover",
             database_at(report)
         ),
-    );
-    cite(&mut d, finding.evidence);
-    Some(d)
+    ))
 }
 
 pub fn pubsub_broken(report: &Report) -> Option<Diagnosis> {
     let finding = shown_coded(report, SectionId::Database, Code::Epg01)?;
-    let mut d = line(
+    Some(cause(
+        &finding,
         Code::Epg01,
         SectionId::Database,
-        Severity::Error,
         format!(
             "coderd's pubsub cannot work through this DSN: a NOTIFY sent to {} never reached a \
              LISTEN on another connection, while queries work. This is what a PgBouncer in \
@@ -205,9 +201,7 @@ pub fn pubsub_broken(report: &Report) -> Option<Diagnosis> {
              (pool_mode = session) or connect coderd to PostgreSQL directly",
             database_at(report)
         ),
-    );
-    cite(&mut d, finding.evidence);
-    Some(d)
+    ))
 }
 
 pub fn slots(report: &Report) -> Option<Diagnosis> {
@@ -236,7 +230,7 @@ pub fn slots(report: &Report) -> Option<Diagnosis> {
         .database
         .connections
         .as_ref()
-        .map(|c| format!("{} of {} slots in use", c.used, (c.max - c.reserved).max(0)))
+        .map(|c| format!("{} of {} slots in use", c.used, c.usable()))
         .unwrap_or_else(|| "the server refused a connection with SQLSTATE 53300".to_string());
     let message = if finding.severity >= Severity::Error {
         format!(
@@ -251,7 +245,5 @@ pub fn slots(report: &Report) -> Option<Diagnosis> {
              max_connections"
         )
     };
-    let mut d = line(Code::Epg02, SectionId::Database, finding.severity, message);
-    cite(&mut d, finding.evidence);
-    Some(d)
+    Some(cause(&finding, Code::Epg02, SectionId::Database, message))
 }

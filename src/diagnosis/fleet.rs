@@ -2,7 +2,7 @@
 //! builds that no live daemon can take, workspace proxies whose name lands on something else
 //! (the primary, a web server), and the license the premium ones stop with.
 
-use super::{account, and_list, cite, line, ran, shown_coded, Diagnosis};
+use super::{account, and_list, cause, cite, line, ran, shown_coded, Diagnosis};
 use crate::report::workspace_proxy::ProxyHealth;
 use crate::report::{Code, Evidence, Report, SectionId, Severity};
 
@@ -127,14 +127,12 @@ pub fn pending_jobs(report: &Report) -> Option<Diagnosis> {
             builds(pending.count)
         )
     };
-    let mut d = line(
+    Some(cause(
+        &finding,
         Code::Epq01,
         SectionId::ProvisionerDaemons,
-        finding.severity,
         message,
-    );
-    cite(&mut d, finding.evidence);
-    Some(d)
+    ))
 }
 
 pub fn license(report: &Report) -> Option<Diagnosis> {
@@ -152,14 +150,12 @@ pub fn license(report: &Report) -> Option<Diagnosis> {
              them, stop then; add a renewed license before that day (coder licenses add)"
         )
     };
-    let mut d = line(
+    Some(cause(
+        &finding,
         Code::Elic01,
         SectionId::WorkspaceProxy,
-        finding.severity,
         message,
-    );
-    cite(&mut d, finding.evidence);
-    Some(d)
+    ))
 }
 
 pub fn skewed_daemons(report: &Report) -> Option<Diagnosis> {

@@ -65,6 +65,18 @@ pub struct Connections {
     pub top: Vec<Holder>,
 }
 
+impl Connections {
+    /// The slots a non-superuser may take.
+    pub fn usable(&self) -> i64 {
+        usable_slots(self.max, self.reserved)
+    }
+}
+
+/// `max_connections` less the slots reserved for superusers.
+pub fn usable_slots(max_connections: i64, reserved: i64) -> i64 {
+    (max_connections - reserved).max(0)
+}
+
 #[derive(Clone, Debug, Serialize)]
 pub struct Holder {
     pub name: String,
